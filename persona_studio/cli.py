@@ -1,0 +1,238 @@
+"""Command line: the same jobs as the window, headless.
+
+    persona-studio                      open the window
+    persona-studio generate --type TYPE ...   generate a persona (streams to stderr)
+    persona-studio models               what can be used now
+    persona-studio worker --db PATH     run queued persona jobs
+
+Exit codes: 0 success, 1 the job failed (message on stderr), 2 invalid input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from persona_studio.engine.pipeline import PipelineEvent
+from persona_studio.engine.request import (
+    GENERATION_TYPES,
+    LENGTH_PREFERENCES,
+    PersonaGenerationRequest,
+)
+from persona_studio.errors import InvalidRequestError, PersonaStudioError
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+class StreamPrinter:
+    """Writes streamed tokens to a terminal, each line labelled with its stage and the live
+    tokens/s figure, so a long generation shows progress in plain text logs too."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._at_line_start = True
+        self._stage = ""
+        self._tps = 0.0
+
+    def __call__(self, event: PipelineEvent) -> None:
+        if event.kind == "stage":
+            if not self._at_line_start:
+                self.out.write("\n")
+            self._stage = event.stage
+            self._tps = 0.0
+            self._at_line_start = True
+            self.out.write(f"--- {event.stage} ---\n")
+        elif event.kind == "retry":
+            if not self._at_line_start:
+                self.out.write("\n")
+            self.out.write(f"[{event.stage}] {event.message}\n")
+            self._at_line_start = True
+        elif event.kind == "token":
+            self._tps = event.tokens_per_s
+            for part in event.text.splitlines(keepends=True):
+                if self._at_line_start:
+                    self.out.write(f"[{self._stage} {self._tps:5.1f} tok/s] ")
+                self.out.write(part)
+                self._at_line_start = part.endswith("\n")
+        self.out.flush()
+
+    def summary(self, result) -> None:
+        if not self._at_line_start:
+            self.out.write("\n")
+        for stage, stats in result.stages.items():
+            self.out.write(
+                f"{stage}: {stats.tokens} tokens in {stats.seconds:.1f} s "
+                f"({stats.tokens_per_s:.1f} tok/s)\n"
+            )
+        self.out.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="persona-studio",
+        description="Craft structured LLM personas for small local models.",
+    )
+    parser.add_argument(
+        "--db", type=Path, help="FORLLM database file (default: one in your data folder)"
+    )
+    commands = parser.add_subparsers(dest="command")
+
+    gen = commands.add_parser("generate", help="generate a persona")
+    gen.add_argument("--type", required=True, choices=GENERATION_TYPES, dest="generation_type")
+    gen.add_argument("--name", help="name hint")
+    gen.add_argument("--description", help="description hint")
+    gen.add_argument("--subforum-name")
+    gen.add_argument("--subforum-description")
+    gen.add_argument("--directives", help="additional directives")
+    gen.add_argument(
+        "--heading", action="append", default=[], help="a heading to use (repeat, in order)"
+    )
+    gen.add_argument("--tone")
+    gen.add_argument("--length", choices=LENGTH_PREFERENCES)
+    gen.add_argument("--override", help="use exactly this persona name")
+    gen.add_argument("--model", help="model identifier (see 'persona-studio models')")
+    gen.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    gen.add_argument("--db", type=Path, dest="sub_db", help="save into this FORLLM file")
+    gen.add_argument(
+        "--no-wait", action="store_true", help="with --db: only queue the job, print its id"
+    )
+    gen.add_argument("--seed", type=int, help="sampling seed, for repeatable output")
+
+    models = commands.add_parser("models", help="list the models that can be used now")
+    models.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        help="OpenAI-compatible endpoint to ask (default: Ollama on localhost)",
+    )
+    models.add_argument("--json", action="store_true")
+
+    worker = commands.add_parser("worker", help="run queued persona jobs")
+    worker.add_argument("--db", type=Path, dest="sub_db")
+    worker.add_argument(
+        "--once", action="store_true", help="exit when no pending persona job is left"
+    )
+    return parser
+
+
+def request_from_args(args: argparse.Namespace) -> PersonaGenerationRequest:
+    details = {
+        key: value
+        for key, value in (
+            ("name_hint", args.name),
+            ("description_hint", args.description),
+            ("subforum_name", args.subforum_name),
+            ("subforum_description", args.subforum_description),
+            ("additional_directives", args.directives),
+        )
+        if value is not None
+    }
+    from persona_studio.llm.catalog import DEFAULT_MODEL_ID
+
+    return PersonaGenerationRequest.create(
+        args.generation_type,
+        details,
+        {
+            "desired_headings": args.heading,
+            "tone_preference": args.tone,
+            "length_preference": args.length,
+        },
+        llm_model_for_generation=args.model or DEFAULT_MODEL_ID,
+        target_persona_name_override=args.override,
+    )
+
+
+def _db_path(args: argparse.Namespace) -> Path | None:
+    return getattr(args, "sub_db", None) or args.db
+
+
+def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    request = request_from_args(args)
+    db_path = _db_path(args)
+    if db_path is not None or args.no_wait:
+        from persona_studio.worker import generate_into_store
+
+        return generate_into_store(
+            request,
+            db_path,
+            no_wait=args.no_wait,
+            as_json=args.json,
+            seed=args.seed,
+            out=out,
+            err=err,
+        )
+    from persona_studio.engine.factory import build_pipeline
+
+    pipeline, pool = build_pipeline(seed=args.seed)
+    try:
+        printer = StreamPrinter(err)
+        result = pipeline.run(request, on_event=printer)
+        printer.summary(result)
+    finally:
+        pool.close()
+    return print_result(result, as_json=args.json, out=out, err=err)
+
+
+def print_result(result, *, as_json: bool, out: TextIO, err: TextIO, extra=None) -> int:
+    if as_json:
+        payload = result.to_dict()
+        payload.update(extra or {})
+        out.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    elif result.ok:
+        out.write(result.prompt_instructions)
+    if not result.ok:
+        err.write(f"error: {result.error_message}\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
+    from persona_studio.llm.catalog import OLLAMA_BASE_URL, list_models
+
+    models = list_models(args.endpoint or [OLLAMA_BASE_URL])
+    if args.json:
+        out.write(json.dumps([m.__dict__ for m in models], ensure_ascii=False) + "\n")
+        return EXIT_OK
+    for info in models:
+        if info.available:
+            out.write(f"{info.model_id}\t{info.label} ({info.source})\n")
+        else:
+            out.write(f"# unavailable: {info.label}: {info.detail}\n")
+    return EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace, err: TextIO) -> int:
+    from persona_studio.worker import run_worker_cli
+
+    return run_worker_cli(_db_path(args), once=args.once, err=err)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out, err = sys.stdout, sys.stderr
+    started = time.perf_counter()
+    try:
+        if args.command == "generate":
+            return cmd_generate(args, out, err)
+        if args.command == "models":
+            return cmd_models(args, out)
+        if args.command == "worker":
+            return cmd_worker(args, err)
+        from persona_studio.app import run_app
+
+        return run_app(db_path=args.db)
+    except InvalidRequestError as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_INVALID
+    except PersonaStudioError as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        err.write(f"\ninterrupted after {time.perf_counter() - started:.1f} s\n")
+        return 130

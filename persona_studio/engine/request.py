@@ -1,0 +1,338 @@
+"""PersonaGenerationRequest: what a user asks for, validated, and its FORLLM JSON form.
+
+The JSON form is exactly what FORLLM writes into ``llm_requests.request_params`` (keys
+``generation_type``, ``input_details``, ``output_preferences``, ``llm_model_for_generation``,
+``target_persona_name_override``), so a job queued by either application runs in the other.
+Validation errors name the field (``InvalidRequestError.field``) so a form can show the
+message next to it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from persona_studio.engine.headings import DEFAULT_HEADINGS, PERSONA_NAME, normalize_heading
+from persona_studio.errors import InvalidRequestError
+
+FROM_NAME_AND_DESCRIPTION = "from_name_and_description"
+SUBFORUM_EXPERT = "subforum_expert"
+GENERAL_PURPOSE_ASSISTANT = "general_purpose_assistant"
+GENERATION_TYPES = (FROM_NAME_AND_DESCRIPTION, SUBFORUM_EXPERT, GENERAL_PURPOSE_ASSISTANT)
+
+LENGTH_PREFERENCES = ("concise", "detailed")
+APP_OPTIONS_KEY = "persona_studio"
+
+# Caps generous for a human but small enough that a prompt still fits a small model's window.
+MAX_NAME_CHARS = 120
+MAX_TEXT_CHARS = 4000
+MAX_TONE_CHARS = 120
+MAX_HEADING_CHARS = 80
+MAX_HEADINGS = 20
+MAX_MODEL_ID_CHARS = 1000
+
+# input_details keys this application understands, per type. Other keys are kept as they are
+# (FORLLM writes subforum_id; a future FORLLM may write more).
+_TEXT_FIELDS = {
+    "name_hint": MAX_NAME_CHARS,
+    "description_hint": MAX_TEXT_CHARS,
+    "subforum_name": MAX_NAME_CHARS,
+    "subforum_description": MAX_TEXT_CHARS,
+    "additional_directives": MAX_TEXT_CHARS,
+}
+_NAME_LIKE = {"name_hint", "subforum_name"}
+
+
+def clean_text(value: str) -> str:
+    """Drop NULs and other control characters a paste can carry, keep newlines and tabs."""
+    return "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
+
+
+def clean_name(value: str) -> str:
+    """One line, single spaces, no Markdown markers around it: a name fit for a heading."""
+    text = clean_text(value).replace("\n", " ")
+    text = re.sub(r"\s+", " ", text)
+    return text.strip(" \t*_#`\"'“”‘’:-").strip()
+
+
+def _text(field_name: str, value: Any, cap: int, *, name_like: bool = False) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidRequestError(field_name, f"must be text, not {type(value).__name__}.")
+    text = clean_name(value) if name_like else clean_text(value)
+    if len(text) > cap:
+        raise InvalidRequestError(
+            field_name, f"is {len(text):,} characters long; the limit is {cap:,}. Shorten it."
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class OutputPreferences:
+    desired_headings: tuple[str, ...] = ()  # empty: the eight default headings
+    tone_preference: str = ""
+    length_preference: str = ""  # "", "concise" or "detailed"
+
+    @property
+    def headings(self) -> tuple[str, ...]:
+        """The headings the persona will have, ``Persona Name`` always first."""
+        chosen = self.desired_headings or DEFAULT_HEADINGS
+        rest = tuple(h for h in chosen if h.casefold() != PERSONA_NAME.casefold())
+        return (PERSONA_NAME, *rest)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.desired_headings:
+            out["desired_headings"] = list(self.desired_headings)
+        if self.tone_preference:
+            out["tone_preference"] = self.tone_preference
+        if self.length_preference:
+            out["length_preference"] = self.length_preference
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> OutputPreferences:
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise InvalidRequestError("output_preferences", "must be an object of preferences.")
+        headings_raw = data.get("desired_headings") or []
+        if not isinstance(headings_raw, list | tuple):
+            raise InvalidRequestError(
+                "output_preferences.desired_headings", "must be a list of heading texts."
+            )
+        if len(headings_raw) > MAX_HEADINGS:
+            raise InvalidRequestError(
+                "output_preferences.desired_headings",
+                f"has {len(headings_raw)} headings; at most {MAX_HEADINGS} are allowed.",
+            )
+        headings: list[str] = []
+        seen: set[str] = set()
+        for index, raw in enumerate(headings_raw):
+            where = f"output_preferences.desired_headings[{index}]"
+            if not isinstance(raw, str):
+                raise InvalidRequestError(where, f"must be text, not {type(raw).__name__}.")
+            heading = normalize_heading(clean_name(raw))
+            if not heading:
+                raise InvalidRequestError(where, "is empty.")
+            if len(heading) > MAX_HEADING_CHARS:
+                raise InvalidRequestError(where, f"is longer than {MAX_HEADING_CHARS} characters.")
+            key = heading.casefold()
+            if key in seen:
+                raise InvalidRequestError(where, f"'{heading}' is listed twice.")
+            seen.add(key)
+            headings.append(heading)
+        length = _text(
+            "output_preferences.length_preference", data.get("length_preference"), 20
+        ).lower()
+        if length and length not in LENGTH_PREFERENCES:
+            raise InvalidRequestError(
+                "output_preferences.length_preference",
+                f"'{length}' is not one of: {', '.join(LENGTH_PREFERENCES)}.",
+            )
+        return cls(
+            desired_headings=tuple(headings),
+            tone_preference=_text(
+                "output_preferences.tone_preference",
+                data.get("tone_preference"),
+                MAX_TONE_CHARS,
+                name_like=True,
+            ),
+            length_preference=length,
+        )
+
+
+@dataclass(frozen=True)
+class PersonaGenerationRequest:
+    generation_type: str
+    input_details: dict[str, Any] = field(default_factory=dict)
+    output_preferences: OutputPreferences = field(default_factory=OutputPreferences)
+    llm_model_for_generation: str = ""
+    target_persona_name_override: str = ""
+    # Our own options, under the "persona_studio" key of request_params, which FORLLM ignores
+    # (e.g. {"replaces_persona_id": 7} for Regenerate into an existing persona).
+    app_options: dict[str, Any] = field(default_factory=dict)
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        generation_type: str,
+        input_details: Mapping[str, Any] | None = None,
+        output_preferences: Mapping[str, Any] | OutputPreferences | None = None,
+        llm_model_for_generation: str = "",
+        target_persona_name_override: str | None = "",
+        app_options: Mapping[str, Any] | None = None,
+    ) -> PersonaGenerationRequest:
+        """Build and validate a request; raises InvalidRequestError naming the bad field."""
+        return cls.from_params(
+            {
+                APP_OPTIONS_KEY: dict(app_options or {}),
+                "generation_type": generation_type,
+                "input_details": dict(input_details or {}),
+                "output_preferences": (
+                    output_preferences.to_dict()
+                    if isinstance(output_preferences, OutputPreferences)
+                    else output_preferences or {}
+                ),
+                "llm_model_for_generation": llm_model_for_generation,
+                "target_persona_name_override": target_persona_name_override,
+            }
+        )
+
+    @classmethod
+    def from_params(cls, params: Any) -> PersonaGenerationRequest:
+        if not isinstance(params, Mapping):
+            raise InvalidRequestError("request_params", "must be a JSON object.")
+        gtype = params.get("generation_type")
+        if not isinstance(gtype, str) or gtype not in GENERATION_TYPES:
+            raise InvalidRequestError(
+                "generation_type",
+                f"unknown type {gtype!r}; expected one of: {', '.join(GENERATION_TYPES)}.",
+            )
+        details_raw = params.get("input_details") or {}
+        if not isinstance(details_raw, Mapping):
+            raise InvalidRequestError("input_details", "must be an object of details.")
+        details: dict[str, Any] = {}
+        for key, value in details_raw.items():
+            if key in _TEXT_FIELDS:
+                text = _text(
+                    f"input_details.{key}", value, _TEXT_FIELDS[key], name_like=key in _NAME_LIKE
+                )
+                if text:
+                    details[key] = text
+            elif key == "subforum_id":
+                if isinstance(value, bool) or not isinstance(value, int | str):
+                    raise InvalidRequestError(
+                        "input_details.subforum_id", "must be a subforum number."
+                    )
+                try:
+                    details[key] = int(value)
+                except ValueError:
+                    raise InvalidRequestError(
+                        "input_details.subforum_id", f"{value!r} is not a subforum number."
+                    ) from None
+            else:
+                details[key] = value
+        model = _text(
+            "llm_model_for_generation",
+            params.get("llm_model_for_generation"),
+            MAX_MODEL_ID_CHARS,
+            name_like=True,
+        )
+        override = _text(
+            "target_persona_name_override",
+            params.get("target_persona_name_override"),
+            MAX_NAME_CHARS,
+            name_like=True,
+        )
+        options = params.get(APP_OPTIONS_KEY) or {}
+        if not isinstance(options, Mapping):
+            raise InvalidRequestError(APP_OPTIONS_KEY, "must be an object of options.")
+        replaces = options.get("replaces_persona_id")
+        if replaces is not None and (isinstance(replaces, bool) or not isinstance(replaces, int)):
+            raise InvalidRequestError(
+                f"{APP_OPTIONS_KEY}.replaces_persona_id", "must be a persona number."
+            )
+        request = cls(
+            generation_type=gtype,
+            input_details=details,
+            output_preferences=OutputPreferences.from_dict(params.get("output_preferences")),
+            llm_model_for_generation=model,
+            target_persona_name_override=override,
+            app_options=dict(options),
+        )
+        request._check_required()
+        return request
+
+    @classmethod
+    def from_json(cls, text: str | bytes | None) -> PersonaGenerationRequest:
+        if not text:
+            raise InvalidRequestError("request_params", "is empty; the job has no request.")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise InvalidRequestError("request_params", f"is not valid JSON ({exc}).") from None
+        return cls.from_params(data)
+
+    def _check_required(self) -> None:
+        d = self.input_details
+        if self.generation_type == FROM_NAME_AND_DESCRIPTION and not (
+            d.get("name_hint") or d.get("description_hint")
+        ):
+            raise InvalidRequestError(
+                "input_details.description_hint",
+                "give a name, a description, or both, so there is something to build on.",
+            )
+        if (
+            self.generation_type == SUBFORUM_EXPERT
+            and not d.get("subforum_name")
+            and "subforum_id" not in d
+        ):
+            raise InvalidRequestError(
+                "input_details.subforum_name", "a subforum expert needs the subforum's name."
+            )
+
+    # -- forms ----------------------------------------------------------------------------
+
+    def to_params(self) -> dict[str, Any]:
+        """The dict FORLLM stores as llm_requests.request_params (same keys, same shapes),
+        plus our own options under a key FORLLM ignores, only when there are any."""
+        params = {
+            "generation_type": self.generation_type,
+            "input_details": dict(self.input_details),
+            "output_preferences": self.output_preferences.to_dict(),
+            "llm_model_for_generation": self.llm_model_for_generation,
+            "target_persona_name_override": self.target_persona_name_override,
+        }
+        if self.app_options:
+            params[APP_OPTIONS_KEY] = dict(self.app_options)
+        return params
+
+    @property
+    def replaces_persona_id(self) -> int | None:
+        """Regenerate: save the result as a new version of this persona."""
+        value = self.app_options.get("replaces_persona_id")
+        return value if isinstance(value, int) else None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_params(), ensure_ascii=False)
+
+    @property
+    def needs_subforum_lookup(self) -> bool:
+        """FORLLM queues experts with only ``subforum_id``; the worker fills in the rest."""
+        return self.generation_type == SUBFORUM_EXPERT and not self.input_details.get(
+            "subforum_name"
+        )
+
+    def with_subforum(self, name: str, description: str | None) -> PersonaGenerationRequest:
+        details = dict(self.input_details)
+        details["subforum_name"] = clean_name(name)
+        if description and not details.get("subforum_description"):
+            details["subforum_description"] = clean_text(description)
+        return replace(self, input_details=details)
+
+    def with_model(self, model_id: str) -> PersonaGenerationRequest:
+        return replace(self, llm_model_for_generation=model_id)
+
+    def detail(self, key: str) -> str:
+        value = self.input_details.get(key)
+        return value if isinstance(value, str) else ""
+
+    @property
+    def display_name(self) -> str:
+        """The best short label for this request before a persona exists."""
+        return (
+            self.target_persona_name_override
+            or self.detail("name_hint")
+            or (f"{self.detail('subforum_name')} expert" if self.detail("subforum_name") else "")
+            or ("Subforum expert" if self.generation_type == SUBFORUM_EXPERT else "")
+            or ("General assistant" if self.generation_type == GENERAL_PURPOSE_ASSISTANT else "")
+            or "New persona"
+        )

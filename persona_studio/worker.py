@@ -1,0 +1,373 @@
+"""The worker: claim a persona job, run the pipeline, save the persona, mark the job.
+
+Qt-free. The window wraps it in a QThread; ``persona-studio worker`` runs it headless. It
+keeps the models it loaded (BackendPool) between jobs.
+
+Crash safety comes from the store: a claimed job carries a lease (owner, heartbeat) that a
+heartbeat thread renews while the job runs; the persona is saved and the job marked complete
+in one transaction, only while the lease is still ours. A worker killed mid-job leaves a
+lease that the next worker recovers (the job runs again, once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from persona_studio.engine.factory import build_pipeline
+from persona_studio.engine.pipeline import GenerationResult, PersonaPipeline, PipelineEvent
+from persona_studio.engine.request import PersonaGenerationRequest
+from persona_studio.errors import InvalidRequestError, NotFoundError, StoreError
+from persona_studio.llm.base import CancelToken
+from persona_studio.llm.catalog import DEFAULT_MODEL_ID
+from persona_studio.store import LeaseState, NewPersona, SavedPersona, Store
+
+CANCELLED_MESSAGE = "Cancelled by the user."
+
+
+def new_owner() -> str:
+    """A lease owner: host and pid let a restarted worker on the same machine see at once
+    that the previous owner is dead; the random part tells two workers in one process apart."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class WorkerUpdate:
+    """What listeners receive. ``kind``: "started", "event" (a PipelineEvent), "finished"."""
+
+    kind: str
+    request_id: int
+    request: PersonaGenerationRequest | None = None
+    event: PipelineEvent | None = None
+    result: GenerationResult | None = None
+    saved: SavedPersona | None = None
+    error: str | None = None
+
+
+@dataclass
+class _Progress:
+    stage: str | None = None
+    tokens: int = 0
+    tokens_per_s: float = 0.0
+    stage_tokens: dict[str, int] = field(default_factory=dict)
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        pipeline: PersonaPipeline,
+        *,
+        owner: str | None = None,
+        lease_seconds: float = 30.0,
+        max_attempts: int = 3,
+        listener: Callable[[WorkerUpdate], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.pipeline = pipeline
+        self.owner = owner or new_owner()
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.listener = listener
+        self._current_cancel: CancelToken | None = None
+        self._current_id: int | None = None
+        self._lock = threading.Lock()
+
+    # -- control from other threads ---------------------------------------------------------
+
+    def cancel_current(self, request_id: int | None = None) -> bool:
+        """Stop the running job (between tokens). With ``request_id``, only if it is that one."""
+        with self._lock:
+            if self._current_cancel is None:
+                return False
+            if request_id is not None and request_id != self._current_id:
+                return False
+            self._current_cancel.cancel()
+            return True
+
+    @property
+    def current_request_id(self) -> int | None:
+        return self._current_id
+
+    # -- running ----------------------------------------------------------------------------
+
+    def recover(self) -> list[int]:
+        return self.store.queue.recover_stale(
+            lease_seconds=self.lease_seconds, max_attempts=self.max_attempts
+        )
+
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        *,
+        once: bool = False,
+        poll_seconds: float = 1.0,
+        until_request: int | None = None,
+    ) -> int:
+        """Process jobs until ``stop`` is set (or, with ``once``, until none is pending;
+        with ``until_request``, until that job has ended). Returns how many jobs ran."""
+        stop = stop or threading.Event()
+        self.recover()
+        done = 0
+        while not stop.is_set():
+            ran = self.run_one(request_id=until_request)
+            if ran is not None:
+                done += 1
+                if until_request is not None and ran == until_request:
+                    break
+                continue
+            if once or until_request is not None:
+                break
+            stop.wait(poll_seconds)
+        return done
+
+    def run_one(self, request_id: int | None = None) -> int | None:
+        """Claim and process one job; its request id, or None if nothing was pending."""
+        claimed = self.store.queue.claim(
+            self.owner,
+            lease_seconds=self.lease_seconds,
+            max_attempts=self.max_attempts,
+            request_id=request_id,
+        )
+        if claimed is None:
+            return None
+        self._process(claimed)
+        return claimed.request_id
+
+    def _emit(self, update: WorkerUpdate) -> None:
+        if self.listener is not None:
+            self.listener(update)
+
+    def _process(self, claimed) -> None:
+        rid = claimed.request_id
+        try:
+            request = PersonaGenerationRequest.from_json(claimed.params_json)
+            if request.needs_subforum_lookup:
+                subforum = self.store.subforums.get(int(request.input_details["subforum_id"]))
+                request = request.with_subforum(subforum.name, subforum.description)
+            if not request.llm_model_for_generation:
+                request = request.with_model(claimed.llm_model or DEFAULT_MODEL_ID)
+        except (InvalidRequestError, NotFoundError) as exc:
+            message = f"This job cannot run: {exc}"
+            self.store.queue.fail(rid, self.owner, message)
+            self._emit(WorkerUpdate("finished", rid, error=message))
+            return
+
+        cancel = CancelToken()
+        with self._lock:
+            self._current_cancel, self._current_id = cancel, rid
+        progress = _Progress()
+        lease_lost = threading.Event()
+        heartbeat_stop = threading.Event()
+        heartbeat = threading.Thread(
+            target=self._heartbeat,
+            args=(rid, progress, cancel, lease_lost, heartbeat_stop),
+            name=f"persona-job-{rid}-heartbeat",
+            daemon=True,
+        )
+        self._emit(WorkerUpdate("started", rid, request=request))
+        heartbeat.start()
+
+        def on_event(event: PipelineEvent) -> None:
+            if event.kind == "stage":
+                progress.stage = event.stage
+            elif event.kind == "token":
+                progress.tokens = sum(progress.stage_tokens.values()) + event.tokens
+                progress.tokens_per_s = event.tokens_per_s
+                if event.stage != progress.stage:
+                    progress.stage = event.stage
+            self._emit(WorkerUpdate("event", rid, request=request, event=event))
+
+        try:
+            result = self.pipeline.run(request, on_event=on_event, cancel=cancel)
+        finally:
+            heartbeat_stop.set()
+            heartbeat.join()
+            with self._lock:
+                self._current_cancel, self._current_id = None, None
+
+        saved: SavedPersona | None = None
+        error: str | None = None
+        if lease_lost.is_set():
+            error = "Another worker took this job over; this run's result was discarded."
+        elif result.ok:
+            try:
+                saved = self.store.queue.complete(
+                    rid, self.owner, self._new_persona(request, result)
+                )
+            except StoreError as exc:
+                error = f"The persona could not be saved: {exc}"
+                self._fail_quietly(rid, error)
+        else:
+            error = CANCELLED_MESSAGE if result.cancelled else result.error_message
+            self._fail_quietly(rid, error or "Generation failed.")
+        self._emit(
+            WorkerUpdate("finished", rid, request=request, result=result, saved=saved, error=error)
+        )
+
+    def _fail_quietly(self, rid: int, message: str) -> None:
+        # StoreError: the lease is gone (another worker owns the job now), nothing to mark.
+        with contextlib.suppress(StoreError):
+            self.store.queue.fail(rid, self.owner, message)
+
+    def _heartbeat(self, rid, progress, cancel, lease_lost, stop) -> None:
+        interval = max(0.5, self.lease_seconds / 5)
+        while not stop.wait(interval):
+            try:
+                state = self.store.queue.heartbeat(
+                    rid,
+                    self.owner,
+                    stage=progress.stage,
+                    tokens=progress.tokens,
+                    tokens_per_s=round(progress.tokens_per_s, 2),
+                )
+            except StoreError:
+                continue  # a busy file: the next beat will do; the lease has slack for it
+            if state is LeaseState.CANCEL_REQUESTED:
+                cancel.cancel()
+            elif state is LeaseState.LOST:
+                lease_lost.set()
+                cancel.cancel()
+                return
+
+    @staticmethod
+    def _new_persona(request: PersonaGenerationRequest, result: GenerationResult) -> NewPersona:
+        subforum_id = request.input_details.get("subforum_id")
+        return NewPersona(
+            name=result.persona_name,
+            prompt_instructions=result.prompt_instructions,
+            generation_type=request.generation_type,
+            input_details=dict(request.input_details),
+            output_preferences=request.output_preferences.to_dict(),
+            template_versions=dict(result.template_versions),
+            model=result.model,
+            request_params=request.to_params(),
+            stats={
+                "stages": {k: v.to_dict() for k, v in result.stages.items()},
+                "structure_method": result.structure_method,
+                "brainstorm": result.brainstorm,
+            },
+            subforum_id=int(subforum_id) if isinstance(subforum_id, int) else None,
+            replaces_persona_id=request.replaces_persona_id,
+        )
+
+
+# -- CLI entry points ------------------------------------------------------------------------
+
+
+def open_store(db_path: Path | None, err: TextIO) -> Store:
+    store = Store.open(db_path)
+    if store.created:
+        err.write(f"Created a new FORLLM database at {store.path}\n")
+    if store.backup_path is not None:
+        err.write(f"Before updating {store.path}, a backup was saved to {store.backup_path}\n")
+    return store
+
+
+def generate_into_store(
+    request: PersonaGenerationRequest,
+    db_path: Path | None,
+    *,
+    no_wait: bool,
+    as_json: bool,
+    seed: int | None,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    from persona_studio.cli import EXIT_FAILED, EXIT_OK, StreamPrinter, print_result
+
+    store = open_store(db_path, err)
+    try:
+        rid = store.queue.enqueue(request.to_params(), request.llm_model_for_generation)
+        if no_wait:
+            err.write(f"Queued persona job {rid} in {store.path}\n")
+            out.write(f"{rid}\n")
+            return EXIT_OK
+        printer = StreamPrinter(err)
+        finished: list[WorkerUpdate] = []
+
+        def listen(update: WorkerUpdate) -> None:
+            if update.request_id != rid:
+                return
+            if update.kind == "event" and update.event is not None:
+                printer(update.event)
+            elif update.kind == "finished":
+                finished.append(update)
+
+        pipeline, pool = build_pipeline(seed=seed)
+        try:
+            Worker(store, pipeline, listener=listen).run(until_request=rid)
+        finally:
+            pool.close()
+        if not finished:
+            err.write(f"error: job {rid} was not run (another worker may have taken it)\n")
+            return EXIT_FAILED
+        update = finished[0]
+        if update.result is None:
+            err.write(f"error: {update.error}\n")
+            return EXIT_FAILED
+        printer.summary(update.result)
+        extra: dict = {"request_id": rid, "db": str(store.path)}
+        if update.saved is not None:
+            extra.update(persona_id=update.saved.persona_id, persona_name=update.saved.name)
+            update.result.persona_name = update.saved.name
+            if update.saved.renamed:
+                err.write(
+                    f"A persona named '{update.saved.requested_name}' already exists; "
+                    f"saved as '{update.saved.name}'.\n"
+                )
+            err.write(f"Saved persona '{update.saved.name}' (#{update.saved.persona_id}).\n")
+        elif update.result.ok:  # generated, but saving failed: report that
+            update.result.status, update.result.error_message = "error", update.error
+        return print_result(update.result, as_json=as_json, out=out, err=err, extra=extra)
+    finally:
+        store.close()
+
+
+def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
+    store = open_store(db_path, err)
+    stop = threading.Event()
+
+    def report(update: WorkerUpdate) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        if update.kind == "started" and update.request is not None:
+            err.write(
+                f"{stamp} job {update.request_id}: started "
+                f"({update.request.generation_type}, {update.request.display_name})\n"
+            )
+        elif update.kind == "event" and update.event and update.event.kind == "stage":
+            err.write(f"{stamp} job {update.request_id}: {update.event.stage}\n")
+        elif update.kind == "finished":
+            if update.saved is not None:
+                err.write(
+                    f"{stamp} job {update.request_id}: complete, persona "
+                    f"'{update.saved.name}' (#{update.saved.persona_id})\n"
+                )
+            else:
+                err.write(f"{stamp} job {update.request_id}: error: {update.error}\n")
+        err.flush()
+
+    pipeline, pool = build_pipeline()
+    worker = Worker(store, pipeline, listener=report)
+    recovered = worker.recover()
+    if recovered:
+        err.write(f"Recovered {len(recovered)} job(s) left running by a stopped worker.\n")
+    err.write(f"Worker {worker.owner} on {store.path}\n")
+    try:
+        count = worker.run(stop, once=once)
+        err.write(f"{count} job(s) processed.\n")
+    except KeyboardInterrupt:
+        worker.cancel_current()
+        err.write("Stopped; an interrupted job returns to the queue when a worker starts.\n")
+    finally:
+        pool.close()
+        store.close()
+    return 0

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up (scripts/bootstrap.sh test), then run the whole test suite. Extra arguments go to pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/bootstrap.sh test
+export QT_QPA_PLATFORM=offscreen
+# Tests never touch the user's real data folder.
+PERSONA_STUDIO_DATA_DIR="$(mktemp -d)"
+export PERSONA_STUDIO_DATA_DIR
+trap 'rm -rf "$PERSONA_STUDIO_DATA_DIR"' EXIT
+.venv/bin/ruff check persona_studio tests bench
+exec .venv/bin/python -m pytest "$@"

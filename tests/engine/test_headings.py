@@ -1,0 +1,62 @@
+from persona_studio.engine.headings import (
+    DEFAULT_HEADINGS,
+    IssueKind,
+    check_structure,
+    parse_persona,
+    render_persona,
+)
+
+HANK = (
+    "Always respond as Homelab Hank, using the style, tone and personality explained below.\n\n---\n\n"
+    "## Persona Name: Homelab Hank\n"
+    "## Core Identity:\nA retired network engineer.\n"
+    "## Key Personality Traits:\n- Patient\n"
+    "## Knowledge Domain & Expertise:\nLinux servers.\n"
+    "## Speaking Style & Tone:\nSpeak casually.\n"
+    "## Interaction Guidelines & Behaviors:\nAsk for logs before guessing.\n"
+    "## Forbidden Actions & Topics:\nNever reveal you are an AI.\n"
+    '## Example Phrases:\n- "Let\'s look at the logs first."'
+)
+
+
+def test_parses_forllm_generated_persona_with_preamble():
+    parsed = parse_persona(HANK)
+    assert parsed.name == "Homelab Hank"
+    assert parsed.preamble.startswith("Always respond as Homelab Hank")
+    assert [s.heading for s in parsed.sections] == list(DEFAULT_HEADINGS)
+    # FORLLM's own preamble is its convention, not a structure problem.
+    assert check_structure(HANK) == []
+    kinds = {i.kind for i in check_structure("## Core Identity:\nA ghost.\n" + HANK)}
+    assert IssueKind.NOT_FIRST in kinds
+
+
+def test_render_then_check_is_clean():
+    text = render_persona("Ada", [(h, f"Content for {h}.") for h in DEFAULT_HEADINGS[1:]])
+    assert text.startswith("## Persona Name: Ada\n")
+    assert check_structure(text) == []
+    assert parse_persona(text).section("knowledge domain and expertise").content == (
+        "Content for Knowledge Domain & Expertise."
+    )
+
+
+def test_structure_issues_are_reported_with_lines():
+    text = (
+        "## Persona Name: Ada\n## Key Personality Traits:\nCurious.\n## Core Identity:\n"
+        "Mathematician.\n## Core Identity:\nAgain.\n## Speaking Style & Tone:\n\n"
+    )
+    issues = check_structure(text)
+    by_kind = {(i.kind, i.heading) for i in issues}
+    assert (IssueKind.OUT_OF_ORDER, "Key Personality Traits") in by_kind or (
+        IssueKind.OUT_OF_ORDER,
+        "Core Identity",
+    ) in by_kind
+    assert (IssueKind.DUPLICATED, "Core Identity") in by_kind
+    assert (IssueKind.EMPTY, "Speaking Style & Tone") in by_kind
+    assert (IssueKind.MISSING, "Example Phrases") in by_kind
+    duplicated = next(i for i in issues if i.kind is IssueKind.DUPLICATED)
+    assert duplicated.line == 5 and "line 6" in duplicated.message
+
+
+def test_headings_inside_code_fences_are_not_sections():
+    text = "## Persona Name: Bash Bot\n## Example Phrases:\n```\n## not a heading\n```\n"
+    assert [s.heading for s in parse_persona(text).sections] == ["Persona Name", "Example Phrases"]

@@ -1,0 +1,116 @@
+"""Fault injection through a scripted backend: what the real model cannot be made to do on
+demand. The real-model path is covered in test_pipeline_model.py."""
+
+import time
+
+from persona_studio.engine.headings import DEFAULT_HEADINGS, check_structure
+from persona_studio.engine.pipeline import PersonaPipeline, PipelineConfig
+from persona_studio.engine.request import PersonaGenerationRequest
+from persona_studio.engine.templates import TemplateLibrary
+from persona_studio.errors import BackendError
+from tests.scripted_backend import ScriptedBackend
+
+BRAINSTORM = "Ada is a patient mathematician who loves puzzles and explains proofs with chalk."
+VALID = "\n".join(
+    ["## Persona Name: Ada"]
+    + [f"## {h}:\nSome real content about {h.lower()} here." for h in DEFAULT_HEADINGS[1:]]
+)
+MISSING_TWO = "\n".join(
+    ["## Persona Name: Ada"]
+    + [f"## {h}:\nContent for {h.lower()}." for h in DEFAULT_HEADINGS[1:-2]]
+)
+
+
+def make(replies, tmp_path, **config):
+    backend = ScriptedBackend(replies)
+    pipeline = PersonaPipeline(
+        TemplateLibrary(user_dir=tmp_path),
+        lambda _model: backend,
+        PipelineConfig(retry_backoff_s=0.01, **config),
+    )
+    request = PersonaGenerationRequest.create(
+        "from_name_and_description", {"name_hint": "Ada", "description_hint": "mathematician"}
+    )
+    return pipeline, backend, request
+
+
+def test_valid_output_on_a_backend_without_continuation_is_validated(tmp_path):
+    pipeline, _, request = make([BRAINSTORM, VALID], tmp_path)
+    result = pipeline.run(request)
+    assert result.ok, result.error_message
+    assert result.structure_method == "validated"
+    assert check_structure(result.prompt_instructions) == []
+    assert result.prompt_instructions.startswith("## Persona Name: Ada\n")
+
+
+def test_malformed_refinement_is_retried_then_succeeds(tmp_path):
+    events = []
+    pipeline, _, request = make([BRAINSTORM, "I am Ada. I like maths.", VALID], tmp_path)
+    result = pipeline.run(request, on_event=events.append)
+    assert result.ok
+    assert result.stages["refinement"].attempts == 2
+    retries = [e for e in events if e.kind == "retry"]
+    assert retries and "Core Identity" in retries[0].message
+
+
+def test_missing_sections_are_repaired_as_a_last_resort(tmp_path):
+    replies = [
+        BRAINSTORM,
+        MISSING_TWO,
+        MISSING_TWO,
+        MISSING_TWO,
+        "Never discuss politics.",
+        '"Let us prove it."',
+    ]
+    pipeline, backend, request = make(replies, tmp_path)
+    result = pipeline.run(request)
+    assert result.ok, result.error_message
+    assert result.structure_method == "repaired"
+    assert check_structure(result.prompt_instructions) == []
+    assert "Never discuss politics." in result.prompt_instructions
+    assert "Forbidden Actions & Topics" in backend.calls[-2][-1]["content"]
+
+
+def test_garbage_everywhere_is_reported_with_what_failed(tmp_path):
+    replies = [BRAINSTORM, "%%%", "!!!", "???", "..."]
+    pipeline, _, request = make(replies, tmp_path)
+    result = pipeline.run(request)
+    assert not result.ok
+    assert result.status == "error"
+    assert "Refinement failed after 3 attempts" in result.error_message
+    assert "Core Identity" in result.error_message
+
+
+def test_transient_backend_errors_are_retried(tmp_path):
+    replies = [BackendError("HTTP 503 from server", transient=True), BRAINSTORM, VALID]
+    pipeline, _, request = make(replies, tmp_path)
+    result = pipeline.run(request)
+    assert result.ok
+    assert result.stages["expansion"].attempts == 2
+
+
+def test_permanent_backend_error_fails_at_once_with_stage_named(tmp_path):
+    replies = [BackendError("model 'x' not found", transient=False)]
+    pipeline, _, request = make(replies, tmp_path)
+    result = pipeline.run(request)
+    assert not result.ok
+    assert result.error_message.startswith("Expansion (brainstorm) failed: model 'x' not found")
+
+
+def test_transient_errors_exhaust_the_retry_count(tmp_path):
+    replies = [BackendError("HTTP 502", transient=True)] * 3
+    pipeline, _, request = make(replies, tmp_path, max_retries=2)
+    result = pipeline.run(request)
+    assert not result.ok
+    assert "failed after 3 attempts: HTTP 502" in result.error_message
+
+
+def test_a_backend_that_hangs_hits_the_stage_timeout(tmp_path):
+    pipeline, _, request = make(["HANG"], tmp_path, stage_timeout_s=0.5)
+    started = time.monotonic()
+    result = pipeline.run(request)
+    elapsed = time.monotonic() - started
+    assert not result.ok
+    assert "time limit" in result.error_message
+    assert "Expansion" in result.error_message
+    assert elapsed < 3.0

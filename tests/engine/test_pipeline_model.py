@@ -1,0 +1,144 @@
+"""End to end on the real embedded default model (SmolLM2-135M-Instruct from PyPI)."""
+
+import pytest
+
+from persona_studio.engine.factory import build_pipeline
+from persona_studio.engine.headings import DEFAULT_HEADINGS, check_structure, parse_persona
+from persona_studio.engine.pipeline import PipelineConfig
+from persona_studio.engine.request import PersonaGenerationRequest
+from persona_studio.llm.base import CancelToken
+from persona_studio.llm.catalog import DEFAULT_MODEL_ID
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    pipeline, pool = build_pipeline(config=PipelineConfig(seed=11))
+    yield pipeline
+    pool.close()
+
+
+def request(gtype, details, **prefs):
+    override = prefs.pop("override", "")
+    return PersonaGenerationRequest.create(
+        gtype,
+        details,
+        {"length_preference": "concise", **prefs},
+        llm_model_for_generation=DEFAULT_MODEL_ID,
+        target_persona_name_override=override,
+    )
+
+
+def assert_valid(result, headings=DEFAULT_HEADINGS):
+    assert result.ok, result.error_message
+    text = result.prompt_instructions
+    assert text.startswith("## Persona Name: ")
+    assert check_structure(text, tuple(headings)) == []
+    assert [s.heading for s in parse_persona(text).sections] == list(headings)
+    assert result.stages["expansion"].tokens > 20
+    assert result.stages["refinement"].tokens > 20
+    assert result.stages["refinement"].tokens_per_s > 0
+    assert set(result.template_versions) == {"expansion", "refinement"}
+
+
+@pytest.mark.parametrize(
+    ("gtype", "details"),
+    [
+        (
+            "from_name_and_description",
+            {"name_hint": "Captain Nemo", "description_hint": "Brooding submarine captain"},
+        ),
+        (
+            "subforum_expert",
+            {
+                "subforum_name": "Home Lab",
+                "subforum_description": "Servers and NAS boxes at home",
+                "additional_directives": "Focus on ZFS and backups.",
+            },
+        ),
+        ("general_purpose_assistant", {}),
+    ],
+)
+def test_each_generation_type_produces_a_valid_persona(pipeline, gtype, details):
+    tokens = []
+    result = pipeline.run(request(gtype, details), on_event=tokens.append)
+    assert_valid(result)
+    stages = [e.stage for e in tokens if e.kind == "token"]
+    assert stages[0] == "expansion" and stages[-1] == "refinement"
+    streamed = "".join(e.text for e in tokens if e.kind == "token" and e.stage == "refinement")
+    assert "## Core Identity:" in streamed
+    if details.get("name_hint"):
+        assert result.persona_name == details["name_hint"]
+    else:
+        assert result.persona_name  # the model's name, cleaned, or a fallback
+
+
+def test_desired_headings_are_honoured_in_order(pipeline):
+    headings = ["Example Phrases", "Core Identity", "Favourite Gadgets"]
+    result = pipeline.run(
+        request(
+            "from_name_and_description",
+            {"name_hint": "Inspector Gadget", "description_hint": "Clumsy cyborg detective"},
+            desired_headings=headings,
+        )
+    )
+    assert_valid(result, ["Persona Name", *headings])
+
+
+def test_override_and_tone_reach_the_persona(pipeline):
+    result = pipeline.run(
+        request(
+            "subforum_expert",
+            {"subforum_name": "Gardening", "subforum_description": "Plants"},
+            override="Professor Sprout",
+            tone_preference="cheerful",
+        )
+    )
+    assert_valid(result)
+    assert result.persona_name == "Professor Sprout"
+    assert result.prompt_instructions.startswith("## Persona Name: Professor Sprout\n")
+    style = parse_persona(result.prompt_instructions).section("Speaking Style & Tone").content
+    assert "cheerful" in style
+
+
+def test_placeholders_in_user_text_stay_literal(pipeline):
+    nasty = "{{description_hint}} Bot"
+    result = pipeline.run(
+        request(
+            "from_name_and_description",
+            {"name_hint": nasty, "description_hint": "Quotes {{brainstormed_text}} verbatim"},
+        )
+    )
+    assert_valid(result)
+    assert result.persona_name == nasty
+    assert result.prompt_instructions.startswith(f"## Persona Name: {nasty}\n")
+    messages = pipeline.refinement_messages(
+        request(
+            "from_name_and_description",
+            {"name_hint": nasty, "description_hint": "Quotes {{brainstormed_text}} verbatim"},
+        ),
+        "BRAINSTORM",
+        pipeline._backend_for(DEFAULT_MODEL_ID),
+    )
+    prompt = messages[-1]["content"]
+    assert "Description: Quotes {{brainstormed_text}} verbatim" in prompt
+    assert prompt.count("BRAINSTORM") == 1
+
+
+def test_cancel_stops_within_a_few_tokens(pipeline):
+    cancel = CancelToken()
+    seen = []
+
+    def on_event(event):
+        if event.kind == "token":
+            seen.append(event)
+            if len(seen) == 5:
+                cancel.cancel()
+
+    result = pipeline.run(
+        request("general_purpose_assistant", {}), on_event=on_event, cancel=cancel
+    )
+    assert result.cancelled and not result.ok
+    assert "cancelled" in result.error_message.lower()
+    assert len(seen) <= 7
