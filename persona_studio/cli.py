@@ -4,6 +4,8 @@
     persona-studio generate --type TYPE ...   generate a persona (streams to stderr)
     persona-studio models               what can be used now
     persona-studio worker --db PATH     run queued persona jobs
+    persona-studio export NAME --format F --out PATH    write a persona as a file
+    persona-studio import FILE...       read persona files into the database
 
 Exit codes: 0 success, 1 the job failed (message on stderr), 2 invalid input.
 """
@@ -25,6 +27,7 @@ from persona_studio.engine.request import (
     PersonaGenerationRequest,
 )
 from persona_studio.errors import InvalidRequestError, PersonaStudioError
+from persona_studio.export import cli as export_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -117,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--once", action="store_true", help="exit when no pending persona job is left"
     )
+    export_cli.add_commands(commands)
     return parser
 
 
@@ -224,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_models(args, out)
         if args.command == "worker":
             return cmd_worker(args, err)
+        if args.command in export_cli.COMMANDS:
+            return export_cli.run(args, out, err)
         from persona_studio.app import run_app
 
         return run_app(db_path=args.db)

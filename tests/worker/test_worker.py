@@ -69,7 +69,7 @@ def test_runs_the_job_forllm_queued_with_only_a_subforum_id(store, shared_pipeli
     persona = store.personas.get(job.persona_id)
     assert persona.generation_source == "llm_generated_subforum_expert"
     assert check_structure(persona.prompt_instructions) == []
-    assert "Home Lab" in json.dumps(store.personas.generation_info(persona.persona_id))
+    assert "Home Lab" in json.dumps(store.personas.generation_info(persona.persona_id), default=str)
     experts = {p.persona_id for p in store.personas.for_subforum(2)}
     assert persona.persona_id in experts
     kinds = [u.kind for u in updates]
@@ -154,7 +154,7 @@ def test_kill_9_mid_generation_then_a_new_worker_completes_the_job_once(forllm_d
     personas_before = store.personas.count(include_inactive=True)
     store.close()
     cmd = [sys.executable, "-m", "persona_studio", "worker", "--db", str(forllm_db), "--once"]
-    victim = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    victim = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not _processing(forllm_db, rid):
         assert time.monotonic() < deadline and victim.poll() is None

@@ -1,0 +1,147 @@
+"""``persona-studio export`` and ``persona-studio import``: the window's file jobs, headless.
+
+    persona-studio export NAME --format FMT --out PATH [--db PATH] [--versions] [--from MODEL]
+    persona-studio import FILE... [--db PATH]
+
+Export prints the path it wrote. Import reports each file on a line of its own (stdout for
+an import, stderr for a failure) and exits 0 only if every file was imported. Files are all
+read before the database is opened, so a run in which every file is refused leaves the
+database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+from persona_studio.errors import PersonaStudioError
+from persona_studio.export.io import FORMATS, export_persona, import_file
+from persona_studio.export.model import PersonaDocument
+from persona_studio.export.store_glue import load_document, save_document
+from persona_studio.store import SavedPersona, Store
+
+COMMANDS = ("export", "import")
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2  # as persona_studio.cli
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add the export and import subcommands to the top-level parser's subparsers."""
+    export = subparsers.add_parser(
+        "export",
+        help="write a persona to a file",
+        description="Write a persona as Markdown, text, JSON, a character card or a Modelfile.",
+    )
+    export.add_argument("name", metavar="NAME", help="the persona's name (any letter case)")
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=list(FORMATS),
+        dest="export_format",
+        help="md, txt, json (Persona Studio), card-v2/card-v3 (JSON), card-png, modelfile",
+    )
+    export.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",  # a str: a trailing '/' must still say "a folder"
+        help="the file to write, or an existing folder to write a file named after the persona",
+    )
+    export.add_argument(
+        "--db", type=Path, dest="sub_db", metavar="PATH", help="FORLLM database file"
+    )
+    export.add_argument(
+        "--versions", action="store_true", help="with --format json: include every version"
+    )
+    export.add_argument(
+        "--from",
+        dest="from_model",
+        metavar="MODEL",
+        help="with --format modelfile: the base model (default: the persona's own model)",
+    )
+    imported = subparsers.add_parser(
+        "import",
+        help="import personas from files",
+        description="Import personas from Persona Studio JSON, character cards (V1, V2, V3; "
+        "JSON or PNG), Markdown or text with persona headings, and Modelfiles.",
+    )
+    imported.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imported.add_argument(
+        "--db", type=Path, dest="sub_db", metavar="PATH", help="FORLLM database file"
+    )
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run the export or import command parsed into ``args``; returns the exit code."""
+    try:
+        if args.command == "export":
+            return _export(args, out, err)
+        return _import(args, out, err)
+    except PersonaStudioError as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_FAILED
+
+
+def _db_path(args: argparse.Namespace) -> Path | None:
+    return args.sub_db or getattr(args, "db", None)
+
+
+def _open(args: argparse.Namespace, err: TextIO, *, create: bool) -> Store:
+    store = Store.open(_db_path(args), create=create)
+    if store.created:
+        err.write(f"Created a new FORLLM database at {store.path}\n")
+    if store.backup_path is not None:
+        err.write(f"Before updating {store.path}, a backup was saved to {store.backup_path}\n")
+    return store
+
+
+def _export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.versions and args.export_format != "json":
+        err.write(
+            "error: --versions works with --format json only; the other formats hold one text.\n"
+        )
+        return EXIT_INVALID
+    if args.from_model is not None and args.export_format != "modelfile":
+        err.write("error: --from works with --format modelfile only.\n")
+        return EXIT_INVALID
+    with _open(args, err, create=False) as store:
+        doc = load_document(store, args.name, with_versions=args.versions)
+    path = export_persona(doc, args.export_format, args.out, from_model=args.from_model)
+    out.write(f"{path}\n")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    parsed: list[tuple[Path, list[PersonaDocument] | PersonaStudioError]] = []
+    for path in args.files:
+        try:
+            parsed.append((path, import_file(path)))
+        except PersonaStudioError as exc:
+            parsed.append((path, exc))
+    failed = sum(isinstance(result, PersonaStudioError) for _, result in parsed)
+    if failed == len(parsed):
+        for _, exc in parsed:
+            err.write(f"failed: {exc}\n")
+        return EXIT_FAILED
+    with _open(args, err, create=True) as store:
+        for path, result in parsed:
+            if isinstance(result, PersonaStudioError):
+                err.write(f"failed: {result}\n")
+                continue
+            for doc in result:
+                try:
+                    outcome = save_document(store, doc)
+                except PersonaStudioError as exc:
+                    err.write(f"failed: {path.name}: {exc}\n")
+                    failed += 1
+                    continue
+                out.write(_report(path, outcome.saved, outcome.notes) + "\n")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _report(path: Path, saved: SavedPersona, notes: tuple[str, ...]) -> str:
+    line = f"imported: {path.name}: '{saved.name}' (#{saved.persona_id}, version {saved.version})"
+    if saved.renamed:
+        line += f"; the name '{saved.requested_name}' was taken"
+    if notes:
+        line += "; note: " + "; ".join(notes)
+    return line

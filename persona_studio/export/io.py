@@ -1,0 +1,235 @@
+"""Personas to files and files to personas: the one entry point the CLI and the window use.
+
+Import recognises a file by its content, not its name (a card saved as .txt, a Markdown
+persona saved as .json by a browser still import), refuses anything over MAX_IMPORT_BYTES
+before reading it, and turns every problem into an ImportFormatError whose message starts
+with the file's name.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from persona_studio.errors import ExportError, ImportFormatError
+from persona_studio.export import jsonload
+from persona_studio.export.cards import (
+    card_json,
+    card_png,
+    card_v2,
+    card_v3,
+    looks_like_card,
+    read_card,
+    read_card_png,
+)
+from persona_studio.export.filenames import write_file, write_new_file
+from persona_studio.export.markdown import persona_name, read_text, render_text
+from persona_studio.export.model import PersonaDocument
+from persona_studio.export.modelfile import (
+    base_model,
+    looks_like_modelfile,
+    read_modelfile,
+    render_modelfile,
+)
+from persona_studio.export.png_chunks import SIGNATURE, PngError, read_chunks
+from persona_studio.export.ps_json import is_ps_json, read_json, render_json
+
+# A persona is a few KB and a card PNG well under 1 MB; 20 MB leaves room for big avatars.
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+# Names whose stem may name a persona whose text does not ('Archivist Quill.md').
+_TEXT_SUFFIXES = {"md", "markdown", "txt", "text", "modelfile"}
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    key: str
+    suffix: str  # what a file named after the persona ends with
+    label: str
+
+
+FORMATS: dict[str, FileFormat] = {
+    f.key: f
+    for f in (
+        FileFormat("md", ".md", "Markdown"),
+        FileFormat("txt", ".txt", "Plain text"),
+        FileFormat("json", ".persona.json", "Persona Studio JSON"),
+        FileFormat("card-v2", ".card-v2.json", "Character card V2 (JSON)"),
+        FileFormat("card-v3", ".card-v3.json", "Character card V3 (JSON)"),
+        FileFormat("card-png", ".png", "Character card (PNG, V3 with a V2 copy)"),
+        FileFormat("modelfile", ".Modelfile", "Ollama Modelfile"),
+    )
+}
+
+
+def file_format(key: str) -> FileFormat:
+    try:
+        return FORMATS[key]
+    except KeyError:
+        raise ExportError(
+            f"Unknown export format '{key}'; use one of: {', '.join(FORMATS)}."
+        ) from None
+
+
+def render(
+    doc: PersonaDocument,
+    fmt: str,
+    *,
+    now: datetime | None = None,
+    base_png: bytes | None = None,
+    from_model: str | None = None,
+) -> bytes:
+    """The file's bytes. ``base_png``: an image to put a card into (card-png);
+    ``from_model``: the Modelfile's FROM, instead of the persona's own model."""
+    key = file_format(fmt).key
+    now = now or datetime.now(UTC)
+    if key == "card-png":
+        return card_png(doc, now=now, base=base_png)
+    if key in ("md", "txt"):
+        text = render_text(doc)
+    elif key == "json":
+        text = render_json(doc, now=now)
+    elif key == "card-v2":
+        text = card_json(card_v2(doc, now=now))
+    elif key == "card-v3":
+        text = card_json(card_v3(doc, now=now))
+    else:
+        text = render_modelfile(doc, from_model or base_model(doc.model))
+    return text.encode("utf-8")
+
+
+def export_persona(
+    doc: PersonaDocument, fmt: str, out: str | Path, *, from_model: str | None = None
+) -> Path:
+    """Write ``doc`` and return the path written.
+
+    ``out`` an existing folder: a new file in it named after the persona (made safe, made
+    unique). Otherwise the file itself, replaced if it exists; a card PNG exported onto an
+    existing PNG keeps that picture and replaces only the card in it.
+    """
+    info = file_format(fmt)
+    target = Path(out).expanduser()
+    if isinstance(out, str) and out.endswith(("/", os.sep)) and not target.is_dir():
+        raise ExportError(f"The folder {target} does not exist; create it or pick another.")
+    if target.is_dir():
+        return write_new_file(
+            target, doc.name, info.suffix, render(doc, fmt, from_model=from_model)
+        )
+    if not target.parent.is_dir():
+        raise ExportError(f"The folder {target.parent} does not exist; create it or pick another.")
+    base = _existing_png(target) if info.key == "card-png" and target.exists() else None
+    return write_file(target, render(doc, fmt, base_png=base, from_model=from_model))
+
+
+def _existing_png(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_IMPORT_BYTES:
+            raise ExportError(
+                f"{path} exists and is over {MAX_IMPORT_BYTES // 2**20} MB, too big for a card "
+                "image. Choose another file name."
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ExportError(f"Cannot read {path} ({exc.strerror}).") from exc
+    try:
+        read_chunks(data)
+    except PngError as exc:
+        raise ExportError(
+            f"{path} exists and a card cannot be put into it ({exc}). Choose another file "
+            "name, or delete that file first."
+        ) from None
+    return data
+
+
+def import_file(path: str | Path) -> list[PersonaDocument]:
+    """The personas in the file at ``path`` (one per file today; a list so that files
+    holding several can come without changing callers)."""
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ImportFormatError(f"{path}: there is no such file.") from None
+    except OSError as exc:
+        raise ImportFormatError(f"{path}: cannot be read ({exc.strerror}).") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ImportFormatError(f"{path.name}: it is a folder or a device, not a file.")
+    if info.st_size > MAX_IMPORT_BYTES:
+        raise _too_big(path.name, info.st_size)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_IMPORT_BYTES + 1)  # the file may have grown since stat()
+    except OSError as exc:
+        raise ImportFormatError(f"{path.name}: cannot be read ({exc.strerror}).") from None
+    if len(data) > MAX_IMPORT_BYTES:
+        raise _too_big(path.name, len(data))
+    return import_bytes(data, path.name)
+
+
+def _too_big(name: str, size: int) -> ImportFormatError:
+    return ImportFormatError(
+        f"{name}: it is {size / 2**20:,.1f} MB, far more than any persona or character card "
+        f"(the limit is {MAX_IMPORT_BYTES // 2**20} MB), so it was not read."
+    )
+
+
+def import_bytes(data: bytes, name: str) -> list[PersonaDocument]:
+    """The personas in ``data``; ``name`` is the file's name, for messages and for text
+    files that do not name their persona."""
+    try:
+        return [_read(data, Path(name).name)]
+    except ImportFormatError as exc:
+        raise ImportFormatError(f"{name}: {exc}") from None
+
+
+def _text_file_stem(base: str) -> str | None:
+    """'Quill.md' -> 'Quill'; 'Modelfile' -> ''; None when the name says nothing of text."""
+    stem, dot, suffix = base.rpartition(".")
+    if dot and suffix.lower() in _TEXT_SUFFIXES:
+        return stem
+    return "" if base.lower() == "modelfile" else None
+
+
+def _read(data: bytes, file_name: str) -> PersonaDocument:
+    if data.startswith(SIGNATURE):
+        return read_card_png(data)
+    if data.startswith(b"PK\x03\x04"):
+        raise ImportFormatError(
+            "it is a zip archive (perhaps a .charx card), which is not supported; export the "
+            "character as a PNG or JSON card instead."
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = "\0"
+    if "\0" in text:
+        raise ImportFormatError(
+            "it is neither a PNG card nor a text file (JSON, Markdown, Modelfile) in UTF-8."
+        )
+    stem = _text_file_stem(file_name)
+    start = text.lstrip()[:1]
+    if start and start in "{[":
+        try:
+            return _read_json(jsonload.loads(text))
+        except ImportFormatError:
+            # Not JSON after all? Persona text may start with '{{char}}' or a '[link]'.
+            if stem is None and not persona_name(text):
+                raise
+    fallback_name = file_name if stem is None else stem
+    if looks_like_modelfile(text):
+        return read_modelfile(text, fallback_name)
+    return read_text(text, fallback_name)
+
+
+def _read_json(value: Any) -> PersonaDocument:
+    if isinstance(value, dict):
+        if is_ps_json(value):
+            return read_json(value)
+        if looks_like_card(value):
+            return read_card(value)
+    raise ImportFormatError(
+        f"it is JSON ({jsonload.type_name(value)}), but neither a character card (no 'spec', "
+        "'data' or 'name') nor a Persona Studio persona (no \"format\": \"persona-studio\")."
+    )

@@ -1,0 +1,122 @@
+"""Between the store and the file formats: a stored persona as a PersonaDocument, and a
+PersonaDocument saved as a new persona (a clash gets 'Name (2)', as for generated ones).
+
+What the store has no column for is kept where FORLLM will not trip on it: for a persona
+written by hand (or imported from a card), the card's extensions and other fields go into
+``generation_input_details`` under ``imported_card``; FORLLM only records that column. A
+generated persona's input details keep FORLLM's own shape untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from persona_studio.export.cards import clean_card_fields
+from persona_studio.export.model import USER_MANUAL, PersonaDocument, VersionEntry
+from persona_studio.store import NewPersona, Persona, SavedPersona, Store
+
+CARD_KEY = "imported_card"
+
+
+def load_document(store: Store, name: str, *, with_versions: bool = False) -> PersonaDocument:
+    """The persona called ``name`` (NotFoundError if none), ready to export."""
+    return document_from_persona(
+        store, store.personas.get_by_name(name), with_versions=with_versions
+    )
+
+
+def document_from_persona(
+    store: Store, persona: Persona, *, with_versions: bool = False
+) -> PersonaDocument:
+    info = store.personas.generation_info(persona.persona_id) or {}
+    details = persona.generation_input_details
+    extensions: dict[str, Any] = {}
+    card_fields: dict[str, Any] = {}
+    source = persona.generation_source or USER_MANUAL  # FORLLM writes NULL for hand-written
+    if source == USER_MANUAL and details and isinstance(details.get(CARD_KEY), dict):
+        details = dict(details)
+        card = details.pop(CARD_KEY)
+        extensions = _dict(card.get("extensions"))
+        # Anyone may have edited the column; nothing there is written out unchecked.
+        card_fields = clean_card_fields(_dict(card.get("fields")), [])
+    versions: tuple[VersionEntry, ...] = ()
+    if with_versions:
+        versions = tuple(
+            VersionEntry(v.version, v.name, v.prompt_instructions, v.updated_at)
+            for v in store.personas.versions(persona.persona_id)
+        )
+    return PersonaDocument(
+        name=persona.name,
+        prompt_instructions=persona.prompt_instructions,
+        generation_source=source,
+        input_details=details or None,
+        output_preferences=info.get("output_preferences"),
+        template_versions=info.get("template_versions"),
+        model=info.get("model"),
+        request_params=info.get("request_params"),
+        stats=info.get("stats"),
+        created_at=persona.created_at,
+        updated_at=persona.updated_at,
+        version=persona.version,
+        versions=versions,
+        extensions=extensions,
+        card_fields=card_fields,
+    )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    saved: SavedPersona
+    notes: tuple[str, ...]  # the importer's repairs, plus what could not be stored
+
+
+def save_document(store: Store, doc: PersonaDocument) -> SaveOutcome:
+    """Save ``doc`` as a new persona; with a history, the oldest text becomes version 1 and
+    each later text a new version, in order (all under the persona's current name: the
+    store's versions take the name the persona has when they are saved)."""
+    texts = _history(doc)
+    details = doc.input_details
+    if doc.generation_type is None and (doc.extensions or doc.card_fields):
+        card = {"extensions": doc.extensions, "fields": doc.card_fields}
+        details = {**(details or {}), CARD_KEY: card}
+    saved = store.personas.create(
+        NewPersona(
+            name=doc.name,
+            prompt_instructions=texts[0],
+            generation_type=doc.generation_type,
+            input_details=details,
+            output_preferences=doc.output_preferences,
+            template_versions=doc.template_versions,
+            model=doc.model,
+            request_params=doc.request_params,
+            stats=doc.stats,
+        )
+    )
+    version = saved.version
+    try:
+        for text in texts[1:]:
+            version = store.personas.save_edit(saved.persona_id, text).version
+    except BaseException:
+        # The store has no multi-step transaction to offer; undo by hand, so a failed
+        # import leaves nothing behind.
+        store.personas.purge(saved.persona_id)
+        raise
+    notes = list(doc.notes)
+    if doc.ratings:
+        notes.append("its ratings were not imported (Persona Studio does not store ratings yet)")
+    return SaveOutcome(replace(saved, version=version), tuple(notes))
+
+
+def _history(doc: PersonaDocument) -> list[str]:
+    """The texts to save, oldest first, ending with the current one; a text equal to the one
+    before it is skipped (it would only add an identical version)."""
+    texts: list[str] = []
+    for text in [v.prompt_instructions for v in doc.versions] + [doc.prompt_instructions]:
+        if not texts or texts[-1] != text:
+            texts.append(text)
+    return texts

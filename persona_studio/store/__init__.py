@@ -1,0 +1,37 @@
+"""Persona Studio's storage: FORLLM's own SQLite file, shared with FORLLM.
+
+Only this package touches the database. It never imports Qt or the engine: the worker, the
+CLI and the window all go through :class:`Store`.
+"""
+
+from persona_studio.store.queue import CANCELLED, CANCELLED_BEFORE_START, GENERATE_PERSONA
+from persona_studio.store.records import (
+    ClaimedJob,
+    Job,
+    JobStatus,
+    LeaseState,
+    NewPersona,
+    Persona,
+    PersonaSummary,
+    PersonaVersion,
+    SavedPersona,
+    Subforum,
+)
+from persona_studio.store.storage import Store
+
+__all__ = [
+    "CANCELLED",
+    "CANCELLED_BEFORE_START",
+    "GENERATE_PERSONA",
+    "ClaimedJob",
+    "Job",
+    "JobStatus",
+    "LeaseState",
+    "NewPersona",
+    "Persona",
+    "PersonaSummary",
+    "PersonaVersion",
+    "SavedPersona",
+    "Store",
+    "Subforum",
+]

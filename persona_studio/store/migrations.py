@@ -1,0 +1,248 @@
+"""Bringing a file to the shape the store needs, without ever breaking FORLLM.
+
+Rules (FORLLM has no schema-version table and migrates by PRAGMA table_info + ADD COLUMN on
+every start, so a second application must be just as additive):
+- FORLLM's tables are never dropped, renamed or rebuilt; they may only gain a column
+  (``subforums.description``, which FORLLM's own get_subforum_details() already selects)
+  and ``ps_``-prefixed indexes, which are invisible to FORLLM's SQL.
+- Everything of ours lives in ``ps_`` tables. Migrations are numbered, recorded in
+  ``ps_schema_migrations`` and written so that running one again changes nothing.
+- All pending migrations run in one BEGIN IMMEDIATE transaction: all or nothing, and a
+  second process opening the file at the same moment waits and then finds nothing to do.
+- Before an existing file is changed, a copy is taken with SQLite's backup API next to it
+  (``<name>.backup-YYYYmmdd-HHMMSS.db``; an existing file of that name is never replaced).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from persona_studio.errors import StoreError
+from persona_studio.store import models
+from persona_studio.store.db import Database
+from persona_studio.store.forllm_schema import create_forllm_schema
+from persona_studio.store.timestamps import now_utc
+
+
+@dataclass(frozen=True)
+class Migration:
+    id: int
+    name: str
+    apply: Callable[[sa.Connection], None]
+
+
+def _add_subforum_description(conn: sa.Connection) -> None:
+    # FORLLM's own way of adding a column, so a FORLLM that later gains the same column in
+    # its init_db() finds it present and skips it.
+    if "description" not in _columns(conn, "subforums"):
+        conn.exec_driver_sql("ALTER TABLE subforums ADD COLUMN description TEXT")
+
+
+def _run_ddl(*statements: str) -> Callable[[sa.Connection], None]:
+    def apply(conn: sa.Connection) -> None:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+
+    return apply
+
+
+_CREATE_PS_JOBS = """
+CREATE TABLE IF NOT EXISTS ps_jobs (
+    request_id INTEGER PRIMARY KEY,          -- = llm_requests.request_id (generate_persona)
+    position INTEGER,                        -- order among pending jobs; NULL = by requested_at
+    owner TEXT,                              -- worker that holds the lease
+    owner_host TEXT,
+    owner_pid INTEGER,
+    claimed_at TIMESTAMP,
+    heartbeat_at TIMESTAMP,
+    attempts INTEGER NOT NULL DEFAULT 0,     -- claims so far (a crash counts as one)
+    cancel_requested BOOLEAN NOT NULL DEFAULT 0,
+    cancelled BOOLEAN NOT NULL DEFAULT 0,
+    stage TEXT,
+    tokens INTEGER,
+    tokens_per_s REAL,
+    persona_id INTEGER                       -- the persona the job saved
+)"""
+
+_CREATE_PS_PERSONA_GENERATION = """
+CREATE TABLE IF NOT EXISTS ps_persona_generation (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    persona_id INTEGER NOT NULL,
+    version INTEGER NOT NULL,                -- personas.version this generation produced
+    request_id INTEGER,
+    generation_type TEXT,
+    model TEXT,
+    request_params TEXT,                     -- JSON: the full generation request
+    output_preferences TEXT,                 -- JSON
+    template_versions TEXT,                  -- JSON
+    stats TEXT,                              -- JSON
+    created_at TIMESTAMP NOT NULL
+)"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "subforums.description", _add_subforum_description),
+    Migration(2, "ps_jobs", _run_ddl(_CREATE_PS_JOBS)),
+    Migration(
+        3,
+        "ps_persona_generation",
+        _run_ddl(
+            _CREATE_PS_PERSONA_GENERATION,
+            "CREATE INDEX IF NOT EXISTS ps_persona_generation_persona "
+            "ON ps_persona_generation (persona_id, version)",
+        ),
+    ),
+    # The queue view and claim() select generate_persona rows by status among FORLLM's
+    # respond jobs; without this they scan all of llm_requests.
+    Migration(
+        4,
+        "queue indexes",
+        _run_ddl(
+            "CREATE INDEX IF NOT EXISTS ps_llm_requests_type_status "
+            "ON llm_requests (request_type, status)"
+        ),
+    ),
+)
+
+_CREATE_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS ps_schema_migrations (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TIMESTAMP NOT NULL
+)"""
+
+# FORLLM tables and columns the store maps; a file lacking one was made by an older FORLLM.
+_REQUIRED: dict[str, set[str]] = {
+    model.__tablename__: {c.name for c in model.__table__.columns} - {"description"}
+    for model in (
+        models.UserRow,
+        models.SubforumRow,
+        models.SettingRow,
+        models.LlmRequestRow,
+        models.PersonaRow,
+        models.PersonaVersionRow,
+        models.SubforumPersonaRow,
+    )
+}
+
+
+@dataclass(frozen=True)
+class PrepareResult:
+    created: bool
+    backup_path: Path | None
+
+
+@dataclass(frozen=True)
+class _FileState:
+    empty: bool
+    pending: tuple[Migration, ...]
+
+
+def _columns(conn: sa.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.exec_driver_sql(f'PRAGMA table_info("{table}")')}
+
+
+def _inspect(conn: sa.Connection, path: Path) -> _FileState:
+    tables = {
+        row[0]
+        for row in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    }
+    if not tables:
+        return _FileState(empty=True, pending=MIGRATIONS)
+    if "personas" not in tables and "llm_requests" not in tables:
+        raise StoreError(
+            f"{path} is a SQLite database, but not FORLLM's (it has no personas or "
+            "llm_requests table). Choose FORLLM's forllm_data.db or a new file name."
+        )
+    missing: list[str] = []
+    for table, needed in _REQUIRED.items():
+        if table not in tables:
+            missing.append(table)
+        else:
+            missing.extend(f"{table}.{column}" for column in sorted(needed - _columns(conn, table)))
+    if missing:
+        raise StoreError(
+            f"{path} was made by an older FORLLM (it lacks {', '.join(missing)}). "
+            "Start FORLLM once so that it upgrades the file, then open it again."
+        )
+    applied: set[int] = set()
+    if "ps_schema_migrations" in tables:
+        applied = {row[0] for row in conn.exec_driver_sql("SELECT id FROM ps_schema_migrations")}
+    return _FileState(empty=False, pending=tuple(m for m in MIGRATIONS if m.id not in applied))
+
+
+def prepare(db: Database) -> PrepareResult:
+    """Create FORLLM's schema in an empty file and apply pending migrations.
+
+    A file with nothing to do is only read, so a read-only file that is already up to date
+    opens fine (writes then fail with a clear message).
+    """
+    state = db.read(lambda conn: _inspect(conn, db.path))
+    if not state.empty and not state.pending:
+        return PrepareResult(created=False, backup_path=None)
+    backup: list[Path] = []  # kept across retries of the transaction: one backup per open
+
+    def migrate(conn: sa.Connection) -> PrepareResult:
+        state = _inspect(conn, db.path)  # again, under the write lock
+        if state.empty:
+            create_forllm_schema(conn.connection.driver_connection.cursor())
+        elif state.pending and not backup:
+            backup.append(backup_file(db.path))
+        conn.exec_driver_sql(_CREATE_MIGRATIONS_TABLE)
+        for migration in state.pending:
+            migration.apply(conn)
+            conn.execute(
+                sa.insert(models.SchemaMigrationRow).values(
+                    id=migration.id, name=migration.name, applied_at=now_utc()
+                )
+            )
+        return PrepareResult(created=state.empty, backup_path=backup[0] if backup else None)
+
+    return db.write(migrate)
+
+
+def backup_file(path: Path) -> Path:
+    """Copy ``path`` with SQLite's online backup (consistent even while others use it)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        suffix = "" if n == 1 else f"-{n}"
+        target = path.with_name(f"{path.stem}.backup-{stamp}{suffix}.db")
+        try:
+            # 'x' claims the name atomically: an existing backup is never overwritten.
+            fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise StoreError(
+                f"Could not write a backup of {path} to {target} ({exc.strerror}), so the file "
+                "was left unchanged. Check that its folder is writable."
+            ) from exc
+        os.close(fd)
+        break
+    else:
+        raise StoreError(f"Too many backups of {path} in one second; try again.")
+    try:
+        source = sqlite3.connect(path)
+        try:
+            copy = sqlite3.connect(target)
+            try:
+                source.backup(copy)
+            finally:
+                copy.close()
+        finally:
+            source.close()
+    except sqlite3.Error as exc:
+        target.unlink(missing_ok=True)
+        raise StoreError(
+            f"Could not write a backup of {path} to {target} ({exc}), so the file was left "
+            "unchanged."
+        ) from exc
+    return target

@@ -1,0 +1,591 @@
+"""Personas: FORLLM's personas + persona_versions tables, FORLLM's own rows included.
+
+Writes follow FORLLM's own shapes (create_persona, update_persona, save_generated_persona,
+soft_delete_persona) so FORLLM reads what we write as if it had written it: user 1
+(LocalUser) as author, a persona_versions row for every text a persona has had, is_active 0
+for a deleted persona. Names are unique ignoring case, as FORLLM's create_persona checks
+(``COLLATE NOCASE``), across active and inactive personas alike, because FORLLM's UNIQUE
+index covers both: a clash gets 'Name (2)', 'Name (3)'... instead of an IntegrityError.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from persona_studio.errors import NameTakenError, NotFoundError, StoreError
+from persona_studio.store.db import Database
+from persona_studio.store.models import (
+    JobRow,
+    PersonaGenerationRow,
+    PersonaRow,
+    PersonaVersionRow,
+    SettingRow,
+    SubforumPersonaRow,
+    SubforumRow,
+)
+from persona_studio.store.records import (
+    NewPersona,
+    Persona,
+    PersonaSummary,
+    PersonaVersion,
+    SavedPersona,
+    parse_json_object,
+)
+from persona_studio.store.timestamps import now_utc
+
+LOCAL_USER_ID = 1  # FORLLM's CURRENT_USER_ID ('LocalUser'); FORLLM has no other user
+FALLBACK_PERSONA_ID = 1  # FORLLM re-inserts it on every start and falls back to it
+
+OrderBy = Literal["name", "updated", "created", "source"]
+
+P = PersonaRow
+V = PersonaVersionRow
+
+_PREVIEW_CHARS = 160
+# FORLLM's generator puts this line before every generated text; a list preview skips it.
+_FORLLM_PREAMBLE = re.compile(
+    r"^Always respond as .{0,200}?, using the style, tone and personality explained below\."
+    r"\s*(?:---\s*)?",
+    re.DOTALL,
+)
+_NUMBERED = re.compile(r"(.*\S) \((\d+)\)")
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _clean_name(name: str) -> str:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise StoreError("A persona needs a name.")
+    return cleaned
+
+
+def _check_text(prompt_instructions: str) -> None:
+    if not prompt_instructions.strip():
+        raise StoreError("A persona's instructions cannot be empty.")
+
+
+def _taken_names(conn: sa.Connection, base: str, exclude_id: int | None) -> set[str]:
+    query = sa.select(P.name).where(
+        sa.or_(
+            P.name.collate("NOCASE") == base,
+            P.name.like(escape_like(base) + " (%)", escape="\\"),
+        )
+    )
+    if exclude_id is not None:
+        query = query.where(P.persona_id != exclude_id)
+    return {name.casefold() for name in conn.scalars(query)}
+
+
+def unique_name(conn: sa.Connection, name: str) -> str:
+    """``name`` if free (ignoring case), else the first free 'Name (n)'."""
+    name = _clean_name(name)
+    match = _NUMBERED.fullmatch(name)
+    base, n = (match.group(1), int(match.group(2)) + 1) if match else (name, 2)
+    taken = _taken_names(conn, base, None)
+    if name.casefold() not in taken:
+        return name
+    while f"{base} ({n})".casefold() in taken:
+        n += 1
+    return f"{base} ({n})"
+
+
+def _ensure_name_free(conn: sa.Connection, name: str, persona_id: int) -> None:
+    if name.casefold() in _taken_names(conn, name, persona_id):
+        raise NameTakenError(
+            f"Another persona is already called '{name}' (names must differ in more than "
+            "upper/lower case, deleted personas included). Choose another name."
+        )
+
+
+def _row(conn: sa.Connection, persona_id: int) -> sa.Row[Any]:
+    row = conn.execute(sa.select(PersonaRow).where(P.persona_id == persona_id)).first()
+    if row is None:
+        raise NotFoundError(f"There is no persona with id {persona_id} (was it purged?).")
+    return row
+
+
+def _to_persona(row: sa.Row[Any]) -> Persona:
+    return Persona(
+        persona_id=row.persona_id,
+        name=row.name,
+        prompt_instructions=row.prompt_instructions,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version or 1,
+        is_active=bool(row.is_active),
+        generation_source=row.generation_source,
+        generation_input_details=parse_json_object(row.generation_input_details),
+        created_by_user=row.created_by_user,
+    )
+
+
+def _to_version(row: sa.Row[Any]) -> PersonaVersion:
+    return PersonaVersion(
+        version_id=row.version_id,
+        persona_id=row.persona_id,
+        name=row.name,
+        prompt_instructions=row.prompt_instructions,
+        updated_at=row.updated_at,
+        version=row.version,
+    )
+
+
+def _preview(head: str | None) -> str:
+    text = " ".join(_FORLLM_PREAMBLE.sub("", head or "").split())
+    return text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1].rstrip() + "…"
+
+
+_SUMMARY_COLUMNS = (
+    P.persona_id,
+    P.name,
+    P.generation_source,
+    P.created_at,
+    P.updated_at,
+    P.version,
+    P.is_active,
+    # Enough text for the preview after FORLLM's preamble, without loading ~2 KB per row.
+    sa.func.substr(P.prompt_instructions, 1, 400).label("head"),
+)
+
+
+def _to_summary(row: sa.Row[Any]) -> PersonaSummary:
+    return PersonaSummary(
+        persona_id=row.persona_id,
+        name=row.name,
+        generation_source=row.generation_source,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version or 1,
+        is_active=bool(row.is_active),
+        preview=_preview(row.head),
+    )
+
+
+def _insert_version(
+    conn: sa.Connection, persona_id: int, name: str, text: str, version: int, when: Any
+) -> PersonaVersion:
+    version_id = conn.execute(
+        sa.insert(PersonaVersionRow).values(
+            persona_id=persona_id,
+            name=name,
+            prompt_instructions=text,
+            updated_at=when,
+            updated_by_user=LOCAL_USER_ID,
+            version=version,
+        )
+    ).inserted_primary_key[0]
+    return PersonaVersion(version_id, persona_id, name, text, when, version)
+
+
+def _ensure_snapshot(conn: sa.Connection, row: sa.Row[Any]) -> None:
+    """Keep the current text in persona_versions before it is replaced: personas FORLLM made
+    before it kept versions, or edited outside update_persona, may have no row for it."""
+    version = row.version or 1
+    exists = conn.execute(
+        sa.select(V.version_id)
+        .where(
+            V.persona_id == row.persona_id,
+            V.version == version,
+            V.prompt_instructions == row.prompt_instructions,
+        )
+        .limit(1)
+    ).first()
+    if exists is None:
+        _insert_version(
+            conn,
+            row.persona_id,
+            row.name,
+            row.prompt_instructions,
+            version,
+            row.updated_at or now_utc(),
+        )
+
+
+def _new_version(
+    conn: sa.Connection,
+    row: sa.Row[Any],
+    text: str,
+    *,
+    name: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> PersonaVersion:
+    """FORLLM's update_persona: version + 1, updated_at, and a persona_versions row."""
+    _ensure_snapshot(conn, row)
+    version = (row.version or 1) + 1
+    name = name or row.name
+    now = now_utc()
+    conn.execute(
+        sa.update(PersonaRow)
+        .where(P.persona_id == row.persona_id)
+        .values(
+            name=name, prompt_instructions=text, updated_at=now, version=version, **(extra or {})
+        )
+    )
+    return _insert_version(conn, row.persona_id, name, text, version, now)
+
+
+def _link_subforum(conn: sa.Connection, subforum_id: int, persona_id: int) -> None:
+    # A subforum deleted while the job ran is not a reason to lose the persona.
+    subforum = conn.execute(
+        sa.select(SubforumRow.subforum_id).where(SubforumRow.subforum_id == subforum_id)
+    ).first()
+    linked = conn.execute(
+        sa.select(SubforumPersonaRow.subforum_persona_id)
+        .where(
+            SubforumPersonaRow.subforum_id == subforum_id,
+            SubforumPersonaRow.persona_id == persona_id,
+        )
+        .limit(1)
+    ).first()
+    if subforum is not None and linked is None:
+        conn.execute(
+            sa.insert(SubforumPersonaRow).values(
+                subforum_id=subforum_id,
+                persona_id=persona_id,
+                assigned_at=now_utc(),
+                is_default_for_subforum=False,
+            )
+        )
+
+
+def _dumps(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _input_details_json(p: NewPersona) -> str | None:
+    if not p.is_generated:
+        return _dumps(p.input_details)
+    # FORLLM writes json.dumps(request_params.get('input_details', {})) for generated ones.
+    return json.dumps(p.input_details or {})
+
+
+def save_new(conn: sa.Connection, p: NewPersona, *, request_id: int | None = None) -> SavedPersona:
+    """Save ``p`` inside the caller's write transaction (queue.complete shares it)."""
+    _check_text(p.prompt_instructions)
+    requested = _clean_name(p.name)
+    if p.replaces_persona_id is not None:
+        row = _row(conn, p.replaces_persona_id)
+        saved = _new_version(
+            conn,
+            row,
+            p.prompt_instructions,
+            extra={
+                "generation_source": p.generation_source,
+                "generation_input_details": _input_details_json(p),
+            },
+        )
+        persona_id, name, version = row.persona_id, row.name, saved.version
+    else:
+        name = unique_name(conn, requested)
+        now = now_utc()
+        persona_id = conn.execute(
+            sa.insert(PersonaRow).values(
+                name=name,
+                prompt_instructions=p.prompt_instructions,
+                created_at=now,
+                updated_at=now,
+                created_by_user=LOCAL_USER_ID,
+                version=1,
+                is_active=True,
+                generation_source=p.generation_source,
+                generation_input_details=_input_details_json(p),
+            )
+        ).inserted_primary_key[0]
+        version = _insert_version(conn, persona_id, name, p.prompt_instructions, 1, now).version
+    if p.subforum_id is not None:
+        _link_subforum(conn, p.subforum_id, persona_id)
+    if p.is_generated or request_id is not None:
+        conn.execute(
+            sa.insert(PersonaGenerationRow).values(
+                persona_id=persona_id,
+                version=version,
+                request_id=request_id,
+                generation_type=p.generation_type,
+                model=p.model,
+                request_params=_dumps(p.request_params),
+                output_preferences=_dumps(p.output_preferences),
+                template_versions=_dumps(p.template_versions),
+                stats=_dumps(p.stats),
+                created_at=now_utc(),
+            )
+        )
+    renamed = p.replaces_persona_id is None and name != requested
+    return SavedPersona(persona_id, name, version, requested_name=requested, renamed=renamed)
+
+
+def _filters(search: str | None, source: str | None, include_inactive: bool) -> list[Any]:
+    conditions: list[Any] = []
+    if not include_inactive:
+        conditions.append(P.is_active == sa.true())  # FORLLM's own test: is_active = 1
+    if source == "user_manual":
+        # FORLLM's create_persona leaves generation_source NULL for hand-written personas.
+        conditions.append(sa.or_(P.generation_source.is_(None), P.generation_source == source))
+    elif source == "llm_generated":
+        conditions.append(P.generation_source.like("llm\\_generated\\_%", escape="\\"))
+    elif source:
+        conditions.append(P.generation_source == source)
+    if search and search.strip():
+        pattern = f"%{escape_like(search.strip())}%"
+        # LIKE ignores case for ASCII letters, as SQLite does without ICU.
+        conditions.append(
+            sa.or_(
+                P.name.like(pattern, escape="\\"),
+                P.prompt_instructions.like(pattern, escape="\\"),
+            )
+        )
+    return conditions
+
+
+def _order(order_by: OrderBy, descending: bool) -> Sequence[Any]:
+    name = P.name.collate("NOCASE")
+    keys: dict[str, list[Any]] = {
+        "name": [name],
+        "updated": [P.updated_at],
+        "created": [P.created_at],
+        "source": [sa.func.coalesce(P.generation_source, "user_manual"), name],
+    }
+    if order_by not in keys:
+        raise StoreError(f"Cannot sort personas by {order_by!r}; use one of {sorted(keys)}.")
+    columns = [*keys[order_by], P.persona_id]
+    return [c.desc() for c in columns] if descending else columns
+
+
+class Personas:
+    """``store.personas``: every method is one short transaction of its own."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(self, p: NewPersona) -> SavedPersona:
+        """Persona row + version 1 (+ subforum link, + generation facts) in one transaction."""
+        return self._db.write(lambda conn: save_new(conn, p))
+
+    def unique_name(self, name: str) -> str:
+        return self._db.read(lambda conn: unique_name(conn, name))
+
+    def get(self, persona_id: int) -> Persona:
+        return self._db.read(lambda conn: _to_persona(_row(conn, persona_id)))
+
+    def get_by_name(self, name: str) -> Persona:
+        def read(conn: sa.Connection) -> Persona:
+            row = conn.execute(
+                sa.select(PersonaRow)
+                .where(P.name.collate("NOCASE") == name.strip())
+                # An exact match wins over a case variant (FORLLM's index is case-sensitive).
+                .order_by((P.name == name.strip()).desc(), P.persona_id)
+                .limit(1)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"There is no persona called '{name}'.")
+            return _to_persona(row)
+
+        return self._db.read(read)
+
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        source: str | None = None,
+        include_inactive: bool = False,
+        order_by: OrderBy = "name",
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[PersonaSummary]:
+        """Summaries for a list view. ``source``: a generation_source value; 'user_manual'
+        also matches FORLLM's NULL, 'llm_generated' matches every generated type."""
+        query = (
+            sa.select(*_SUMMARY_COLUMNS)
+            .where(*_filters(search, source, include_inactive))
+            .order_by(*_order(order_by, descending))
+            .limit(limit)
+            .offset(offset or None)
+        )
+        return self._db.read(lambda conn: [_to_summary(r) for r in conn.execute(query)])
+
+    def count(
+        self,
+        *,
+        search: str | None = None,
+        source: str | None = None,
+        include_inactive: bool = False,
+    ) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(PersonaRow)
+            .where(*_filters(search, source, include_inactive))
+        )
+        return self._db.read(lambda conn: int(conn.scalar(query) or 0))
+
+    def save_edit(
+        self, persona_id: int, prompt_instructions: str, *, name: str | None = None
+    ) -> PersonaVersion:
+        """A hand edit, as FORLLM's update_persona saves one."""
+        _check_text(prompt_instructions)
+        new_name = _clean_name(name) if name is not None else None
+
+        def write(conn: sa.Connection) -> PersonaVersion:
+            row = _row(conn, persona_id)
+            if new_name is not None and new_name != row.name:
+                _ensure_name_free(conn, new_name, persona_id)
+            return _new_version(conn, row, prompt_instructions, name=new_name)
+
+        return self._db.write(write)
+
+    def versions(self, persona_id: int) -> list[PersonaVersion]:
+        """Every stored text, oldest first. FORLLM inserts an identical fallback v1 row on each
+        start, so rows equal in version, name and text are shown once (the first)."""
+
+        def read(conn: sa.Connection) -> list[PersonaVersion]:
+            _row(conn, persona_id)
+            rows = conn.execute(
+                sa.select(PersonaVersionRow)
+                .where(V.persona_id == persona_id)
+                .order_by(V.version, V.version_id)
+            )
+            seen: set[tuple[int, str, str]] = set()
+            result = []
+            for row in rows:
+                key = (row.version, row.name, row.prompt_instructions)
+                if key not in seen:
+                    seen.add(key)
+                    result.append(_to_version(row))
+            return result
+
+        return self._db.read(read)
+
+    def restore(self, persona_id: int, version: int) -> PersonaVersion:
+        """Make an old text current again, as a NEW version (history is never rewritten)."""
+
+        def write(conn: sa.Connection) -> PersonaVersion:
+            row = _row(conn, persona_id)
+            old = conn.execute(
+                sa.select(V.prompt_instructions)
+                .where(V.persona_id == persona_id, V.version == version)
+                .order_by(V.version_id.desc())
+                .limit(1)
+            ).first()
+            if old is None:
+                raise NotFoundError(f"Persona '{row.name}' has no version {version}.")
+            return _new_version(conn, row, old.prompt_instructions)
+
+        return self._db.write(write)
+
+    def rename(self, persona_id: int, new_name: str) -> None:
+        """Change the name only; persona_versions rows keep the names they had."""
+        name = _clean_name(new_name)
+
+        def write(conn: sa.Connection) -> None:
+            row = _row(conn, persona_id)
+            if name == row.name:
+                return
+            _ensure_name_free(conn, name, persona_id)
+            conn.execute(
+                sa.update(PersonaRow)
+                .where(P.persona_id == persona_id)
+                .values(name=name, updated_at=now_utc())
+            )
+
+        self._db.write(write)
+
+    def delete(self, persona_id: int) -> None:
+        """Hide the persona, as FORLLM's soft_delete_persona does (is_active = 0)."""
+
+        def write(conn: sa.Connection) -> None:
+            row = _row(conn, persona_id)
+            _refuse_if_forllm_default(conn, row)
+            conn.execute(
+                sa.update(PersonaRow).where(P.persona_id == persona_id).values(is_active=False)
+            )
+
+        self._db.write(write)
+
+    def purge(self, persona_id: int) -> None:
+        """Really delete the persona, its versions, its subforum links and our rows about it.
+        FORLLM's posts and requests that name it are FORLLM's history and stay."""
+
+        def write(conn: sa.Connection) -> None:
+            row = _row(conn, persona_id)
+            _refuse_if_forllm_default(conn, row)
+            conn.execute(sa.delete(PersonaVersionRow).where(V.persona_id == persona_id))
+            conn.execute(
+                sa.delete(SubforumPersonaRow).where(SubforumPersonaRow.persona_id == persona_id)
+            )
+            conn.execute(
+                sa.delete(PersonaGenerationRow).where(PersonaGenerationRow.persona_id == persona_id)
+            )
+            conn.execute(
+                sa.update(JobRow).where(JobRow.persona_id == persona_id).values(persona_id=None)
+            )
+            conn.execute(sa.delete(PersonaRow).where(P.persona_id == persona_id))
+
+        self._db.write(write)
+
+    def generation_info(self, persona_id: int) -> dict[str, Any] | None:
+        """How the current text was generated: our record of the latest generation, else
+        what FORLLM kept (generation_source + generation_input_details), else None."""
+
+        def read(conn: sa.Connection) -> dict[str, Any] | None:
+            row = _row(conn, persona_id)
+            G = PersonaGenerationRow
+            gen = conn.execute(
+                sa.select(PersonaGenerationRow)
+                .where(G.persona_id == persona_id)
+                .order_by(G.version.desc(), G.id.desc())
+                .limit(1)
+            ).first()
+            if gen is not None:
+                return {
+                    "generation_type": gen.generation_type,
+                    "model": gen.model,
+                    "request_id": gen.request_id,
+                    "version": gen.version,
+                    "created_at": gen.created_at,
+                    "request_params": parse_json_object(gen.request_params),
+                    "output_preferences": parse_json_object(gen.output_preferences),
+                    "template_versions": parse_json_object(gen.template_versions),
+                    "stats": parse_json_object(gen.stats),
+                    "input_details": parse_json_object(row.generation_input_details),
+                }
+            source = row.generation_source or ""
+            if not source.startswith("llm_generated_"):
+                return None
+            return {
+                "generation_type": source.removeprefix("llm_generated_"),
+                "input_details": parse_json_object(row.generation_input_details),
+            }
+
+        return self._db.read(read)
+
+    def for_subforum(self, subforum_id: int) -> list[PersonaSummary]:
+        """Active personas linked to the subforum (FORLLM allows duplicate links)."""
+        linked = sa.select(SubforumPersonaRow.persona_id).where(
+            SubforumPersonaRow.subforum_id == subforum_id
+        )
+        query = (
+            sa.select(*_SUMMARY_COLUMNS)
+            .where(P.persona_id.in_(linked), P.is_active == sa.true())
+            .order_by(P.name.collate("NOCASE"), P.persona_id)
+        )
+        return self._db.read(lambda conn: [_to_summary(r) for r in conn.execute(query)])
+
+
+def _refuse_if_forllm_default(conn: sa.Connection, row: sa.Row[Any]) -> None:
+    default = conn.scalar(
+        sa.select(SettingRow.setting_value).where(
+            SettingRow.setting_key == "globalDefaultPersonaId"
+        )
+    )
+    if row.persona_id == FALLBACK_PERSONA_ID or str(row.persona_id) == (default or "").strip():
+        raise StoreError(
+            f"'{row.name}' is FORLLM's default persona: FORLLM answers with it when no other "
+            "persona is chosen, so it cannot be deleted. Edit it instead."
+        )

@@ -1,0 +1,169 @@
+"""The plain, frozen records the store hands out and takes in.
+
+Callers (worker, CLI, window) never see SQLModel rows: these records do not change when the
+database does, can cross threads freely and carry already-parsed values. Every datetime is
+timezone-aware UTC (FORLLM stores naive UTC text); None where the column is NULL or holds
+text no one could parse.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    """FORLLM's llm_requests.status values (FORLLM writes exactly these)."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETE = "complete"
+    ERROR = "error"
+    PENDING_DEPENDENCY = "pending_dependency"
+
+
+class LeaseState(StrEnum):
+    """What a heartbeat tells the worker."""
+
+    OK = "ok"
+    LOST = "lost"  # the row is no longer processing, or another worker owns it
+    CANCEL_REQUESTED = "cancel_requested"
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    request_id: int
+    params_json: str | None  # raw request_params; the worker parses and validates it
+    llm_model: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """One generate_persona row of llm_requests plus our ps_jobs bookkeeping, for the view."""
+
+    request_id: int
+    status: JobStatus
+    llm_model: str | None
+    requested_at: datetime | None
+    processed_at: datetime | None
+    error_message: str | None
+    params_json: str | None
+    stage: str | None
+    tokens: int | None
+    tokens_per_s: float | None
+    attempts: int
+    cancelled: bool
+    cancel_requested: bool
+    position: int | None
+    persona_id: int | None
+    heartbeat_at: datetime | None
+    owner: str | None
+    generation_type: str | None
+    name_hint: str | None
+
+
+_NOT_GENERATED = (None, "user_manual", "imported")
+
+
+@dataclass(frozen=True)
+class NewPersona:
+    """A persona to save.
+
+    ``generation_type`` gives FORLLM's generation_source: 'llm_generated_<type>' for a model's
+    work; None (written by hand) gives 'user_manual'; the non-generated sources
+    'user_manual' and 'imported' are stored as given. ``input_details`` goes to FORLLM's
+    generation_input_details as is (FORLLM's shape); the other generation facts go to our
+    ps_persona_generation table. ``replaces_persona_id`` saves the text as a new version of
+    that persona instead (Regenerate), keeping its name.
+    """
+
+    name: str
+    prompt_instructions: str
+    generation_type: str | None
+    input_details: dict[str, Any] | None
+    output_preferences: dict[str, Any] | None = None
+    template_versions: dict[str, Any] | None = None
+    model: str | None = None
+    request_params: dict[str, Any] | None = None
+    stats: dict[str, Any] | None = None
+    subforum_id: int | None = None
+    replaces_persona_id: int | None = None
+
+    @property
+    def is_generated(self) -> bool:
+        return self.generation_type not in _NOT_GENERATED
+
+    @property
+    def generation_source(self) -> str:
+        if self.generation_type is None:
+            return "user_manual"
+        if not self.is_generated:
+            return self.generation_type
+        return f"llm_generated_{self.generation_type}"
+
+
+@dataclass(frozen=True)
+class SavedPersona:
+    persona_id: int
+    name: str
+    version: int
+    requested_name: str
+    renamed: bool  # the requested name was taken, so a variant such as 'Name (2)' was used
+
+
+@dataclass(frozen=True)
+class Persona:
+    persona_id: int
+    name: str
+    prompt_instructions: str
+    created_at: datetime | None
+    updated_at: datetime | None
+    version: int
+    is_active: bool
+    generation_source: str | None
+    generation_input_details: dict[str, Any] | None
+    created_by_user: int | None
+
+
+@dataclass(frozen=True)
+class PersonaSummary:
+    persona_id: int
+    name: str
+    generation_source: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    version: int
+    is_active: bool
+    preview: str  # the start of the instructions, FORLLM's generated preamble left out
+
+
+@dataclass(frozen=True)
+class PersonaVersion:
+    version_id: int
+    persona_id: int
+    name: str
+    prompt_instructions: str
+    updated_at: datetime | None
+    version: int
+
+
+@dataclass(frozen=True)
+class Subforum:
+    subforum_id: int
+    name: str
+    description: str | None
+
+
+def parse_json_object(text: str | None) -> dict[str, Any] | None:
+    """A JSON object from a column anyone may have written; None if it is not one."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
