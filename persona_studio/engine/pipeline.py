@@ -593,35 +593,58 @@ class PersonaPipeline:
                 if key == heading_key(PERSONA_NAME) or key in best:
                     continue
                 run.own_text(f"\n\n{heading_line(heading)}\n")
-                prompt = (
-                    f"{messages[-1]['content']}\n\nWrite ONLY the content of the section "
-                    f"'{heading_line(heading)}' for the persona {name}: "
-                    f"{HEADING_GUIDANCE.get(key, 'what fits this heading')}. "
-                    "No heading, no other sections."
+                best[key] = self._repair_section(
+                    backend, headings, heading, name, best, profile, run, cancel, deadline
                 )
-                text = self._with_retries(
-                    run,
-                    f"Repairing '{heading}'",
-                    lambda n, prompt=prompt: self._stream_text(
-                        backend,
-                        _messages(prompt),
-                        self._sampling(profile.section_tokens, attempt=n),
-                        run,
-                        cancel,
-                        deadline,
-                    ),
-                )
-                content = tidy_section(parse_persona(text).preamble or text)
-                if not _has_words(content):
-                    raise GenerationFailed(
-                        f"Refinement failed after {self.config.max_retries + 1} attempts: the "
-                        f"model never wrote the '{heading}' section, and repairing it failed. "
-                        "Try again, or pick a larger model."
-                    )
-                best[key] = content
             return name, _ordered(headings, best), "repaired"
         finally:
             run.finish()
+
+    def _repair_section(
+        self,
+        backend: LLMBackend,
+        headings: Sequence[str],
+        heading: str,
+        name: str,
+        found: dict[str, str],
+        profile: LengthProfile,
+        run: _StageRun,
+        cancel: CancelToken,
+        deadline: float,
+    ) -> str:
+        """Ask for one missing section with a short, focused prompt: the draft so far and
+        what the section must hold. Small models answer that where the full task failed."""
+        draft = render_persona(name, [(h, c) for h, c in _ordered(headings, found) if c])
+        guidance = HEADING_GUIDANCE.get(heading_key(heading), "what fits this heading")
+        prompt = (
+            f"Here is a draft persona for {name}:\n\n{draft}\n"
+            f"Write the missing section '{heading_line(heading)}': {guidance}. Address "
+            f"{name} as 'you', in a few short sentences or list items. Reply with the section "
+            "text only."
+        )
+        for attempt in range(self.config.max_retries + 1):
+            text = self._with_retries(
+                run,
+                f"Repairing '{heading}'",
+                lambda n, a=attempt: self._stream_text(
+                    backend,
+                    _messages(prompt),
+                    self._sampling(profile.section_tokens * 2, attempt=a + n),
+                    run,
+                    cancel,
+                    deadline,
+                ),
+            )
+            content = _extract_section(text, heading)
+            if _has_words(content):
+                return content
+            if attempt < self.config.max_retries:
+                run.retry(f"The repaired '{heading}' section came out empty; asking again.")
+        raise GenerationFailed(
+            f"Refinement failed after {self.config.max_retries + 1} attempts: the model never "
+            f"wrote the '{heading}' section, and repairing it failed. Try again, or pick a "
+            "larger model."
+        )
 
     def _stream_text(self, backend, messages, params, run, cancel, deadline) -> str:
         pieces: list[str] = []
@@ -783,8 +806,26 @@ def _final_name(request: PersonaGenerationRequest, parsed: str) -> str:
 
 def _ordered(headings: Sequence[str], found: dict[str, str]) -> list[tuple[str, str]]:
     return [
-        (h, found[heading_key(h)]) for h in headings if heading_key(h) != heading_key(PERSONA_NAME)
+        (h, found.get(heading_key(h), ""))
+        for h in headings
+        if heading_key(h) != heading_key(PERSONA_NAME)
     ]
+
+
+def _extract_section(text: str, heading: str) -> str:
+    """The content a reply gives for ``heading``: under that heading if the model wrote it,
+    else its text before any heading, else its first section with words."""
+    parsed = parse_persona(text)
+    wanted = parsed.section(heading)
+    candidates = [wanted.content if wanted else "", parsed.preamble]
+    candidates += [
+        s.content for s in parsed.sections if heading_key(s.heading) != heading_key(PERSONA_NAME)
+    ]
+    for candidate in candidates:
+        cleaned = tidy_section(candidate)
+        if _has_words(cleaned):
+            return cleaned
+    return ""
 
 
 def _fit_tokens(backend: LLMBackend, text: str, max_tokens: int) -> str:

@@ -72,7 +72,8 @@ def test_missing_sections_are_repaired_as_a_last_resort(tmp_path):
 
 
 def test_garbage_everywhere_is_reported_with_what_failed(tmp_path):
-    replies = [BRAINSTORM, "%%%", "!!!", "???", "..."]
+    # Three refinements, then three tries at repairing the first missing section.
+    replies = [BRAINSTORM, "%%%", "!!!", "???", "...", "-- --", "## Core Identity:\n"]
     pipeline, _, request = make(replies, tmp_path)
     result = pipeline.run(request)
     assert not result.ok

@@ -218,3 +218,31 @@ def test_cli_generate_with_db_saves_and_no_wait_only_queues(forllm_db):
         forllm_db, "SELECT status FROM llm_requests WHERE request_id = ?", (queued_id,)
     )
     assert status == [("pending",)]  # --db ran only its own job
+
+
+def test_forllm_writing_flat_out_while_the_worker_generates(store, shared_pipeline):
+    """FORLLM's writes (posts + respond jobs, committed as fast as it can) and a real
+    generation with heartbeats and the final save: nothing lost, nobody locked out."""
+    from tests.store.test_concurrency import CTX, _count, _forllm_writer, _Start
+
+    for row in store.queue.list():
+        if row.status == JobStatus.PENDING:
+            store.queue.remove(row.request_id)
+    posts_before = _count(store.path, "SELECT COUNT(*) FROM posts")
+    rid = store.queue.enqueue(params(), "gguf:SmolLM2-135M-Instruct.Q4_1.gguf")
+    ready, go, results = CTX.Queue(), CTX.Event(), CTX.Queue()
+    writer = CTX.Process(
+        target=_forllm_writer, args=(str(store.path), 12.0, _Start(ready, go), results)
+    )
+    writer.start()
+    ready.get(timeout=120)
+    go.set()
+    Worker(store, shared_pipeline, lease_seconds=3).run(until_request=rid)
+    _, forllm_ok, forllm_failures = results.get(timeout=120)
+    writer.join(30)
+    assert forllm_failures == []
+    assert forllm_ok > 20
+    job = store.queue.get(rid)
+    assert job.status == JobStatus.COMPLETE, job.error_message
+    assert _count(store.path, "SELECT COUNT(*) FROM posts") == posts_before + forllm_ok
+    assert store.integrity_check() == "ok"
