@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-wait", action="store_true", help="with --db: only queue the job, print its id"
     )
     gen.add_argument("--seed", type=int, help="sampling seed, for repeatable output")
+    gen.add_argument(
+        "--critique",
+        action="store_true",
+        help="add a critique stage: the model reviews the brainstorm before refinement",
+    )
 
     models = commands.add_parser("models", help="list the models that can be used now")
     models.add_argument(
@@ -148,6 +153,7 @@ def request_from_args(args: argparse.Namespace) -> PersonaGenerationRequest:
         },
         llm_model_for_generation=args.model or DEFAULT_MODEL_ID,
         target_persona_name_override=args.override,
+        app_options={"critique": True} if args.critique else None,
     )
 
 

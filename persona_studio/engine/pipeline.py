@@ -1,4 +1,4 @@
-"""The two-stage persona pipeline: expansion (brainstorm), then refinement (structure).
+"""The persona pipeline: expansion (brainstorm), an optional critique, then refinement.
 
 Both stages stream: every piece of text reaches ``on_event`` with its stage as it is written.
 Cancel is a flag checked between tokens. Each stage has a time limit; transient backend
@@ -40,7 +40,7 @@ from persona_studio.engine.request import (
     PersonaGenerationRequest,
     clean_name,
 )
-from persona_studio.engine.templates import EXPANSION, REFINEMENT, TemplateLibrary
+from persona_studio.engine.templates import CRITIQUE, EXPANSION, REFINEMENT, TemplateLibrary
 from persona_studio.errors import (
     BackendError,
     GenerationCancelled,
@@ -199,6 +199,7 @@ class GenerationResult:
     status: str = "error"
     error_message: str | None = None
     brainstorm: str = ""
+    critique: str = ""
     stages: dict[str, StageStats] = field(default_factory=dict)
     template_versions: dict[str, str] = field(default_factory=dict)
     model: str = ""
@@ -217,6 +218,7 @@ class GenerationResult:
             "status": self.status,
             "error_message": self.error_message,
             "brainstorm": self.brainstorm,
+            "critique": self.critique,
             "stages": {name: stats.to_dict() for name, stats in self.stages.items()},
             "template_versions": dict(self.template_versions),
             "model": self.model,
@@ -314,20 +316,44 @@ class PersonaPipeline:
             )
         expansion_t = self.templates.get(EXPANSION, request.generation_type)
         refinement_t = self.templates.get(REFINEMENT, request.generation_type)
-        result.template_versions = {
-            EXPANSION: expansion_t.version,
-            REFINEMENT: refinement_t.version,
-        }
+        result.template_versions = {EXPANSION: expansion_t.version}
+        if request.critique:
+            result.template_versions[CRITIQUE] = self.templates.get(
+                CRITIQUE, request.generation_type
+            ).version
+        result.template_versions[REFINEMENT] = refinement_t.version
         backend = self._backend_for(result.model)
         result.model = getattr(backend, "model_id", result.model)
         profile = LENGTH_PROFILES[request.output_preferences.length_preference]
         values = self._input_values(request, profile)
 
-        stats = result.stages.setdefault(EXPANSION, StageStats())
-        messages = _messages(expansion_t.render(values))
-        result.brainstorm = self._expand(backend, messages, profile, stats, on_event, cancel)
-
-        messages = self.refinement_messages(request, result.brainstorm, backend, values)
+        result.brainstorm = self._stream_stage(
+            EXPANSION,
+            "Expansion (brainstorm)",
+            backend,
+            _messages(expansion_t.render(values)),
+            profile.expansion_tokens,
+            result,
+            on_event,
+            cancel,
+        )
+        if request.critique:
+            review = dict(values)
+            review.update(self._refinement_values(request, result.brainstorm, profile, backend))
+            critique_t = self.templates.get(CRITIQUE, request.generation_type)
+            result.critique = self._stream_stage(
+                CRITIQUE,
+                "Critique",
+                backend,
+                _messages(critique_t.render(review)),
+                profile.expansion_tokens // 2,
+                result,
+                on_event,
+                cancel,
+            )
+        messages = self.refinement_messages(
+            request, result.brainstorm, backend, values, critique=result.critique
+        )
         stats = result.stages.setdefault(REFINEMENT, StageStats())
         headings = request.output_preferences.headings
         if hasattr(backend, "continuation"):
@@ -355,11 +381,14 @@ class PersonaPipeline:
         brainstorm: str,
         backend: LLMBackend,
         values: dict[str, str] | None = None,
+        *,
+        critique: str = "",
     ) -> list[ChatMessage]:
         """The refinement stage's chat for ``brainstorm`` (also used by the benchmarks)."""
         profile = LENGTH_PROFILES[request.output_preferences.length_preference]
         values = dict(values or self._input_values(request, profile))
         values.update(self._refinement_values(request, brainstorm, profile, backend))
+        values["critique_notes"] = critique or "(none)"
         template = self.templates.get(REFINEMENT, request.generation_type)
         return _messages(template.render(values))
 
@@ -402,32 +431,27 @@ class PersonaPipeline:
             f"{label} failed after {self.config.max_retries + 1} attempts: {last}"
         )
 
-    def _expand(
+    def _stream_stage(
         self,
+        stage: str,
+        label: str,
         backend: LLMBackend,
         messages: list[ChatMessage],
-        profile: LengthProfile,
-        stats: StageStats,
+        max_tokens: int,
+        result: GenerationResult,
         on_event: EventCallback | None,
         cancel: CancelToken,
     ) -> str:
-        run = _StageRun(EXPANSION, stats, on_event)
+        """A free-text stage (expansion, critique): stream the reply, retry transient errors."""
+        run = _StageRun(stage, result.stages.setdefault(stage, StageStats()), on_event)
         deadline = self._deadline()
 
         def attempt(n: int) -> str:
-            pieces: list[str] = []
-            for piece in backend.stream_chat(
-                messages,
-                self._sampling(profile.expansion_tokens, attempt=n),
-                cancel=cancel,
-                deadline=deadline,
-            ):
-                pieces.append(piece)
-                run.model_text(piece)
-            return "".join(pieces).strip()
+            params = self._sampling(max_tokens, attempt=n)
+            return self._stream_text(backend, messages, params, run, cancel, deadline).strip()
 
         try:
-            return self._with_retries(run, "Expansion (brainstorm)", attempt)
+            return self._with_retries(run, label, attempt)
         finally:
             run.finish()
 

@@ -154,8 +154,8 @@ class PersonaGenerationRequest:
     output_preferences: OutputPreferences = field(default_factory=OutputPreferences)
     llm_model_for_generation: str = ""
     target_persona_name_override: str = ""
-    # Our own options, under the "persona_studio" key of request_params, which FORLLM ignores
-    # (e.g. {"replaces_persona_id": 7} for Regenerate into an existing persona).
+    # Our own options, under the "persona_studio" key of request_params, which FORLLM ignores:
+    # "replaces_persona_id" (Regenerate into an existing persona), "critique" (extra stage).
     app_options: dict[str, Any] = field(default_factory=dict)
 
     # -- construction -------------------------------------------------------------------
@@ -240,6 +240,8 @@ class PersonaGenerationRequest:
             raise InvalidRequestError(
                 f"{APP_OPTIONS_KEY}.replaces_persona_id", "must be a persona number."
             )
+        if not isinstance(options.get("critique", False), bool):
+            raise InvalidRequestError(f"{APP_OPTIONS_KEY}.critique", "must be true or false.")
         request = cls(
             generation_type=gtype,
             input_details=details,
@@ -294,6 +296,11 @@ class PersonaGenerationRequest:
         if self.app_options:
             params[APP_OPTIONS_KEY] = dict(self.app_options)
         return params
+
+    @property
+    def critique(self) -> bool:
+        """Run the optional critique stage between expansion and refinement."""
+        return self.app_options.get("critique") is True
 
     @property
     def replaces_persona_id(self) -> int | None:

@@ -25,7 +25,7 @@ from persona_studio.errors import TemplateError
 EXPANSION = "expansion"
 CRITIQUE = "critique"
 REFINEMENT = "refinement"
-STAGES = (EXPANSION, REFINEMENT)
+STAGES = (EXPANSION, CRITIQUE, REFINEMENT)
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -44,18 +44,19 @@ _INPUT_VARIABLES = frozenset(
         "word_target",
     }
 )
+_REVIEW_VARIABLES = _INPUT_VARIABLES | {
+    "brainstormed_text",
+    "original_input_details_summary",
+    "persona_name_or_hint",
+    "desired_headings_list_or_default",
+    "heading_guidance",
+    "length_instruction",
+    "tone_instruction",
+}
 STAGE_VARIABLES: dict[str, frozenset[str]] = {
     EXPANSION: _INPUT_VARIABLES,
-    REFINEMENT: _INPUT_VARIABLES
-    | {
-        "brainstormed_text",
-        "original_input_details_summary",
-        "persona_name_or_hint",
-        "desired_headings_list_or_default",
-        "heading_guidance",
-        "length_instruction",
-        "tone_instruction",
-    },
+    CRITIQUE: _REVIEW_VARIABLES,
+    REFINEMENT: _REVIEW_VARIABLES | {"critique_notes"},
 }
 
 

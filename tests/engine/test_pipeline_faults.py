@@ -115,3 +115,25 @@ def test_a_backend_that_hangs_hits_the_stage_timeout(tmp_path):
     assert "time limit" in result.error_message
     assert "Expansion" in result.error_message
     assert elapsed < 3.0
+
+
+def test_critique_stage_streams_between_the_others_and_reaches_refinement(tmp_path):
+    backend = ScriptedBackend([BRAINSTORM, "KEEP: chalk. DROP: the cat.", VALID])
+    pipeline = PersonaPipeline(
+        TemplateLibrary(user_dir=tmp_path), lambda _m: backend, PipelineConfig()
+    )
+    request = PersonaGenerationRequest.create(
+        "from_name_and_description", {"name_hint": "Ada"}, app_options={"critique": True}
+    )
+    events = []
+    result = pipeline.run(request, on_event=events.append)
+    assert result.ok, result.error_message
+    assert [e.stage for e in events if e.kind == "stage"] == ["expansion", "critique", "refinement"]
+    assert result.critique == "KEEP: chalk. DROP: the cat."
+    assert list(result.template_versions) == ["expansion", "critique", "refinement"]
+    assert (
+        "Brainstorm:" in backend.calls[1][-1]["content"]
+        and BRAINSTORM in backend.calls[1][-1]["content"]
+    )
+    assert "KEEP: chalk. DROP: the cat." in backend.calls[2][-1]["content"]
+    assert result.stages["critique"].tokens > 0

@@ -1,14 +1,14 @@
 import pytest
 
 from persona_studio.engine.request import GENERATION_TYPES
-from persona_studio.engine.templates import EXPANSION, REFINEMENT, TemplateLibrary
+from persona_studio.engine.templates import CRITIQUE, EXPANSION, REFINEMENT, TemplateLibrary
 from persona_studio.errors import TemplateError
 
 
 def test_shipped_templates_load_for_every_type_and_stage(tmp_path):
     library = TemplateLibrary(user_dir=tmp_path)
     for gtype in GENERATION_TYPES:
-        for stage in (EXPANSION, REFINEMENT):
+        for stage in (EXPANSION, CRITIQUE, REFINEMENT):
             template = library.get(stage, gtype)
             assert template.source == "shipped"
             assert template.version.startswith(f"{stage}/{gtype}@")
