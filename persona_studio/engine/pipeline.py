@@ -40,7 +40,13 @@ from persona_studio.engine.request import (
     PersonaGenerationRequest,
     clean_name,
 )
-from persona_studio.engine.templates import CRITIQUE, EXPANSION, REFINEMENT, TemplateLibrary
+from persona_studio.engine.templates import (
+    CRITIQUE,
+    EXPANSION,
+    REFINEMENT,
+    Template,
+    TemplateLibrary,
+)
 from persona_studio.errors import (
     BackendError,
     GenerationCancelled,
@@ -202,6 +208,8 @@ class GenerationResult:
     critique: str = ""
     stages: dict[str, StageStats] = field(default_factory=dict)
     template_versions: dict[str, str] = field(default_factory=dict)
+    # The templates themselves, so the text that made a persona can be kept with it.
+    templates: dict[str, Template] = field(default_factory=dict)
     model: str = ""
     structure_method: str = ""  # "sections", "validated" or "repaired"
     cancelled: bool = False
@@ -293,6 +301,7 @@ class PersonaPipeline:
         """Generate a persona. Never raises for user-facing failures: the result says."""
         result = GenerationResult(model=request.llm_model_for_generation or self.default_model)
         try:
+            self.templates.refresh()
             self._run(request, result, on_event, cancel or CancelToken())
         except GenerationCancelled as exc:
             result.status, result.error_message, result.cancelled = "error", str(exc), True
@@ -314,14 +323,12 @@ class PersonaPipeline:
                 "The request names a subforum by number only; it must be resolved to the "
                 "subforum's name and description before generating."
             )
-        expansion_t = self.templates.get(EXPANSION, request.generation_type)
-        refinement_t = self.templates.get(REFINEMENT, request.generation_type)
-        result.template_versions = {EXPANSION: expansion_t.version}
-        if request.critique:
-            result.template_versions[CRITIQUE] = self.templates.get(
-                CRITIQUE, request.generation_type
-            ).version
-        result.template_versions[REFINEMENT] = refinement_t.version
+        stages = (EXPANSION, CRITIQUE, REFINEMENT) if request.critique else (EXPANSION, REFINEMENT)
+        result.templates = {
+            stage: self.templates.get(stage, request.generation_type) for stage in stages
+        }
+        result.template_versions = {stage: t.version for stage, t in result.templates.items()}
+        expansion_t = result.templates[EXPANSION]
         backend = self._backend_for(result.model)
         result.model = getattr(backend, "model_id", result.model)
         profile = LENGTH_PROFILES[request.output_preferences.length_preference]
@@ -340,19 +347,23 @@ class PersonaPipeline:
         if request.critique:
             review = dict(values)
             review.update(self._refinement_values(request, result.brainstorm, profile, backend))
-            critique_t = self.templates.get(CRITIQUE, request.generation_type)
             result.critique = self._stream_stage(
                 CRITIQUE,
                 "Critique",
                 backend,
-                _messages(critique_t.render(review)),
+                _messages(result.templates[CRITIQUE].render(review)),
                 profile.expansion_tokens // 2,
                 result,
                 on_event,
                 cancel,
             )
         messages = self.refinement_messages(
-            request, result.brainstorm, backend, values, critique=result.critique
+            request,
+            result.brainstorm,
+            backend,
+            values,
+            critique=result.critique,
+            template=result.templates[REFINEMENT],
         )
         stats = result.stages.setdefault(REFINEMENT, StageStats())
         headings = request.output_preferences.headings
@@ -383,13 +394,14 @@ class PersonaPipeline:
         values: dict[str, str] | None = None,
         *,
         critique: str = "",
+        template: Template | None = None,
     ) -> list[ChatMessage]:
         """The refinement stage's chat for ``brainstorm`` (also used by the benchmarks)."""
         profile = LENGTH_PROFILES[request.output_preferences.length_preference]
         values = dict(values or self._input_values(request, profile))
         values.update(self._refinement_values(request, brainstorm, profile, backend))
         values["critique_notes"] = critique or "(none)"
-        template = self.templates.get(REFINEMENT, request.generation_type)
+        template = template or self.templates.get(REFINEMENT, request.generation_type)
         return _messages(template.render(values))
 
     def _sampling(

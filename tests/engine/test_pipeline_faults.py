@@ -137,3 +137,21 @@ def test_critique_stage_streams_between_the_others_and_reaches_refinement(tmp_pa
     )
     assert "KEEP: chalk. DROP: the cat." in backend.calls[2][-1]["content"]
     assert result.stages["critique"].tokens > 0
+
+
+def test_an_edited_template_is_used_by_the_next_job_and_recorded(tmp_path):
+    backend = ScriptedBackend([BRAINSTORM, VALID, BRAINSTORM, VALID])
+    library = TemplateLibrary(user_dir=tmp_path)
+    pipeline = PersonaPipeline(library, lambda _m: backend, PipelineConfig())
+    request = PersonaGenerationRequest.create("from_name_and_description", {"name_hint": "Ada"})
+    first = pipeline.run(request)
+    editor = TemplateLibrary(user_dir=tmp_path)  # the window's own copy of the library
+    editor.save_user_template(
+        "expansion", "from_name_and_description", "Brainstorm about {{name_hint}}, MARKER."
+    )
+    second = pipeline.run(request)
+    assert second.ok
+    assert backend.calls[2][-1]["content"] == "Brainstorm about Ada, MARKER."
+    assert second.template_versions["expansion"] != first.template_versions["expansion"]
+    assert second.templates["expansion"].source == "user"
+    assert second.template_versions["refinement"] == first.template_versions["refinement"]

@@ -60,3 +60,40 @@ def test_expansion_may_not_use_refinement_only_variables(tmp_path):
     )
     with pytest.raises(TemplateError, match="brainstormed_text"):
         TemplateLibrary(user_dir=tmp_path)
+
+
+def test_saving_a_user_copy_is_checked_used_and_restorable(tmp_path):
+    library = TemplateLibrary(user_dir=tmp_path)
+    shipped = library.get(REFINEMENT, "subforum_expert")
+    with pytest.raises(TemplateError, match="unknown variable"):
+        library.save_user_template(REFINEMENT, "subforum_expert", "Use {{nope}}")
+    assert library.get(REFINEMENT, "subforum_expert") == shipped  # nothing half-saved
+    assert not (tmp_path / "refinement" / "subforum_expert.txt").exists()
+
+    edited = library.save_user_template(REFINEMENT, "subforum_expert", shipped.text + "\nBe brief.")
+    assert edited.source == "user" and edited.version != shipped.version
+    assert library.get(REFINEMENT, "subforum_expert") == edited
+    assert library.shipped(REFINEMENT, "subforum_expert").text == shipped.text
+    assert library.changes_since({"refinement": shipped.version}) == [
+        f"The refinement template has changed since this persona was made ({shipped.version} "
+        f"then, {edited.version} now, user copy)."
+    ]
+    restored = library.restore_shipped(REFINEMENT, "subforum_expert")
+    assert restored.version == shipped.version and restored.source == "shipped"
+    assert library.changes_since({"refinement": shipped.version}) == []
+
+
+def test_refresh_picks_up_a_copy_saved_by_another_library(tmp_path):
+    worker_side = TemplateLibrary(user_dir=tmp_path)
+    window_side = TemplateLibrary(user_dir=tmp_path)
+    before = worker_side.get(EXPANSION, "general_purpose_assistant")
+    assert worker_side.refresh() == []
+    window_side.save_user_template(
+        EXPANSION, "general_purpose_assistant", "Brainstorm {{persona_label}} briefly."
+    )
+    changed = worker_side.refresh()
+    assert [t.name for t in changed] == ["expansion/general_purpose_assistant"]
+    assert worker_side.get(EXPANSION, "general_purpose_assistant").version != before.version
+    window_side.restore_shipped(EXPANSION, "general_purpose_assistant")
+    worker_side.refresh()
+    assert worker_side.get(EXPANSION, "general_purpose_assistant").version == before.version
