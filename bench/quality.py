@@ -9,8 +9,11 @@ reports:
 - placeholder_leaks: ``{{...}}`` in a persona that the user did not type, or a template
   variable name showing up. Target 0.
 - words per section: mean, and the smallest, per heading.
+- hint_coverage: share of the content words the user typed (description, directives,
+  subforum, tone) that the persona mentions: does it follow its hints?
+- repetition: share of sentences that repeat an earlier one (small models loop).
 
-    .venv/bin/python bench/quality.py [--model ID] [--limit N] [--seed S]
+    .venv/bin/python bench/quality.py [--model ID] [--limit N] [--seed S] [--critique]
 
 The personas are written to bench/results/quality_personas.md for reading; figures to
 bench/results/quality.json; a JSON line is printed last.
@@ -171,6 +174,44 @@ REQUESTS: list[tuple[str, dict, dict, str]] = [
 TEMPLATE_WORDS = sorted(set().union(*STAGE_VARIABLES.values()))
 
 
+STOPWORDS = set(
+    "about above after again also among and any are because been before being below between "
+    "both but can could does doing down during each few for from further had has have having "
+    "her here hers him his how into its itself just more most much must not now off once only "
+    "other our out over own same she should some such than that the their them then there "
+    "these they this those through too under until very was were what when where which while "
+    "who whom why will with would you your".split()
+)
+
+
+def hint_words(request: PersonaGenerationRequest) -> set[str]:
+    """Content words the user typed: a persona that follows its hints mentions them."""
+    text = " ".join(
+        [*map(str, request.input_details.values()), request.output_preferences.tone_preference]
+    )
+    words = {w.lower() for w in re.findall(r"[A-Za-z]{4,}", text)}
+    return {w for w in words if w not in STOPWORDS and "hint" not in w}
+
+
+def hint_coverage(text: str, words: set[str]) -> float | None:
+    if not words:
+        return None
+    lowered = text.lower()
+    return sum(1 for w in words if w in lowered) / len(words)
+
+
+def repetition(text: str) -> float:
+    """Share of sentences that repeat an earlier one: small models loop."""
+    sentences = [
+        re.sub(r"\W+", " ", s).strip().lower()
+        for s in re.split(r"[.!?\n]+", text)
+        if len(s.strip()) > 20
+    ]
+    if not sentences:
+        return 0.0
+    return 1 - len(set(sentences)) / len(sentences)
+
+
 def leaks(text: str, user_text: str) -> list[str]:
     found = [m for m in re.findall(r"\{\{[^}]*\}\}", text) if m not in user_text]
     found += [w for w in TEMPLATE_WORDS if w in text and w not in user_text]
@@ -183,12 +224,17 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=len(REQUESTS))
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--tag", default="", help="suffix for the result file names")
+    parser.add_argument(
+        "--critique", action="store_true", help="run the critique stage between the others"
+    )
     args = parser.parse_args()
 
     pipeline, pool = build_pipeline(config=PipelineConfig(seed=args.seed))
     valid = 0
     leak_count = 0
     words: dict[str, list[int]] = {}
+    coverages: list[float] = []
+    repeats: list[float] = []
     failures: list[str] = []
     personas: list[str] = []
     started = time.perf_counter()
@@ -218,6 +264,10 @@ def main() -> int:
         leak_count += len(leaked)
         if not problems:
             valid += 1
+        coverage = hint_coverage(result.prompt_instructions, hint_words(request))
+        if coverage is not None:
+            coverages.append(coverage)
+        repeats.append(repetition(result.prompt_instructions))
         for section in parse_persona(result.prompt_instructions).sections[1:]:
             words.setdefault(section.heading, []).append(len(section.content.split()))
         print(
@@ -231,6 +281,7 @@ def main() -> int:
     total = min(args.limit, len(REQUESTS))
     figures = {
         "model": args.model,
+        "critique": args.critique,
         "requests": total,
         "valid": valid,
         "validity_rate": round(valid / total, 3),
@@ -239,6 +290,8 @@ def main() -> int:
         "mean_words_per_section": round(statistics.mean(w for ws in words.values() for w in ws), 1)
         if words
         else 0,
+        "hint_coverage": round(statistics.mean(coverages), 3) if coverages else None,
+        "repetition": round(statistics.mean(repeats), 3) if repeats else None,
         "words_per_section": {
             h: {"mean": round(statistics.mean(ws), 1), "min": min(ws)}
             for h, ws in sorted(words.items(), key=lambda kv: heading_key(kv[0]))
