@@ -66,6 +66,11 @@ class NotFoundError(StoreError, LookupError):
     """A persona, version, job or subforum that was asked for does not exist."""
 
 
+class InvalidInputError(StoreError, ValueError):
+    """A value given to the store is out of range or malformed (a rating of 7, a note that is
+    too long...); the message says what is allowed. Nothing was saved."""
+
+
 class NameTakenError(StoreError):
     """Another persona already has the name asked for (names are unique, ignoring case)."""
 

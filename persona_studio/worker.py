@@ -248,6 +248,10 @@ class Worker:
             input_details=dict(request.input_details),
             output_preferences=request.output_preferences.to_dict(),
             template_versions=dict(result.template_versions),
+            template_texts={
+                t.version: (t.stage, t.generation_type, t.source, t.text)
+                for t in result.templates.values()
+            },
             model=result.model,
             request_params=request.to_params(),
             stats={

@@ -52,7 +52,7 @@ class PersonaDocument:
     model: str | None = None
     request_params: dict[str, Any] | None = None
     stats: dict[str, Any] | None = None
-    # Another issue adds ratings; whatever shape it settles on travels through JSON as is.
+    # {"rating", "note", "rated_at"} from store.personas.rating(); a list of such is read too.
     ratings: list[Any] | dict[str, Any] | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None

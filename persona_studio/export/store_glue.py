@@ -5,16 +5,21 @@ What the store has no column for is kept where FORLLM will not trip on it: for a
 written by hand (or imported from a card), the card's extensions and other fields go into
 ``generation_input_details`` under ``imported_card``; FORLLM only records that column. A
 generated persona's input details keep FORLLM's own shape untouched.
+
+A persona's rating travels as ``ratings = {"rating": 1-5, "note": "...", "rated_at": ISO}``
+(the store keeps one rating per persona); an import restores it with store.personas.rate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from persona_studio.export.cards import clean_card_fields
 from persona_studio.export.model import USER_MANUAL, PersonaDocument, VersionEntry
 from persona_studio.store import NewPersona, Persona, SavedPersona, Store
+from persona_studio.store.ratings import MAX_NOTE_CHARS, MAX_RATING, MIN_RATING
 
 CARD_KEY = "imported_card"
 
@@ -46,6 +51,14 @@ def document_from_persona(
             VersionEntry(v.version, v.name, v.prompt_instructions, v.updated_at)
             for v in store.personas.versions(persona.persona_id)
         )
+    rating = store.personas.rating(persona.persona_id)
+    ratings = None
+    if rating is not None:
+        ratings = {
+            "rating": rating.rating,
+            "note": rating.note,
+            "rated_at": rating.rated_at.isoformat() if rating.rated_at else None,
+        }
     return PersonaDocument(
         name=persona.name,
         prompt_instructions=persona.prompt_instructions,
@@ -56,6 +69,7 @@ def document_from_persona(
         model=info.get("model"),
         request_params=info.get("request_params"),
         stats=info.get("stats"),
+        ratings=ratings,
         created_at=persona.created_at,
         updated_at=persona.updated_at,
         version=persona.version,
@@ -80,6 +94,8 @@ def save_document(store: Store, doc: PersonaDocument) -> SaveOutcome:
     each later text a new version, in order (all under the persona's current name: the
     store's versions take the name the persona has when they are saved)."""
     texts = _history(doc)
+    notes = list(doc.notes)
+    rating = _rating(doc.ratings, notes)
     details = doc.input_details
     if doc.generation_type is None and (doc.extensions or doc.card_fields):
         card = {"extensions": doc.extensions, "fields": doc.card_fields}
@@ -101,15 +117,50 @@ def save_document(store: Store, doc: PersonaDocument) -> SaveOutcome:
     try:
         for text in texts[1:]:
             version = store.personas.save_edit(saved.persona_id, text).version
+        if rating is not None:
+            store.personas.rate(saved.persona_id, rating[0], rating[1], rated_at=rating[2])
     except BaseException:
         # The store has no multi-step transaction to offer; undo by hand, so a failed
         # import leaves nothing behind.
         store.personas.purge(saved.persona_id)
         raise
-    notes = list(doc.notes)
-    if doc.ratings:
-        notes.append("its ratings were not imported (Persona Studio does not store ratings yet)")
     return SaveOutcome(replace(saved, version=version), tuple(notes))
+
+
+def _rating(value: Any, notes: list[str]) -> tuple[int, str, datetime | None] | None:
+    """(rating, note, rated_at) from a document's ``ratings``: our object, or a list of them
+    (the last one counts). Anything else is left out, with a note saying so."""
+    if not value:
+        return None
+    entry = value[-1] if isinstance(value, list) else value
+    stars = entry.get("rating") if isinstance(entry, dict) else None
+    if (
+        isinstance(stars, bool)
+        or not isinstance(stars, int)
+        or not MIN_RATING <= stars <= MAX_RATING
+    ):
+        notes.append(
+            "its ratings were not imported (Persona Studio keeps one rating per persona, "
+            f'{{"rating": {MIN_RATING}-{MAX_RATING}, "note": ...}}, and the file holds another '
+            "form)"
+        )
+        return None
+    note = entry.get("note")
+    note = note.strip() if isinstance(note, str) else ""
+    if len(note) > MAX_NOTE_CHARS:
+        notes.append(f"its rating note was cut to {MAX_NOTE_CHARS:,} characters")
+        note = note[:MAX_NOTE_CHARS]
+    return stars, note, _when(entry.get("rated_at"))
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _history(doc: PersonaDocument) -> list[str]:

@@ -14,8 +14,11 @@ from persona_studio.store.records import (
     Persona,
     PersonaSummary,
     PersonaVersion,
+    Rating,
+    RatingGroup,
     SavedPersona,
     Subforum,
+    TemplateVersionRecord,
 )
 from persona_studio.store.storage import Store
 
@@ -31,7 +34,10 @@ __all__ = [
     "Persona",
     "PersonaSummary",
     "PersonaVersion",
+    "Rating",
+    "RatingGroup",
     "SavedPersona",
     "Store",
     "Subforum",
+    "TemplateVersionRecord",
 ]

@@ -86,6 +86,27 @@ CREATE TABLE IF NOT EXISTS ps_persona_generation (
     created_at TIMESTAMP NOT NULL
 )"""
 
+_CREATE_PS_RATINGS = """
+CREATE TABLE IF NOT EXISTS ps_ratings (
+    persona_id INTEGER PRIMARY KEY,          -- = personas.persona_id; no row = not rated
+    rating INTEGER NOT NULL CHECK (rating IN (1, 2, 3, 4, 5)),
+    note TEXT NOT NULL DEFAULT '',
+    rated_at TIMESTAMP NOT NULL
+)"""
+
+# The version name is the key, enforced by a ps_ index: a TEXT PRIMARY KEY would make SQLite
+# add an index named sqlite_autoindex_..., and every object we add is named ps_.
+_CREATE_PS_TEMPLATE_VERSIONS = """
+CREATE TABLE IF NOT EXISTS ps_template_versions (
+    id INTEGER PRIMARY KEY,
+    version TEXT NOT NULL,                   -- '<stage>/<generation_type>@<content hash>'
+    stage TEXT NOT NULL,
+    generation_type TEXT NOT NULL,
+    source TEXT NOT NULL,                    -- 'shipped' or 'user'
+    text TEXT NOT NULL,
+    first_seen_at TIMESTAMP NOT NULL
+)"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subforums.description", _add_subforum_description),
     Migration(2, "ps_jobs", _run_ddl(_CREATE_PS_JOBS)),
@@ -106,6 +127,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         _run_ddl(
             "CREATE INDEX IF NOT EXISTS ps_llm_requests_type_status "
             "ON llm_requests (request_type, status)"
+        ),
+    ),
+    Migration(5, "ps_ratings", _run_ddl(_CREATE_PS_RATINGS)),
+    Migration(
+        6,
+        "ps_template_versions",
+        _run_ddl(
+            _CREATE_PS_TEMPLATE_VERSIONS,
+            "CREATE UNIQUE INDEX IF NOT EXISTS ps_template_versions_version "
+            "ON ps_template_versions (version)",
         ),
     ),
 )

@@ -181,3 +181,29 @@ class PersonaGenerationRow(SQLModel, table=True):
     template_versions: str | None = _text()
     stats: str | None = _text()
     created_at: datetime = _timestamp(nullable=False)
+
+
+class RatingRow(SQLModel, table=True):
+    """A writer's rating of a persona (one row per rated persona; no row = not rated)."""
+
+    __tablename__ = "ps_ratings"
+
+    persona_id: int | None = _pk()
+    rating: int = _int(nullable=False)  # CHECK (rating IN (1, 2, 3, 4, 5)) in the DDL
+    note: str = _text(nullable=False, default="''")
+    rated_at: datetime = _timestamp(nullable=False)
+
+
+class TemplateVersionRow(SQLModel, table=True):
+    """The text of a template version, stored once, the first time a persona used it."""
+
+    __tablename__ = "ps_template_versions"
+
+    id: int | None = _pk()
+    # Unique: index ps_template_versions_version (migration 6).
+    version: str = Field(sa_type=sa.Text, nullable=False, unique=True)
+    stage: str = _text(nullable=False)
+    generation_type: str = _text(nullable=False)
+    source: str = _text(nullable=False)
+    text: str = _text(nullable=False)
+    first_seen_at: datetime = _timestamp(nullable=False)

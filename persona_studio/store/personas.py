@@ -6,6 +6,8 @@ soft_delete_persona) so FORLLM reads what we write as if it had written it: user
 for a deleted persona. Names are unique ignoring case, as FORLLM's create_persona checks
 (``COLLATE NOCASE``), across active and inactive personas alike, because FORLLM's UNIQUE
 index covers both: a clash gets 'Name (2)', 'Name (3)'... instead of an IntegrityError.
+
+A writer's ratings live in our ps_ratings table (ratings.py), joined in by persona_id.
 """
 
 from __future__ import annotations
@@ -13,17 +15,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from persona_studio.errors import NameTakenError, NotFoundError, StoreError
+from persona_studio.store import ratings
 from persona_studio.store.db import Database
 from persona_studio.store.models import (
     JobRow,
     PersonaGenerationRow,
     PersonaRow,
     PersonaVersionRow,
+    RatingRow,
     SettingRow,
     SubforumPersonaRow,
     SubforumRow,
@@ -33,18 +38,24 @@ from persona_studio.store.records import (
     Persona,
     PersonaSummary,
     PersonaVersion,
+    Rating,
+    RatingGroup,
     SavedPersona,
     parse_json_object,
 )
+from persona_studio.store.template_versions import check_template_texts, remember_texts
 from persona_studio.store.timestamps import now_utc
 
 LOCAL_USER_ID = 1  # FORLLM's CURRENT_USER_ID ('LocalUser'); FORLLM has no other user
 FALLBACK_PERSONA_ID = 1  # FORLLM re-inserts it on every start and falls back to it
 
-OrderBy = Literal["name", "updated", "created", "source"]
+OrderBy = Literal["name", "updated", "created", "source", "rating"]
 
 P = PersonaRow
 V = PersonaVersionRow
+Rt = RatingRow
+# Every persona with its rating, if it has one (ps_ratings.persona_id is its primary key).
+_WITH_RATING = sa.outerjoin(PersonaRow, RatingRow, Rt.persona_id == P.persona_id)
 
 _PREVIEW_CHARS = 160
 # FORLLM's generator puts this line before every generated text; a list preview skips it.
@@ -105,11 +116,32 @@ def _ensure_name_free(conn: sa.Connection, name: str, persona_id: int) -> None:
         )
 
 
+def _missing(persona_id: int) -> NotFoundError:
+    return NotFoundError(f"There is no persona with id {persona_id} (was it purged?).")
+
+
+def _exists(conn: sa.Connection, persona_id: int) -> None:
+    if conn.execute(sa.select(P.persona_id).where(P.persona_id == persona_id)).first() is None:
+        raise _missing(persona_id)
+
+
 def _row(conn: sa.Connection, persona_id: int) -> sa.Row[Any]:
     row = conn.execute(sa.select(PersonaRow).where(P.persona_id == persona_id)).first()
     if row is None:
-        raise NotFoundError(f"There is no persona with id {persona_id} (was it purged?).")
+        raise _missing(persona_id)
     return row
+
+
+def _rated_row(conn: sa.Connection, where: Any, *order: Any) -> sa.Row[Any] | None:
+    """The first persona row matching ``where``, with its rating and note (NULL if none)."""
+    query = (
+        sa.select(PersonaRow, Rt.rating, Rt.note.label("rating_note"))
+        .select_from(_WITH_RATING)
+        .where(where)
+        .order_by(*order)
+        .limit(1)
+    )
+    return conn.execute(query).first()
 
 
 def _to_persona(row: sa.Row[Any]) -> Persona:
@@ -124,6 +156,8 @@ def _to_persona(row: sa.Row[Any]) -> Persona:
         generation_source=row.generation_source,
         generation_input_details=parse_json_object(row.generation_input_details),
         created_by_user=row.created_by_user,
+        rating=row.rating,
+        rating_note=row.rating_note or "",
     )
 
 
@@ -153,7 +187,12 @@ _SUMMARY_COLUMNS = (
     P.is_active,
     # Enough text for the preview after FORLLM's preamble, without loading ~2 KB per row.
     sa.func.substr(P.prompt_instructions, 1, 400).label("head"),
+    Rt.rating,
 )
+
+
+def _summaries() -> sa.Select[Any]:
+    return sa.select(*_SUMMARY_COLUMNS).select_from(_WITH_RATING)
 
 
 def _to_summary(row: sa.Row[Any]) -> PersonaSummary:
@@ -166,6 +205,7 @@ def _to_summary(row: sa.Row[Any]) -> PersonaSummary:
         version=row.version or 1,
         is_active=bool(row.is_active),
         preview=_preview(row.head),
+        rating=row.rating,
     )
 
 
@@ -271,6 +311,8 @@ def save_new(conn: sa.Connection, p: NewPersona, *, request_id: int | None = Non
     """Save ``p`` inside the caller's write transaction (queue.complete shares it)."""
     _check_text(p.prompt_instructions)
     requested = _clean_name(p.name)
+    # The texts first, then the persona whose record names them (all one transaction).
+    remember_texts(conn, check_template_texts(p.template_texts))
     if p.replaces_persona_id is not None:
         row = _row(conn, p.replaces_persona_id)
         saved = _new_version(
@@ -351,11 +393,14 @@ def _order(order_by: OrderBy, descending: bool) -> Sequence[Any]:
         "updated": [P.updated_at],
         "created": [P.created_at],
         "source": [sa.func.coalesce(P.generation_source, "user_manual"), name],
+        "rating": [Rt.rating, name],
     }
     if order_by not in keys:
         raise StoreError(f"Cannot sort personas by {order_by!r}; use one of {sorted(keys)}.")
     columns = [*keys[order_by], P.persona_id]
-    return [c.desc() for c in columns] if descending else columns
+    ordered = [c.desc() for c in columns] if descending else columns
+    # Unrated personas come last whichever way the ratings run.
+    return [Rt.rating.is_(None), *ordered] if order_by == "rating" else ordered
 
 
 class Personas:
@@ -372,17 +417,23 @@ class Personas:
         return self._db.read(lambda conn: unique_name(conn, name))
 
     def get(self, persona_id: int) -> Persona:
-        return self._db.read(lambda conn: _to_persona(_row(conn, persona_id)))
+        def read(conn: sa.Connection) -> Persona:
+            row = _rated_row(conn, P.persona_id == persona_id)
+            if row is None:
+                raise _missing(persona_id)
+            return _to_persona(row)
+
+        return self._db.read(read)
 
     def get_by_name(self, name: str) -> Persona:
         def read(conn: sa.Connection) -> Persona:
-            row = conn.execute(
-                sa.select(PersonaRow)
-                .where(P.name.collate("NOCASE") == name.strip())
+            row = _rated_row(
+                conn,
+                P.name.collate("NOCASE") == name.strip(),
                 # An exact match wins over a case variant (FORLLM's index is case-sensitive).
-                .order_by((P.name == name.strip()).desc(), P.persona_id)
-                .limit(1)
-            ).first()
+                (P.name == name.strip()).desc(),
+                P.persona_id,
+            )
             if row is None:
                 raise NotFoundError(f"There is no persona called '{name}'.")
             return _to_persona(row)
@@ -401,9 +452,11 @@ class Personas:
         offset: int = 0,
     ) -> list[PersonaSummary]:
         """Summaries for a list view. ``source``: a generation_source value; 'user_manual'
-        also matches FORLLM's NULL, 'llm_generated' matches every generated type."""
+        also matches FORLLM's NULL, 'llm_generated' matches every generated type.
+        ``order_by='rating'`` puts the best first with ``descending=True``; unrated personas
+        come last either way."""
         query = (
-            sa.select(*_SUMMARY_COLUMNS)
+            _summaries()
             .where(*_filters(search, source, include_inactive))
             .order_by(*_order(order_by, descending))
             .limit(limit)
@@ -525,9 +578,56 @@ class Personas:
             conn.execute(
                 sa.update(JobRow).where(JobRow.persona_id == persona_id).values(persona_id=None)
             )
+            conn.execute(sa.delete(RatingRow).where(Rt.persona_id == persona_id))
             conn.execute(sa.delete(PersonaRow).where(P.persona_id == persona_id))
 
         self._db.write(write)
+
+    # -- ratings ---------------------------------------------------------------------------
+
+    def rate(
+        self,
+        persona_id: int,
+        rating: int | None,
+        note: str = "",
+        *,
+        rated_at: datetime | None = None,
+    ) -> None:
+        """Rate the persona 1-5 with an optional note (at most 2,000 characters), replacing
+        any earlier rating; ``None`` clears the rating and its note. InvalidInputError for a
+        rating or note out of bounds, NotFoundError for an unknown persona. ``rated_at``
+        (default: now) lets an import keep the time a rating was given."""
+        checked = ratings.check_rating(rating)
+        text = ratings.check_note(note)
+
+        def write(conn: sa.Connection) -> None:
+            _exists(conn, persona_id)
+            ratings.write_rating(conn, persona_id, checked, text, rated_at)
+
+        self._db.write(write)
+
+    def rating(self, persona_id: int) -> Rating | None:
+        """The persona's rating, None if it has none (NotFoundError for an unknown persona)."""
+
+        def read(conn: sa.Connection) -> Rating | None:
+            _exists(conn, persona_id)
+            return ratings.read_rating(conn, persona_id)
+
+        return self._db.read(read)
+
+    def rating_report(
+        self, *, include_inactive: bool = False, best_per_group: int = 3
+    ) -> list[RatingGroup]:
+        """Rated personas grouped by what produced them (template versions, model, length
+        preference, tone given or not, critique on or off), best mean rating first, then the
+        larger group. A persona counts with its latest generation record; those without one
+        (FORLLM's own, imported, hand-written) form one group, ``has_generation_info``
+        False. Deleted (inactive) personas count only with ``include_inactive``."""
+        return self._db.read(
+            lambda conn: ratings.rating_report(
+                conn, include_inactive=include_inactive, best_per_group=best_per_group
+            )
+        )
 
     def generation_info(self, persona_id: int) -> dict[str, Any] | None:
         """How the current text was generated: our record of the latest generation, else
@@ -571,7 +671,7 @@ class Personas:
             SubforumPersonaRow.subforum_id == subforum_id
         )
         query = (
-            sa.select(*_SUMMARY_COLUMNS)
+            _summaries()
             .where(P.persona_id.in_(linked), P.is_active == sa.true())
             .order_by(P.name.collate("NOCASE"), P.persona_id)
         )

@@ -359,8 +359,9 @@ class JobQueue:
         return self._db.write(write)
 
     def complete(self, request_id: int, owner: str, persona: NewPersona) -> SavedPersona:
-        """Save the persona and mark the job complete in ONE transaction, only while the
-        lease is still ours: a job is completed, and its persona saved, exactly once."""
+        """Save the persona (with the template texts it carries) and mark the job complete
+        in ONE transaction, only while the lease is still ours: a job is completed, and its
+        persona saved, exactly once; a lost lease saves nothing at all."""
 
         def write(conn: sa.Connection) -> SavedPersona:
             self._check_lease(conn, request_id, owner)

@@ -92,6 +92,10 @@ class NewPersona:
     stats: dict[str, Any] | None = None
     subforum_id: int | None = None
     replaces_persona_id: int | None = None
+    # The text of each template version used: version -> (stage, generation_type, source,
+    # text), source 'shipped' or 'user'. Saved once per version in ps_template_versions, in
+    # the same transaction as the persona, so its history can show the exact prompt.
+    template_texts: dict[str, tuple[str, str, str, str]] | None = None
 
     @property
     def is_generated(self) -> bool:
@@ -127,6 +131,8 @@ class Persona:
     generation_source: str | None
     generation_input_details: dict[str, Any] | None
     created_by_user: int | None
+    rating: int | None = None  # 1-5, None when not rated
+    rating_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,7 @@ class PersonaSummary:
     version: int
     is_active: bool
     preview: str  # the start of the instructions, FORLLM's generated preamble left out
+    rating: int | None = None  # 1-5, None when not rated
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,65 @@ class PersonaVersion:
     prompt_instructions: str
     updated_at: datetime | None
     version: int
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A writer's rating of a persona (ps_ratings): 1-5 and what they noted about it."""
+
+    rating: int
+    note: str
+    rated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RatingGroup:
+    """Rated personas that were made the same way, for the feedback view.
+
+    ``template_versions`` maps a stage to the template version that ran ('expansion' ->
+    'expansion/from_name_and_description@3f2a1b9c0d4e'); ``length`` is the length preference
+    ('' = the default), ``tone`` whether a tone was given, ``critique`` whether the critique
+    stage ran. The personas Persona Studio has no generation record for (FORLLM's own,
+    imported, written by hand) form one group with ``has_generation_info`` False. ``best``
+    holds (persona_id, name, rating) of the group's best-rated personas, best first.
+    """
+
+    template_versions: dict[str, str]
+    model: str | None
+    length: str
+    tone: bool
+    critique: bool
+    count: int
+    mean_rating: float
+    best: tuple[tuple[int, str, int], ...]
+    has_generation_info: bool = True
+
+    @property
+    def label(self) -> str:
+        """The group's settings in words, for a list or a report."""
+        if not self.has_generation_info:
+            return "No generation record (FORLLM's own, imported or written by hand)"
+        templates = ", ".join(self.template_versions.values()) or "templates not recorded"
+        parts = [
+            templates,
+            self.model or "model not recorded",
+            f"{self.length} length" if self.length else "default length",
+            "tone given" if self.tone else "no tone",
+            "critique on" if self.critique else "critique off",
+        ]
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class TemplateVersionRecord:
+    """The exact text of one template version (ps_template_versions)."""
+
+    version: str  # '<stage>/<generation_type>@<content hash>'
+    stage: str
+    generation_type: str
+    source: str  # 'shipped' or 'user'
+    text: str
+    first_seen_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from persona_studio.store.migrations import prepare
 from persona_studio.store.personas import Personas
 from persona_studio.store.queue import JobQueue
 from persona_studio.store.subforums import Settings, Subforums
+from persona_studio.store.template_versions import TemplateVersions
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -45,6 +46,7 @@ class Store:
         self.personas = Personas(db)
         self.subforums = Subforums(db)
         self.settings = Settings(db)
+        self.templates = TemplateVersions(db)
 
     @classmethod
     def open(

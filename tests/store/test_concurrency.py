@@ -12,6 +12,7 @@ from typing import Any
 
 from persona_studio.errors import StoreError
 from persona_studio.store import NewPersona, Store
+from persona_studio.store.migrations import MIGRATIONS
 
 CTX = multiprocessing.get_context("spawn")  # what Windows and macOS use; no inherited state
 
@@ -204,4 +205,4 @@ def test_two_processes_opening_a_new_file_migrate_it_once(forllm_db: Path) -> No
     assert [error for _, error in results] == [None, None]
     assert len([backup for backup, _ in results if backup is not None]) == 1
     assert len(list(forllm_db.parent.glob("*.backup-*.db"))) == 1
-    assert _count(forllm_db, "SELECT COUNT(*) FROM ps_schema_migrations") == 4
+    assert _count(forllm_db, "SELECT COUNT(*) FROM ps_schema_migrations") == len(MIGRATIONS)

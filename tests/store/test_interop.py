@@ -21,6 +21,8 @@ TIMESTAMP_COLUMNS = {
     "ps_jobs": ("claimed_at", "heartbeat_at"),
     "ps_persona_generation": ("created_at",),
     "ps_schema_migrations": ("applied_at",),
+    "ps_ratings": ("rated_at",),
+    "ps_template_versions": ("first_seen_at",),
 }
 FORLLM_FORMAT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
@@ -52,6 +54,15 @@ def _exercise(store: Store) -> None:
             model="m",
             stats={"tokens": 12},
             subforum_id=1,
+            template_versions={"expansion": "expansion/from_name_and_description@0123456789ab"},
+            template_texts={
+                "expansion/from_name_and_description@0123456789ab": (
+                    "expansion",
+                    "from_name_and_description",
+                    "shipped",
+                    "Brainstorm {{name_hint}}.",
+                )
+            },
         ),
     )
     second = q.claim("w")
@@ -69,6 +80,7 @@ def _exercise(store: Store) -> None:
     p.save_edit(quill, "You are Quill, terse now.")
     p.restore(quill, 1)
     p.rename(quill, "Quill the Archivist")
+    p.rate(quill, 4, "Terse and exact.")
     saved = p.create(NewPersona("Homelab Hank", "A second Hank.", None, None, subforum_id=2))
     p.delete(saved.persona_id)
     store.subforums.set_description(2, "Home servers, NAS, networking.")
@@ -88,6 +100,8 @@ def test_forllm_reads_everything_we_wrote(store: Store) -> None:
             "subforum_personas",
             "subforums",
             "settings",
+            "ps_ratings",
+            "ps_template_versions",
         ):
             rows = conn.execute(f"SELECT * FROM {table}").fetchall()
             assert rows, table

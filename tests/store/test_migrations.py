@@ -177,3 +177,49 @@ def test_description_column_already_there_is_kept(forllm_db: Path) -> None:
         assert _columns(conn, "subforums") == ["subforum_id", "name", "description"]
     finally:
         conn.close()
+
+
+def test_a_file_from_before_ratings_gains_only_the_new_tables(forllm_db: Path) -> None:
+    """A file an earlier Persona Studio migrated (1-4) gets 5 and 6 and nothing else."""
+    with Store.open(forllm_db) as store:
+        store.personas.save_edit(2, "You are Quill, briefly.")
+    conn = sqlite3.connect(forllm_db)
+    conn.execute("DROP TABLE ps_ratings")
+    conn.execute("DROP TABLE ps_template_versions")
+    conn.execute("DELETE FROM ps_schema_migrations WHERE id > 4")
+    conn.commit()
+    conn.close()
+    before = _dump(forllm_db)
+
+    with Store.open(forllm_db) as store:
+        assert store.backup_path is not None  # a change to an existing file: backed up first
+        store.personas.rate(2, 5, "better now")
+    after = _dump(forllm_db)
+
+    added = {row[1] for row in after["master"]} - {row[1] for row in before["master"]}
+    assert added == {"ps_ratings", "ps_template_versions", "ps_template_versions_version"}
+    assert [row for row in after["master"] if row[1] not in added] == before["master"]
+    for table, rows in before["rows"].items():
+        if table == "ps_schema_migrations":
+            assert after["rows"][table][: len(rows)] == rows
+            assert [r[:2] for r in after["rows"][table][len(rows) :]] == [
+                (5, "ps_ratings"),
+                (6, "ps_template_versions"),
+            ]
+        else:
+            assert after["rows"][table] == rows, table
+            assert after["columns"][table] == before["columns"][table], table
+
+
+def test_new_tables_declare_their_rules(forllm_db: Path) -> None:
+    Store.open(forllm_db).close()
+    conn = sqlite3.connect(forllm_db)
+    try:
+        ratings_sql = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'ps_ratings'"
+        ).fetchone()[0]
+        unique = conn.execute("PRAGMA index_list(ps_template_versions)").fetchall()
+    finally:
+        conn.close()
+    assert "CHECK (rating IN (1, 2, 3, 4, 5))" in ratings_sql
+    assert [(row[1], row[2]) for row in unique] == [("ps_template_versions_version", 1)]

@@ -108,6 +108,8 @@ MAPPED = [
     models.SchemaMigrationRow,
     models.JobRow,
     models.PersonaGenerationRow,
+    models.RatingRow,
+    models.TemplateVersionRow,
 ]
 
 

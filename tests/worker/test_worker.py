@@ -246,3 +246,20 @@ def test_forllm_writing_flat_out_while_the_worker_generates(store, shared_pipeli
     assert job.status == JobStatus.COMPLETE, job.error_message
     assert _count(store.path, "SELECT COUNT(*) FROM posts") == posts_before + forllm_ok
     assert store.integrity_check() == "ok"
+
+
+def test_the_templates_that_made_a_persona_are_kept_with_it(store, shared_pipeline):
+    for row in store.queue.list():
+        if row.status == JobStatus.PENDING:
+            store.queue.remove(row.request_id)
+    rid = store.queue.enqueue(
+        params(persona_studio={"critique": True}), "gguf:SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
+    Worker(store, shared_pipeline).run(until_request=rid)
+    job = store.queue.get(rid)
+    assert job.status == JobStatus.COMPLETE, job.error_message
+    kept = store.templates.for_persona(job.persona_id)
+    assert set(kept) == {"expansion", "critique", "refinement"}
+    for stage, record in kept.items():
+        shipped = shared_pipeline.templates.get(stage, "general_purpose_assistant")
+        assert record.text == shipped.text and record.version == shipped.version
