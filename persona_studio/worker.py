@@ -180,10 +180,11 @@ class Worker:
             if event.kind == "stage":
                 progress.stage = event.stage
             elif event.kind == "token":
-                progress.tokens = sum(progress.stage_tokens.values()) + event.tokens
+                # event.tokens counts the current stage; the job's total spans all stages.
+                progress.stage = event.stage
+                progress.stage_tokens[event.stage] = event.tokens
+                progress.tokens = sum(progress.stage_tokens.values())
                 progress.tokens_per_s = event.tokens_per_s
-                if event.stage != progress.stage:
-                    progress.stage = event.stage
             self._emit(WorkerUpdate("event", rid, request=request, event=event))
 
         try:
@@ -193,6 +194,18 @@ class Worker:
             heartbeat.join()
             with self._lock:
                 self._current_cancel, self._current_id = None, None
+        if not lease_lost.is_set():
+            # The final figures, so the queue shows the whole job, not the last beat's.
+            total = sum(stats.tokens for stats in result.stages.values())
+            seconds = sum(stats.seconds for stats in result.stages.values())
+            with contextlib.suppress(StoreError):
+                self.store.queue.heartbeat(
+                    rid,
+                    self.owner,
+                    stage=progress.stage,
+                    tokens=total,
+                    tokens_per_s=round(total / seconds, 2) if seconds else None,
+                )
 
         saved: SavedPersona | None = None
         error: str | None = None

@@ -74,6 +74,10 @@ def test_runs_the_job_forllm_queued_with_only_a_subforum_id(store, shared_pipeli
     assert persona.persona_id in experts
     kinds = [u.kind for u in updates]
     assert kinds[0] == "started" and kinds[-1] == "finished" and "event" in kinds
+    # The queue shows the whole job's figures, every stage counted, not the last beat's.
+    stages = updates[-1].result.stages.values()
+    assert job.tokens == sum(s.tokens for s in stages) > 0
+    assert job.tokens_per_s and job.tokens_per_s > 0
     # FORLLM can still read every row we wrote.
     assert forllm_rows(
         forllm_db, "SELECT * FROM personas WHERE persona_id = ?", (persona.persona_id,)

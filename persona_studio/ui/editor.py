@@ -1,0 +1,542 @@
+"""The persona editor: Markdown text with its headings highlighted, a live structure check,
+the persona's size in tokens against the model's context window, and Save as a new version.
+
+Small models have little room: a 900-token persona in a 2,048-token window leaves the
+conversation less than half, so the size is shown as a share of the window, not just a count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QFont,
+    QGuiApplication,
+    QSyntaxHighlighter,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from persona_studio.engine.headings import DEFAULT_HEADINGS, check_structure
+from persona_studio.engine.request import OutputPreferences
+from persona_studio.errors import (
+    InvalidRequestError,
+    NameTakenError,
+    NotFoundError,
+    PersonaStudioError,
+)
+from persona_studio.ui.labels import error_color, model_label, source_label
+from persona_studio.ui.preferences import DEFAULT_CONTEXT
+from persona_studio.ui.tasks import TaskGroup
+
+_HEADING = re.compile(r"^([ \t]{0,3}#{1,4}[ \t]+[^\n:#]+:?)(.*)$")
+CHARS_PER_TOKEN = 4  # a fair rule of thumb for English text in small-model tokenizers
+STRUCTURE_DELAY_MS = 200
+COUNT_DELAY_MS = 400
+LINE_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class HeadingHighlighter(QSyntaxHighlighter):
+    """Bold, coloured ``## Heading:`` lines; lines the structure check flags get a red wavy
+    underline so the problem is visible where it is, not only in the list."""
+
+    def __init__(self, document: QTextDocument) -> None:
+        super().__init__(document)
+        self._issue_lines: set[int] = set()
+        self.heading_format = QTextCharFormat()
+        self.heading_format.setFontWeight(QFont.Weight.Bold)
+        self.value_format = QTextCharFormat()
+        self.value_format.setFontWeight(QFont.Weight.DemiBold)
+        self.issue_format = QTextCharFormat()
+        self.issue_format.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+        self.heading_format.setForeground(QGuiApplication.palette().link().color())
+        self.issue_format.setUnderlineColor(error_color())
+
+    def set_issue_lines(self, lines: set[int]) -> None:
+        if lines != self._issue_lines:
+            self._issue_lines = set(lines)
+            self.rehighlight()
+
+    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt's name
+        match = _HEADING.match(text)
+        if match:
+            self.setFormat(0, len(match.group(1)), self.heading_format)
+            if match.group(2).strip():
+                self.setFormat(len(match.group(1)), len(match.group(2)), self.value_format)
+        if self.currentBlock().blockNumber() in self._issue_lines and text.strip():
+            for start in range(len(text)):
+                fmt = self.format(start)
+                fmt.merge(self.issue_format)
+                self.setFormat(start, 1, fmt)
+
+
+def expected_headings(generation_info: dict | None) -> tuple[str, ...]:
+    """The headings this persona was asked to have, else the eight defaults."""
+    prefs = (generation_info or {}).get("output_preferences")
+    if isinstance(prefs, dict):
+        try:
+            return OutputPreferences.from_dict(prefs).headings
+        except InvalidRequestError:
+            return DEFAULT_HEADINGS
+    return DEFAULT_HEADINGS
+
+
+class PersonaEditor(QWidget):
+    saved = Signal(int)  # persona id: a new version exists
+    renamed = Signal(int)
+    deleted = Signal(int)
+    historyRequested = Signal(int)
+    regenerateRequested = Signal(int)
+    tokensWanted = Signal(int, str)  # key, text: count them with the selected model
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = None
+        self.persona = None
+        self.headings: tuple[str, ...] = DEFAULT_HEADINGS
+        self._loaded_text = ""
+        self._count_key = 0
+        self._model_id = ""
+        self._context_hint = DEFAULT_CONTEXT
+        self._busy = False  # a write is in flight: no second one until it is done
+        self.writes = TaskGroup()
+
+        self.name_edit = QLineEdit()
+        self.name_edit.setAccessibleName("Persona name")
+        self.name_edit.setPlaceholderText("Name")
+        self.name_edit.textEdited.connect(self._update_state)
+        self.rename_button = QPushButton("Rename")
+        self.rename_button.setAccessibleName("Rename the persona without a new version")
+        self.rename_button.clicked.connect(self.rename)
+        self.name_error = QLabel()
+        self.name_error.setObjectName("fieldError")
+        self.name_error.setWordWrap(True)
+        self.name_error.setVisible(False)
+        self.info = QLabel()
+        self.info.setObjectName("personaInfo")
+        self.info.setWordWrap(True)
+
+        self.text = QPlainTextEdit()
+        self.text.setObjectName("personaText")
+        self.text.setAccessibleName("Persona instructions (Markdown)")
+        self.text.setPlaceholderText("Select a persona in the list, or generate one.")
+        self.text.setTabChangesFocus(True)
+        self.highlighter = HeadingHighlighter(self.text.document())
+        self.text.textChanged.connect(self._text_changed)
+
+        self.issues = QListWidget()
+        self.issues.setObjectName("structureIssues")
+        self.issues.setAccessibleName("Structure check")
+        self.issues.itemActivated.connect(self._jump_to_issue)
+        self.issues.itemClicked.connect(self._jump_to_issue)
+        self.issues_title = QLabel("Structure check")
+        self.size_label = QLabel()
+        self.size_label.setObjectName("tokenSize")
+        self.size_label.setWordWrap(True)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setVisible(False)
+
+        self.save_button = QPushButton("Save")
+        self.save_button.setToolTip("Save as a new version (Ctrl+S)")
+        self.save_button.setAccessibleName("Save the persona as a new version")
+        self.save_button.clicked.connect(self.save)
+        self.history_button = QPushButton("History…")
+        self.history_button.setAccessibleName("Show the version history")
+        self.history_button.clicked.connect(self._history)
+        self.regenerate_button = QPushButton("Regenerate…")
+        self.regenerate_button.setAccessibleName("Regenerate this persona")
+        self.regenerate_button.clicked.connect(self._regenerate)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setAccessibleName("Delete this persona")
+        self.delete_button.clicked.connect(self.delete)
+
+        name_row = QHBoxLayout()
+        name_row.addWidget(QLabel("Name:"))
+        name_row.addWidget(self.name_edit, 1)
+        name_row.addWidget(self.rename_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.history_button)
+        buttons.addWidget(self.regenerate_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.delete_button)
+
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addWidget(self.issues_title)
+        lower_layout.addWidget(self.issues, 1)
+        lower_layout.addWidget(self.size_label)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.text)
+        splitter.addWidget(lower)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([600, 120])  # the text first; the check needs a few lines
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(name_row)
+        layout.addWidget(self.name_error)
+        layout.addWidget(self.info)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.message)
+        layout.addLayout(buttons)
+
+        self._structure_timer = QTimer(self)
+        self._structure_timer.setSingleShot(True)
+        self._structure_timer.setInterval(STRUCTURE_DELAY_MS)
+        self._structure_timer.timeout.connect(self.check_structure)
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(COUNT_DELAY_MS)
+        self._count_timer.timeout.connect(self.update_size)
+
+        self._update_state()
+
+    # -- loading --------------------------------------------------------------------------
+
+    def set_store(self, store) -> None:
+        self.store = store
+        self.clear()
+
+    def clear(self) -> None:
+        self.persona = None
+        self._loaded_text = ""
+        self.name_edit.clear()
+        self.info.clear()
+        self.text.clear()
+        self.issues.clear()
+        self.size_label.clear()
+        self.name_error.setVisible(False)
+        self.message.setVisible(False)
+        self._update_state()
+
+    def load(self, persona_id: int) -> bool:
+        """Show persona ``persona_id`` (unsaved edits must have been dealt with first)."""
+        if self.store is None:
+            return False
+        try:
+            persona = self.store.personas.get(persona_id)
+            info = self.store.personas.generation_info(persona_id)
+        except PersonaStudioError as exc:
+            self._show_message(str(exc), error=True)
+            return False
+        self.persona = persona
+        self.headings = expected_headings(info)
+        self._loaded_text = persona.prompt_instructions
+        self.name_edit.setText(persona.name)
+        self.text.setPlainText(persona.prompt_instructions)
+        self.name_error.setVisible(False)
+        self.message.setVisible(False)
+        model = f" by {model_label(info.get('model'))}" if info and info.get("model") else ""
+        updated = persona.updated_at.astimezone().strftime("%Y-%m-%d %H:%M") if (
+            persona.updated_at
+        ) else "unknown"
+        self.info.setText(
+            f"Version {persona.version} · {source_label(persona.generation_source)}{model}"
+            f" · last changed {updated}"
+        )
+        # Checked now, once; the timers the text change started would only repeat it.
+        self._structure_timer.stop()
+        self._count_timer.stop()
+        self.check_structure()
+        self.update_size()
+        self._update_state()
+        return True
+
+    def reload(self) -> None:
+        """Pick up a change made elsewhere (restore, regenerate, FORLLM) unless the user has
+        unsaved edits; a cheap read when nothing changed."""
+        if self.persona is None or self.store is None or self.is_dirty():
+            return
+        try:
+            stored = self.store.personas.get(self.persona.persona_id)
+        except NotFoundError:
+            self.clear()  # purged elsewhere
+            return
+        except PersonaStudioError as exc:
+            self._show_message(str(exc), error=True)
+            return
+        if (stored.version, stored.name, stored.prompt_instructions, stored.is_active) != (
+            self.persona.version, self.persona.name, self._loaded_text, self.persona.is_active,
+        ):
+            self.load(stored.persona_id)
+
+    # -- state ----------------------------------------------------------------------------
+
+    @property
+    def persona_id(self) -> int | None:
+        return self.persona.persona_id if self.persona is not None else None
+
+    def is_dirty(self) -> bool:
+        if self.persona is None:
+            return False
+        return (
+            self.text.toPlainText() != self._loaded_text
+            or self.name_edit.text().strip() != self.persona.name
+        )
+
+    def confirm_leave(
+        self, proceed: Callable[[], None], stay: Callable[[], None] | None = None
+    ) -> None:
+        """Before the editor shows something else: with unsaved edits, ask (a decision, so a
+        dialog) whether to save them, discard them or stay; ``proceed`` runs once it is
+        safe to go on (after the save, if saving), ``stay`` if the user stays."""
+        if not self.is_dirty():
+            proceed()
+            return
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            f"“{self.persona.name}” has changes that are not saved. Save them as a new version?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            self.save(then=proceed, otherwise=stay)
+        elif answer == QMessageBox.StandardButton.Discard:
+            self.text.setPlainText(self._loaded_text)
+            self.name_edit.setText(self.persona.name)
+            self._update_state()
+            proceed()
+        elif stay is not None:
+            stay()
+
+    def _update_state(self, *_args) -> None:
+        has = self.persona is not None
+        for widget in (
+            self.name_edit, self.text, self.history_button, self.regenerate_button, self.issues,
+        ):
+            widget.setEnabled(has)
+        idle = has and not self._busy
+        self.save_button.setEnabled(idle and self.is_dirty())
+        self.delete_button.setEnabled(idle)
+        name = self.name_edit.text().strip()
+        self.rename_button.setEnabled(idle and bool(name) and name != self.persona.name)
+
+    def _text_changed(self) -> None:
+        self._update_state()
+        self._structure_timer.start()
+        self._count_timer.start()
+
+    # -- structure and size ---------------------------------------------------------------
+
+    def check_structure(self) -> None:
+        self.issues.clear()
+        if self.persona is None:
+            self.highlighter.set_issue_lines(set())
+            return
+        problems = check_structure(self.text.toPlainText(), self.headings)
+        lines = set()
+        for problem in problems:
+            item = QListWidgetItem(problem.message)
+            if problem.line is not None:
+                lines.add(problem.line)
+                item.setData(LINE_ROLE, problem.line)
+                item.setToolTip(f"Click to go to line {problem.line + 1}")
+            item.setForeground(error_color())
+            self.issues.addItem(item)
+        if not problems:
+            self.issues.addItem(
+                QListWidgetItem(f"All {len(self.headings)} headings present, in order, filled.")
+            )
+        self.issues_title.setText(
+            f"Structure check: {len(problems)} problem{'s' if len(problems) != 1 else ''}"
+            if problems
+            else "Structure check: OK"
+        )
+        self.highlighter.set_issue_lines(lines)
+
+    def _jump_to_issue(self, item: QListWidgetItem) -> None:
+        line = item.data(LINE_ROLE)
+        if line is None:
+            return
+        block = self.text.document().findBlockByNumber(int(line))
+        if not block.isValid():
+            return
+        cursor = QTextCursor(block)
+        cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
+        self.text.setTextCursor(cursor)
+        self.text.centerCursor()
+        self.text.setFocus()
+
+    def set_model(self, model_id: str, context_hint: int) -> None:
+        """The model the size is measured for (the one selected for generating)."""
+        if (model_id, context_hint) != (self._model_id, self._context_hint):
+            self._model_id, self._context_hint = model_id, context_hint
+            self.update_size()
+
+    def update_size(self) -> None:
+        if self.persona is None:
+            self.size_label.clear()
+            return
+        text = self.text.toPlainText()
+        estimate = -(-len(text) // CHARS_PER_TOKEN)
+        self._show_size(estimate, self._context_hint, exact=False)
+        self._count_key += 1
+        self.tokensWanted.emit(self._count_key, text)
+
+    def set_exact_count(self, key: int, tokens: int, context: int, model_id: str) -> None:
+        """The loaded model's count for request ``key`` (older answers are ignored)."""
+        if key == self._count_key and model_id == self._model_id:
+            self._show_size(tokens, context, exact=True)
+
+    def _show_size(self, tokens: int, context: int, *, exact: bool) -> None:
+        share = 100.0 * tokens / context if context else 0.0
+        model = model_label(self._model_id) or "the model"
+        if exact:
+            text = (
+                f"{tokens:,} tokens in {model} · {share:.1f}% of its {context:,}-token "
+                "context window (counted by the loaded model)"
+            )
+        else:
+            text = (
+                f"≈ {tokens:,} tokens · ≈ {share:.1f}% of a {context:,}-token context window "
+                f"(estimate: {model} is not loaded yet; it counts exactly once it is)"
+            )
+        if share >= 50:
+            text += ". Little room is left for the conversation."
+        self.size_label.setText(text)
+        self.size_label.setStyleSheet(f"color: {error_color().name()};" if share >= 50 else "")
+
+    # -- actions --------------------------------------------------------------------------
+
+    def save(
+        self,
+        then: Callable[[], None] | None = None,
+        otherwise: Callable[[], None] | None = None,
+    ) -> bool:
+        """Save the text (and a changed name) as a new version, off the GUI thread; ``then``
+        runs after it is saved, ``otherwise`` if it could not be. False if nothing to save."""
+        if self.persona is None or self.store is None or not self.is_dirty() or self._busy:
+            return False
+        persona_id, store = self.persona.persona_id, self.store
+        text, name = self.text.toPlainText(), self.name_edit.text().strip()
+        new_name = name if name != self.persona.name else None
+
+        def saved(version) -> None:
+            self._set_busy(False)
+            if self.persona_id == persona_id and self.text.toPlainText() == text:
+                self.load(persona_id)
+            elif self.persona_id == persona_id:  # typed on while it saved: keep the new text
+                self._loaded_text = text
+                self.persona = self.store.personas.get(persona_id)
+                self._update_state()
+            self._show_message(f"Saved as version {version.version}.")
+            self.saved.emit(persona_id)
+            if then is not None:
+                then()
+
+        def failed(exc: PersonaStudioError) -> None:
+            self._set_busy(False)
+            if isinstance(exc, NameTakenError):
+                self._show_name_error(str(exc))
+            else:
+                self._show_message(str(exc), error=True)
+            if otherwise is not None:
+                otherwise()
+
+        self._set_busy(True)
+        self._show_message("Saving…")
+        self.writes.off_thread(
+            lambda: store.personas.save_edit(persona_id, text, name=new_name), saved, failed
+        )
+        return True
+
+    def rename(self) -> None:
+        """Change the name only (no new version); unsaved text in the editor stays as it is."""
+        if self.persona is None or self.store is None or self._busy:
+            return
+        persona_id, store, name = self.persona.persona_id, self.store, self.name_edit.text()
+
+        def renamed(persona) -> None:
+            self._set_busy(False)
+            if self.persona_id == persona_id:
+                self.persona = persona
+                self.name_edit.setText(persona.name)
+                self.name_error.setVisible(False)
+                self._show_message(f"Renamed to “{persona.name}”.")
+                self._update_state()
+            self.renamed.emit(persona_id)
+
+        def failed(exc: PersonaStudioError) -> None:  # NameTakenError among them
+            self._set_busy(False)
+            self._show_name_error(str(exc))
+
+        def call():
+            store.personas.rename(persona_id, name)
+            return store.personas.get(persona_id)
+
+        self._set_busy(True)
+        self.writes.off_thread(call, renamed, failed)
+
+    def delete(self) -> None:
+        if self.persona is None or self.store is None or self._busy:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Delete persona",
+            f"Delete “{self.persona.name}”? It disappears from Persona Studio and FORLLM; "
+            "its versions stay in the file.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        persona_id, store = self.persona.persona_id, self.store
+
+        def deleted(_result: None) -> None:
+            self._set_busy(False)
+            if self.persona_id == persona_id:
+                self.clear()
+            self.deleted.emit(persona_id)
+
+        def failed(exc: PersonaStudioError) -> None:
+            self._set_busy(False)
+            self._show_message(str(exc), error=True)
+
+        self._set_busy(True)
+        self.writes.off_thread(lambda: store.personas.delete(persona_id), deleted, failed)
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self._update_state()
+
+    def _history(self) -> None:
+        if self.persona is not None:
+            self.historyRequested.emit(self.persona.persona_id)
+
+    def _regenerate(self) -> None:
+        if self.persona is not None:
+            self.regenerateRequested.emit(self.persona.persona_id)
+
+    def _show_name_error(self, text: str) -> None:
+        self.name_error.setText(text)
+        self.name_error.setVisible(True)
+        self.name_edit.setFocus()
+
+    def _show_message(self, text: str, *, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet(f"color: {error_color().name()};" if error else "")
+        self.message.setVisible(True)

@@ -1,0 +1,90 @@
+"""Words and colours shown for stored values (model ids, generation types, sources)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+
+from PySide6.QtGui import QColor, QGuiApplication
+
+from persona_studio.engine.request import (
+    FROM_NAME_AND_DESCRIPTION,
+    GENERAL_PURPOSE_ASSISTANT,
+    SUBFORUM_EXPERT,
+)
+
+GENERATION_TYPE_LABELS = {
+    FROM_NAME_AND_DESCRIPTION: "Name & description",
+    SUBFORUM_EXPERT: "Subforum expert",
+    GENERAL_PURPOSE_ASSISTANT: "General assistant",
+}
+
+
+def generation_type_label(generation_type: str | None) -> str:
+    if not generation_type:
+        return ""
+    return GENERATION_TYPE_LABELS.get(generation_type, generation_type.replace("_", " "))
+
+
+SOURCE_TYPE_LABELS = {
+    FROM_NAME_AND_DESCRIPTION: "details",
+    SUBFORUM_EXPERT: "expert",
+    GENERAL_PURPOSE_ASSISTANT: "assistant",
+}
+
+
+def source_label(generation_source: str | None) -> str:
+    """Short, for a list column. FORLLM leaves generation_source NULL for hand-written
+    personas."""
+    if not generation_source or generation_source == "user_manual":
+        return "Written by hand"
+    if generation_source.startswith("llm_generated_"):
+        kind = generation_source.removeprefix("llm_generated_")
+        return f"Generated: {SOURCE_TYPE_LABELS.get(kind, kind.replace('_', ' '))}"
+    return generation_source
+
+
+def model_label(model_id: str | None) -> str:
+    """A short name for a model identifier (see persona_studio.llm.catalog)."""
+    if not model_id:
+        return ""
+    scheme, sep, rest = model_id.partition(":")
+    if sep and scheme == "gguf":
+        name = PurePath(rest).name
+        return name[:-5] if name.endswith(".gguf") else name
+    if sep and scheme == "ollama":
+        return f"{rest} (Ollama)"
+    if sep and scheme == "openai":
+        model, _, url = rest.rpartition("@")
+        return f"{model} ({url})"
+    return model_id
+
+
+def dark_palette() -> bool:
+    return QGuiApplication.palette().window().color().lightness() < 128
+
+
+def error_color() -> QColor:
+    """Red that stays readable on the current light or dark background."""
+    return QColor("#ff8a80") if dark_palette() else QColor("#b71c1c")
+
+
+def muted_color() -> QColor:
+    return QGuiApplication.palette().placeholderText().color()
+
+
+def first_sentence(text: str | None) -> str:
+    """The start of a message, for a status line; the whole of it goes in a tooltip or
+    a panel."""
+    text = " ".join((text or "").split())
+    end = re.search(r"[.!?](\s|$)", text)
+    return text[: end.start() + 1] if end else text
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds >= 2 * 86400:
+        return f"{seconds // 86400} days"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,601 @@
+"""The main window: wires the panels to the store, the watcher and the worker thread.
+
+Two tabs hold the two jobs a writer does (generate; read and edit), the queue sits below
+both. The database is opened off the GUI thread (a first open migrates and backs the file
+up), so the window is on screen and usable at once; the model loads later still, on the
+worker thread, when the first job needs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QWidget,
+)
+
+from persona_studio import paths
+from persona_studio.errors import PersonaStudioError
+from persona_studio.ui.editor import PersonaEditor
+from persona_studio.ui.generate_form import GenerateForm
+from persona_studio.ui.heap import long_lived
+from persona_studio.ui.history import HistoryDialog
+from persona_studio.ui.labels import error_color, first_sentence, model_label
+from persona_studio.ui.persona_list import PersonaListPanel
+from persona_studio.ui.preferences import (
+    DEFAULT_CONTEXT,
+    Preferences,
+    PreferencesDialog,
+    apply_theme,
+)
+from persona_studio.ui.queue_panel import QueuePanel
+from persona_studio.ui.regenerate_dialog import RegenerateDialog
+from persona_studio.ui.stream_view import StreamView
+from persona_studio.ui.tasks import TaskGroup
+from persona_studio.ui.watcher import StoreWatcher
+from persona_studio.ui.worker_thread import JobOutcome, WorkerThread
+
+log = logging.getLogger(__name__)
+
+GENERATE_TAB, PERSONAS_TAB = 0, 1
+DB_FILTER = "FORLLM database (*.db *.sqlite *.sqlite3);;All files (*)"
+
+
+def _open_store(path: Path | None):
+    with long_lived():
+        # Imported here: this runs on an executor thread, so the GUI thread never pays for
+        # the store's imports (SQLAlchemy) before the window is up.
+        from persona_studio.store import Store
+
+        return Store.open(path)
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()  # everything the window started has stopped; the file is closed
+
+    def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prefs = prefs
+        self.store = None
+        self._dialogs: list[QWidget] = []
+        self._tasks = TaskGroup()  # coroutines of the window itself (opening a file)
+        self.writes = TaskGroup()  # store writes started here and in the dialogs
+        self._finishing: asyncio.Task | None = None
+        self._refreshing = False
+        self._refresh_again = False
+        self._stage_tokens: dict[int, dict[str, int]] = {}
+        self.setWindowTitle("Persona Studio")
+
+        self.form = GenerateForm(prefs)
+        self.stream = StreamView()
+        self.personas = PersonaListPanel()
+        self.editor = PersonaEditor()
+        self.queue = QueuePanel()
+        self.watcher = StoreWatcher(self)
+        self.worker = WorkerThread(self)
+
+        generate_split = QSplitter(Qt.Orientation.Horizontal)
+        generate_split.addWidget(self.form)
+        generate_split.addWidget(self.stream)
+        generate_split.setStretchFactor(0, 2)
+        generate_split.setStretchFactor(1, 3)
+        generate_split.setSizes([520, 700])
+        personas_split = QSplitter(Qt.Orientation.Horizontal)
+        personas_split.addWidget(self.personas)
+        personas_split.addWidget(self.editor)
+        personas_split.setStretchFactor(0, 2)
+        personas_split.setStretchFactor(1, 3)
+        personas_split.setSizes([460, 760])
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Views")
+        self.tabs.addTab(generate_split, "Generate")
+        self.tabs.addTab(personas_split, "Personas")
+        self.setCentralWidget(self.tabs)
+
+        self.queue_dock = QDockWidget("Queue", self)
+        self.queue_dock.setObjectName("queueDock")
+        self.queue_dock.setWidget(self.queue)
+        self.queue_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
+        self.resizeDocks([self.queue_dock], [220], Qt.Orientation.Vertical)
+
+        self.model_state = QLabel("Starting the worker…")
+        self.model_state.setObjectName("modelState")
+        self.db_label = QLabel("Opening the database…")
+        self.db_label.setObjectName("databaseLabel")
+        self.statusBar().addPermanentWidget(self.model_state)
+        self.statusBar().addPermanentWidget(self.db_label)
+
+        self._build_menus()
+        self._connect()
+        self.editor.set_model(self.form.model_picker.model_id(), self._context_hint())
+        self.resize(1360, 860)
+        geometry, state = prefs.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    # -- building -------------------------------------------------------------------------
+
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "&New database…", self.choose_new_database,
+                     tip="Create an empty FORLLM database file")
+        self._action(file_menu, "&Open database…", self.choose_database,
+                     QKeySequence.StandardKey.Open, "Open FORLLM's forllm_data.db or another file")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Preferences…", self.open_preferences,
+                     QKeySequence.StandardKey.Preferences)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit_menu = bar.addMenu("&Edit")
+        self.find_action = self._action(
+            edit_menu, "&Find persona", self.focus_search, QKeySequence.StandardKey.Find
+        )
+        self.save_action = self._action(
+            edit_menu, "&Save persona", self.save_persona, QKeySequence.StandardKey.Save,
+            "Save the persona in the editor as a new version",
+        )
+
+        generate_menu = bar.addMenu("&Generate")
+        self.generate_action = self._action(
+            generate_menu, "&Generate", self.generate, ["Ctrl+Return", "Ctrl+Enter"],
+            "Queue what the Generate form describes",
+        )
+        self.stop_action = self._action(
+            generate_menu, "&Stop the running job", self.stop_running_job,
+            tip="Stop the generation that is running now",
+        )
+
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.queue_dock.toggleViewAction())
+        self._action(view_menu, "&Generate tab", lambda: self.tabs.setCurrentIndex(GENERATE_TAB),
+                     "Ctrl+1")
+        self._action(view_menu, "&Personas tab", lambda: self.tabs.setCurrentIndex(PERSONAS_TAB),
+                     "Ctrl+2")
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About Persona Studio", self._about)
+
+    def _connect(self) -> None:
+        worker = self.worker
+        worker.jobStarted.connect(self._job_started)
+        worker.stageStarted.connect(self._stage_started)
+        worker.textArrived.connect(self._text_arrived)
+        worker.retried.connect(self.stream.retry)
+        worker.jobFinished.connect(self._job_finished)
+        worker.modelLoading.connect(self._model_loading)
+        worker.modelLoaded.connect(self._model_loaded)
+        worker.tokensCounted.connect(self.editor.set_exact_count)
+        worker.problem.connect(self._worker_problem)
+        worker.ready.connect(self._worker_ready)
+
+        self.watcher.changed.connect(self.refresh_views)
+        self.watcher.failed.connect(lambda text: self.statusBar().showMessage(text, 15000))
+
+        self.form.queued.connect(self._queued)
+        self.form.personaRequested.connect(self.show_persona)
+        self.form.model_picker.changed.connect(
+            lambda model_id: self.editor.set_model(model_id, self._context_hint())
+        )
+        self.stream.stopRequested.connect(self.stop_job)
+        self.stream.openPersona.connect(self.show_persona)
+        self.queue.personaRequested.connect(self.show_persona)
+        self.queue.cancelRequested.connect(self.worker.cancel)
+        self.queue.pauseToggled.connect(self._pause_toggled)
+        self.personas.personaSelected.connect(self._persona_selected)
+        self.editor.tokensWanted.connect(
+            lambda key, text: self.worker.count_tokens(
+                key, text, self.form.model_picker.model_id()
+            )
+        )
+        for signal in (self.editor.saved, self.editor.renamed, self.editor.deleted):
+            signal.connect(self._persona_changed)
+        self.editor.historyRequested.connect(self.open_history)
+        self.editor.regenerateRequested.connect(self.open_regenerate)
+
+    # -- the database ---------------------------------------------------------------------
+
+    def open_database(self, path: Path | None, *, fallback_to_default: bool = False):
+        """Open ``path`` (None: the default file) off the GUI thread; returns the task."""
+        return self._tasks.start(self._open_database(path, fallback_to_default))
+
+    async def _open_database(self, path: Path | None, fallback_to_default: bool) -> None:
+        self.db_label.setText(f"Opening {path or 'the default database'}…")
+        loop = asyncio.get_running_loop()
+        try:
+            store = await loop.run_in_executor(None, _open_store, path)
+        except PersonaStudioError as exc:
+            if fallback_to_default and path is not None:
+                self.statusBar().showMessage(
+                    f"Could not open {path}: {exc} Opened the default database instead.", 20000
+                )
+                store = await loop.run_in_executor(None, _open_store, None)
+            else:
+                self.db_label.setText(
+                    str(self.store.path) if self.store is not None else "No database open"
+                )
+                self.show_error("The database could not be opened", str(exc))
+                return
+        self.use_store(store)
+
+    def use_store(self, store) -> None:
+        """Switch every view, the watcher and the worker to ``store``."""
+        self.watcher.stop()
+        self.worker.stop()
+        old, self.store = self.store, store
+        if old is not None and old is not store:
+            self._tasks.start(self._close_when_written(old))
+        self.prefs.last_database = str(store.path)
+        self.setWindowTitle(f"Persona Studio · {store.path.name}")
+        self.db_label.setText(store.path.name)
+        self.db_label.setToolTip(f"The FORLLM database file in use: {store.path}")
+        notes = []
+        if store.created:
+            notes.append(f"Created a new FORLLM database at {store.path}.")
+        if store.backup_path is not None:
+            notes.append(f"Before updating it, a backup was saved to {store.backup_path}.")
+        if notes:
+            self.statusBar().showMessage(" ".join(notes), 20000)
+        self.form.set_store(store)
+        self.personas.set_store(store)
+        self.editor.set_store(store)
+        self.queue.set_store(store)
+        self.watcher.start(store)
+        self.worker.start(store.path, self.prefs.model_settings)
+
+    async def _close_when_written(self, store) -> None:
+        """Close a store once the writes that may still use it have ended."""
+        for group in self._write_groups():
+            await group.wait()
+        store.close()
+
+    def refresh_views(self) -> None:
+        """Something committed to the file (us, our worker, FORLLM): bring the views up to
+        date, one view per event-loop turn so the window never stalls for all of them at once;
+        a change noticed meanwhile runs the round again."""
+        if self.store is None:
+            return
+        if self._refreshing:
+            self._refresh_again = True
+            return
+        self._refreshing = True
+        steps = [self.queue.refresh, self.personas.refresh, self.form.refresh, self.editor.reload]
+
+        def step(index: int) -> None:
+            if self.store is None:
+                self._refreshing = False
+                return
+            if index == len(steps):
+                self._refreshing = False
+                if self._refresh_again:
+                    self._refresh_again = False
+                    self.refresh_views()
+                return
+            steps[index]()
+            QTimer.singleShot(0, lambda: step(index + 1))
+
+        step(0)
+
+    def choose_database(self) -> None:
+        start = str(self.store.path.parent) if self.store is not None else str(paths.data_dir())
+        path, _ = QFileDialog.getOpenFileName(self, "Open a FORLLM database", start, DB_FILTER)
+        if path:
+            self.editor.confirm_leave(lambda: self.open_database(Path(path)))
+
+    def choose_new_database(self) -> None:
+        start = str(paths.data_dir() / "forllm_data.db")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "New FORLLM database", start, DB_FILTER,
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if not path:
+            return
+
+        def open_it() -> None:
+            if Path(path).exists():
+                self.statusBar().showMessage(
+                    f"{path} already exists: it was opened as it is, not replaced.", 15000
+                )
+            self.open_database(Path(path))
+
+        self.editor.confirm_leave(open_it)
+
+    # -- worker signals -------------------------------------------------------------------
+
+    def _job_started(self, request_id: int, name: str, model_id: str) -> None:
+        self.stream.start_job(request_id, name, model_id)
+        self.queue.refresh()
+        self.queue.model.set_live(request_id, stage="", tokens=0, rate=0.0)
+        self.model_state.setText(f"Generating “{name}”")
+
+    def _stage_started(self, request_id: int, stage: str) -> None:
+        self.stream.stage(request_id, stage)
+        self.queue.model.set_live(request_id, stage=stage, loading=False)
+
+    def _text_arrived(self, request_id: int, stage: str, text: str, tokens: int, rate: float):
+        self.stream.append(request_id, stage, text, tokens, rate)
+        # The worker counts per stage; the queue shows the job's total, as its heartbeat does.
+        per_stage = self._stage_tokens.setdefault(request_id, {})
+        per_stage[stage] = tokens
+        self.queue.model.set_live(
+            request_id, stage=stage, tokens=sum(per_stage.values()), rate=rate
+        )
+
+    def _model_loading(self, model_id: str) -> None:
+        self.stream.model_loading(model_id)
+        self.model_state.setText(f"Loading model {model_label(model_id)}…")
+        if self.worker.current_request is not None:
+            self.queue.model.set_live(self.worker.current_request, loading=True)
+
+    def _model_loaded(self, model_id: str, seconds: float) -> None:
+        self.stream.model_loaded(model_id, seconds)
+        self.model_state.setText(f"Model {model_label(model_id)} ready")
+        if self.worker.current_request is not None:
+            self.queue.model.set_live(self.worker.current_request, loading=False)
+        self.editor.update_size()
+
+    def _job_finished(self, outcome: JobOutcome) -> None:
+        self.stream.finish(outcome)
+        self.queue.model.clear_live(outcome.request_id)
+        self._stage_tokens.pop(outcome.request_id, None)
+        self.model_state.setText("Model ready; waiting for jobs")
+        if outcome.persona_id is not None:
+            renamed = f" (“{outcome.requested_name}” was taken)" if outcome.renamed else ""
+            self.statusBar().showMessage(
+                f"Job #{outcome.request_id} done: “{outcome.persona_name}”{renamed}.", 15000
+            )
+            # Next turn of the event loop: the views' reads and the editor's layout are
+            # work enough for a turn of their own.
+            QTimer.singleShot(0, lambda: self._open_result(outcome))
+        elif outcome.cancelled:
+            self.statusBar().showMessage(f"Job #{outcome.request_id} stopped.", 10000)
+        else:
+            self.statusBar().showMessage(
+                f"Job #{outcome.request_id} failed: {first_sentence(outcome.error)} "
+                "(the queue shows the whole message)", 20000,
+            )
+        self.refresh_views()
+
+    def _open_result(self, outcome: JobOutcome) -> None:
+        if self.store is None or outcome.persona_id is None:
+            return
+        if self.editor.is_dirty() and self.editor.persona_id != outcome.persona_id:
+            self.statusBar().showMessage(
+                f"“{outcome.persona_name}” is ready; it was not opened because the editor "
+                "has unsaved changes.", 15000,
+            )
+            return
+        self.personas.refresh()  # the new persona must be in the list to be selected
+        self.show_persona(outcome.persona_id)
+
+    def _pause_toggled(self, paused: bool) -> None:
+        self.worker.set_paused(paused)
+        self.statusBar().showMessage(
+            "Queue paused: no new job starts until you resume it." if paused
+            else "Queue resumed.", 8000,
+        )
+
+    def _worker_ready(self) -> None:
+        self.model_state.setStyleSheet("")
+        self.model_state.setText("Ready · the model loads with the first job")
+
+    def _worker_problem(self, text: str) -> None:
+        self.model_state.setText("Worker problem (see the status bar)")
+        self.model_state.setStyleSheet(f"color: {error_color().name()};")
+        self.statusBar().showMessage(text, 30000)
+
+    # -- actions --------------------------------------------------------------------------
+
+    def generate(self) -> bool:
+        """Ctrl+Enter: queue the form (switching to it first if another tab is showing)."""
+        if self.tabs.currentIndex() != GENERATE_TAB:
+            self.tabs.setCurrentIndex(GENERATE_TAB)
+            return False
+        return self.form.generate()
+
+    def _queued(self, ids: list[int]) -> None:
+        self.queue.refresh()
+        if ids:
+            self.queue.select_request(ids[0])
+        self.statusBar().showMessage(f"Queued {len(ids)} job(s).", 5000)
+
+    def stop_job(self, request_id: int) -> None:
+        """Stop: the flag the token loop checks (at once), and the stored cancel request (so
+        the job ends as cancelled even if another process runs it)."""
+        self.worker.cancel(request_id)
+        store = self.store
+        if store is None:
+            return
+
+        def failed(exc: PersonaStudioError) -> None:
+            self.statusBar().showMessage(str(exc), 15000)
+
+        self.writes.off_thread(
+            lambda: store.queue.cancel(request_id), lambda _status: self.queue.refresh(), failed
+        )
+
+    def stop_running_job(self) -> None:
+        if self.worker.current_request is not None:
+            self.stop_job(self.worker.current_request)
+        else:
+            self.statusBar().showMessage("No generation is running here.", 5000)
+
+    def focus_search(self) -> None:
+        self.tabs.setCurrentIndex(PERSONAS_TAB)
+        self.personas.focus_search()
+
+    def save_persona(self) -> None:
+        if self.editor.persona is None:
+            self.statusBar().showMessage("Open a persona first (Personas tab).", 5000)
+            return
+        self.tabs.setCurrentIndex(PERSONAS_TAB)
+        self.editor.save()
+
+    def show_persona(self, persona_id: int) -> None:
+        """Open ``persona_id`` in the editor (asking first about unsaved edits)."""
+        self.tabs.setCurrentIndex(PERSONAS_TAB)
+        if self.editor.persona_id == persona_id:
+            self.editor.reload()
+            self._select_in_list(persona_id)
+            return
+
+        def load() -> None:
+            if self.editor.load(persona_id):
+                self._select_in_list(persona_id)
+
+        self.editor.confirm_leave(load)
+
+    def _select_in_list(self, persona_id: int) -> None:
+        if not self.personas.select_persona(persona_id):  # filtered out: show everything
+            self.personas.search.clear()
+            self.personas.model.set_filter("", self.personas.source.currentData())
+            self.personas.select_persona(persona_id)
+
+    def _persona_selected(self, persona_id: int) -> None:
+        if self.editor.persona_id == persona_id:
+            return
+        shown = self.editor.persona_id
+
+        def stay() -> None:
+            if shown is not None:
+                self.personas.select_persona(shown)
+
+        self.editor.confirm_leave(lambda: self.editor.load(persona_id), stay)
+
+    def _persona_changed(self, _persona_id: int) -> None:
+        self.personas.refresh()
+        self.form.refresh()
+
+    def open_history(self, persona_id: int) -> HistoryDialog | None:
+        if self.store is None:
+            return None
+        dialog = HistoryDialog(
+            self.store, persona_id, self, self.editor.confirm_leave, writes=self.writes
+        )
+        dialog.restored.connect(self._restored)
+        self._show_dialog(dialog)
+        return dialog
+
+    def _restored(self, persona_id: int) -> None:
+        if self.editor.persona_id == persona_id:
+            self.editor.load(persona_id)
+        self.personas.refresh()
+
+    def open_regenerate(self, persona_id: int) -> RegenerateDialog | None:
+        if self.store is None:
+            return None
+        try:
+            dialog = RegenerateDialog(self.store, persona_id, self.prefs, self, self.writes)
+        except PersonaStudioError as exc:
+            self.show_error("Cannot regenerate", str(exc))
+            return None
+        dialog.accepted.connect(lambda: self._queued([dialog.request_id]))
+        self._show_dialog(dialog)
+        return dialog
+
+    def open_preferences(self) -> PreferencesDialog:
+        dialog = PreferencesDialog(self.prefs, self)
+        dialog.accepted.connect(self._preferences_changed)
+        self._show_dialog(dialog)
+        return dialog
+
+    def _preferences_changed(self) -> None:
+        apply_theme(self.prefs.theme)
+        self.worker.apply_settings(self.prefs.model_settings)
+        self.form.model_picker.refresh()
+        self.editor.set_model(self.form.model_picker.model_id(), self._context_hint())
+
+    def _context_hint(self) -> int:
+        return self.prefs.model_settings.context_size or DEFAULT_CONTEXT
+
+    def _show_dialog(self, dialog: QWidget) -> None:
+        """Window-modal but not blocking: the event loop (and the generation) goes on."""
+        self._dialogs.append(dialog)
+        dialog.finished.connect(lambda _r: self._dialogs.remove(dialog))
+        dialog.open()
+
+    def show_error(self, title: str, text: str) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok,
+                          self)
+        self._show_dialog(box)
+        return box
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Persona Studio",
+            "Persona Studio writes structured personas for small local models and keeps them "
+            "in FORLLM's database, so the forum sees them at once.",
+        )
+
+    # -- closing --------------------------------------------------------------------------
+
+    def _write_groups(self) -> list[TaskGroup]:
+        return [self.writes, self.form.writes, self.queue.writes, self.editor.writes]
+
+    def _task_groups(self) -> list[TaskGroup]:
+        return [self._tasks, self.watcher.tasks, self.form.model_picker.tasks,
+                *self._write_groups()]
+
+    def pending_tasks(self) -> int:
+        return sum(len(group) for group in self._task_groups())
+
+    def shutdown(self) -> None:
+        """Stop watching and listing, stop the worker thread; then, once the writes in
+        flight have ended, close the store and emit ``closed``."""
+        self.watcher.stop()
+        self.form.model_picker.tasks.cancel_all()
+        self._tasks.cancel_all()
+        self.worker.stop()
+        self._finishing = asyncio.get_running_loop().create_task(self._finish())
+
+    async def _finish(self) -> None:
+        for group in self._task_groups():
+            await group.wait()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        self.closed.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if self._finishing is not None:
+            event.accept()
+            return
+        if self.editor.is_dirty():
+            event.ignore()
+            self.editor.confirm_leave(lambda: QTimer.singleShot(0, self.close))
+            return
+        self.prefs.save_window_state(self.saveGeometry(), self.saveState())
+        self.prefs.sync()
+        self.shutdown()
+        event.accept()

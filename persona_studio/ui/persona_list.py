@@ -1,0 +1,336 @@
+"""The persona list: every persona in the file (FORLLM's own included), searchable, sortable.
+
+The model pages through ``store.personas.list`` (fetchMore), so a file with ten thousand
+personas opens as fast as one with ten; searching and sorting are done by SQLite, not by a
+proxy over rows that were never loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from persona_studio.errors import PersonaStudioError
+from persona_studio.ui.labels import source_label
+from persona_studio.ui.rowdiff import sync_rows
+
+Index = QModelIndex | QPersistentModelIndex
+
+PAGE_SIZE = 200
+COLUMNS = ("Name", "Source", "Updated", "Created")
+COL_NAME, COL_SOURCE, COL_UPDATED, COL_CREATED = range(len(COLUMNS))
+ORDER_BY = {COL_NAME: "name", COL_SOURCE: "source", COL_UPDATED: "updated", COL_CREATED: "created"}
+PERSONA_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+SOURCES = (
+    ("All sources", None),
+    ("Generated", "llm_generated"),
+    ("Written by hand", "user_manual"),
+)
+SEARCH_DELAY_MS = 200
+
+
+def _day(value) -> str:
+    return value.astimezone().strftime("%Y-%m-%d") if value else ""
+
+
+def _when(value) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else "unknown"
+
+
+class PersonaListModel(QAbstractTableModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.store = None
+        self._rows: list[Any] = []
+        self._total = 0
+        self.search = ""
+        self.source: str | None = None
+        self.order_by = "name"
+        self.descending = False
+        self.error = ""
+        self._notifying_now = False
+
+    # -- querying -------------------------------------------------------------------------
+
+    def _query(self, limit: int, offset: int = 0) -> list[Any]:
+        return self.store.personas.list(
+            search=self.search or None,
+            source=self.source,
+            order_by=self.order_by,
+            descending=self.descending,
+            limit=limit,
+            offset=offset,
+        )
+
+    def _count(self) -> int:
+        return self.store.personas.count(search=self.search or None, source=self.source)
+
+    def set_store(self, store) -> None:
+        self.store = store
+        self.reload()
+
+    def reload(self) -> None:
+        """The query changed (filter, sort, file): start again from the first page."""
+        self.beginResetModel()
+        self._rows, self._total, self.error = [], 0, ""
+        if self.store is not None:
+            try:
+                self._total = self._count()
+                self._rows = self._query(PAGE_SIZE)
+            except PersonaStudioError as exc:
+                self.error = str(exc)
+        with self._notifying():
+            self.endResetModel()
+
+    def refresh(self) -> None:
+        """The data changed (same query): update the loaded rows in place."""
+        if self.store is None:
+            return
+        try:
+            total = self._count()
+            rows = self._query(max(len(self._rows), PAGE_SIZE))
+        except PersonaStudioError as exc:
+            self.error = str(exc)
+            return
+        self.error = ""
+        self._total = total
+        sync_rows(self, self._rows, rows, lambda summary: summary.persona_id)
+
+    def set_filter(self, search: str, source: str | None) -> None:
+        if (search, source) != (self.search, self.source):
+            self.search, self.source = search, source
+            self.reload()
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def row_of(self, persona_id: int) -> int | None:
+        return next((i for i, p in enumerate(self._rows) if p.persona_id == persona_id), None)
+
+    # -- Qt model -------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return (
+            not parent.isValid()
+            and not self._notifying_now
+            and self.store is not None
+            and len(self._rows) < self._total
+        )
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if not self.canFetchMore(parent):
+            return
+        try:
+            more = self._query(PAGE_SIZE, len(self._rows))
+        except PersonaStudioError as exc:
+            self.error = str(exc)
+            return
+        known = {p.persona_id for p in self._rows}
+        more = [p for p in more if p.persona_id not in known]
+        if not more:
+            self._total = len(self._rows)  # the file shrank meanwhile
+            return
+        with self._notifying():
+            self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows) + len(more) - 1)
+            self._rows.extend(more)
+            self.endInsertRows()
+
+    @contextmanager
+    def _notifying(self) -> Iterator[None]:
+        """Listeners of a reset or insertion may ask for more rows at once; fetching them from
+        inside the notification would nest one change in another (and fetch the same page
+        twice). They get the next page when they ask again, as a view does on its next
+        layout."""
+        self._notifying_now = True
+        try:
+            yield
+        finally:
+            self._notifying_now = False
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        order_by = ORDER_BY.get(column, "name")
+        descending = order == Qt.SortOrder.DescendingOrder
+        if (order_by, descending) != (self.order_by, self.descending):
+            self.order_by, self.descending = order_by, descending
+            self.reload()
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(COLUMNS)
+        ):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        persona = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == COL_NAME:
+                return persona.name
+            if column == COL_SOURCE:
+                return source_label(persona.generation_source)
+            if column == COL_UPDATED:
+                return _day(persona.updated_at)
+            if column == COL_CREATED:
+                return _day(persona.created_at)
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (
+                f"{persona.name}, version {persona.version}\n"
+                f"Created {_when(persona.created_at)}, changed {_when(persona.updated_at)}\n"
+                f"{persona.preview}"
+            )
+        if role == Qt.ItemDataRole.FontRole and column == COL_NAME:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == PERSONA_ID_ROLE:
+            return persona.persona_id
+        return None
+
+
+class PersonaListPanel(QWidget):
+    personaSelected = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = PersonaListModel(self)
+        self.search = QLineEdit()
+        self.search.setObjectName("personaSearch")
+        self.search.setPlaceholderText("Search names and text (Ctrl+F)")
+        self.search.setAccessibleName("Search personas")
+        self.search.setClearButtonEnabled(True)
+        self.source = QComboBox()
+        self.source.setAccessibleName("Show personas from")
+        for label, value in SOURCES:
+            self.source.addItem(label, value)
+        self.view = QTableView()
+        self.view.setObjectName("personaTable")
+        self.view.setAccessibleName("Personas")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
+        self.view.verticalHeader().setVisible(False)
+        self.view.setWordWrap(False)
+        # Fixed widths from sample texts: ResizeToContents would re-measure every loaded row
+        # whenever the list is refreshed.
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        metrics = self.view.fontMetrics()
+        for column, sample in ((COL_SOURCE, "Generated: assistant"),
+                               (COL_UPDATED, "0000-00-00"),
+                               (COL_CREATED, "0000-00-00")):
+            header.resizeSection(column, metrics.horizontalAdvance(sample) + 24)
+        self.count_label = QLabel()
+        self.count_label.setObjectName("personaCount")
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._apply_filter)
+        self.search.textChanged.connect(self._search_timer.start)
+        self.source.currentIndexChanged.connect(self._apply_filter)
+        self.view.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.model.modelReset.connect(self._update_count)
+        self.model.rowsInserted.connect(self._update_count)
+        self.model.rowsRemoved.connect(self._update_count)
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.search, 1)
+        filters.addWidget(self.source)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(filters)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.count_label)
+        self._selecting = False
+
+    def set_store(self, store) -> None:
+        self.model.set_store(store)
+
+    def refresh(self) -> None:
+        self.model.refresh()
+        self._update_count()
+
+    def _apply_filter(self) -> None:
+        self.model.set_filter(self.search.text().strip(), self.source.currentData())
+
+    def _update_count(self, *_args) -> None:
+        if self.model.error:
+            self.count_label.setText(self.model.error)
+            return
+        shown = self.model.total
+        what = "persona" if shown == 1 else "personas"
+        self.count_label.setText(
+            f"{shown} {what} matching “{self.model.search}”" if self.model.search
+            else f"{shown} {what}"
+        )
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self._selecting or not current.isValid():
+            return
+        persona_id = current.siblingAtColumn(COL_NAME).data(PERSONA_ID_ROLE)
+        if persona_id is not None:
+            self.personaSelected.emit(int(persona_id))
+
+    def select_persona(self, persona_id: int) -> bool:
+        """Select ``persona_id`` without emitting personaSelected (the caller shows it)."""
+        row = self.model.row_of(persona_id)
+        while row is None and self.model.canFetchMore():
+            self.model.fetchMore()
+            row = self.model.row_of(persona_id)
+        if row is None:
+            return False
+        self._selecting = True
+        try:
+            index = self.model.index(row, COL_NAME)
+            self.view.selectionModel().setCurrentIndex(
+                index,
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows,
+            )
+            self.view.scrollTo(index)
+        finally:
+            self._selecting = False
+        return True
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()

@@ -1,0 +1,378 @@
+"""The one thread that owns the model: the Qt-free Worker, wrapped in a QThread.
+
+llama.cpp contexts are not thread-safe, so the model is loaded, used and closed on this thread
+only; everything between it and the widgets goes through queued signals. The thread opens its
+own Store (its own connections) on the same file.
+
+Why a timer calling ``Worker.run_one`` rather than ``Worker.run`` blocking the thread: between
+jobs the thread's event loop stays free, so the editor can have a persona's tokens counted by
+the loaded model and new model settings can be applied, on the thread that owns the model.
+The polling period is the same half second ``run`` would sleep.
+
+Token text is batched (about every 30 ms) before it crosses to the GUI: one signal per token
+at 100+ tokens/s would keep the GUI thread busy repainting for nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+
+from persona_studio.errors import ModelError, PersonaStudioError
+from persona_studio.llm.catalog import BackendPool, EmbeddedSettings, parse_model_id
+from persona_studio.ui.heap import long_lived
+from persona_studio.ui.preferences import ModelSettings
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 500
+FLUSH_SECONDS = 0.03
+STOP_WAIT_MS = 15_000
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How a job ended, as the GUI needs it (plain data: it crosses threads)."""
+
+    request_id: int
+    persona_id: int | None = None
+    persona_name: str = ""
+    requested_name: str = ""
+    renamed: bool = False
+    version: int = 0
+    error: str | None = None
+    cancelled: bool = False
+
+
+class ReportingPool(BackendPool):
+    """A BackendPool that says when a local model starts and finishes loading, so the window
+    can show "Loading model…" instead of a silent pause before the first token."""
+
+    def __init__(
+        self,
+        embedded: EmbeddedSettings,
+        on_loading: Callable[[str], None],
+        on_loaded: Callable[[str, float], None],
+    ) -> None:
+        super().__init__(embedded)
+        self._on_loading = on_loading
+        self._on_loaded = on_loaded
+
+    def get(self, model_id: str):
+        ref = parse_model_id(model_id)
+        if ref.kind != "gguf" or ref.model_id in self.loaded():
+            return super().get(model_id)
+        self._on_loading(ref.model_id)
+        started = time.perf_counter()
+        with long_lived():  # llama.cpp's bindings and the model stay for the pool's life
+            backend = super().get(model_id)
+        self._on_loaded(ref.model_id, time.perf_counter() - started)
+        return backend
+
+    def loaded_local(self, model_id: str):
+        """The embedded backend for ``model_id`` if it is loaded already, else None (never
+        loads: counting tokens is not worth a model load)."""
+        try:
+            ref = parse_model_id(model_id)
+        except ModelError:
+            return None
+        if ref.kind != "gguf" or ref.model_id not in self.loaded():
+            return None
+        return super().get(model_id)
+
+
+def embedded_settings(settings: ModelSettings) -> EmbeddedSettings:
+    return EmbeddedSettings(
+        n_ctx=settings.context_size or None, n_threads=settings.threads or None
+    )
+
+
+class _Runner(QObject):
+    """Lives on the worker thread. Its slots run there; its signals reach the GUI queued."""
+
+    ready = Signal()
+    job_started = Signal(int, str, str)
+    stage_started = Signal(int, str)
+    text = Signal(int, str, str, int, float)
+    retried = Signal(int, str, str)
+    job_finished = Signal(object)
+    model_loading = Signal(str)
+    model_loaded = Signal(str, float)
+    counted = Signal(int, int, int, str)
+    problem = Signal(str)
+
+    def __init__(self, db_path: Path, settings: ModelSettings, paused: bool) -> None:
+        super().__init__()
+        self._db_path = db_path
+        self._settings = settings
+        self._stopping = threading.Event()
+        self._paused = threading.Event()
+        if paused:
+            self._paused.set()
+        self._store = None
+        self._pool: ReportingPool | None = None
+        self._worker = None
+        self._timer: QTimer | None = None
+        self._buffer: list[str] = []
+        self._buffer_stage = ""
+        self._buffer_tokens = 0
+        self._buffer_rate = 0.0
+        self._last_flush = 0.0
+
+    # -- on the worker thread ---------------------------------------------------------------
+
+    @Slot()
+    def start(self) -> None:
+        try:
+            with long_lived():
+                # Imported here, on this thread: the engine and store imports are the slow
+                # part of start-up and the window does not need them to appear.
+                from persona_studio.store import Store
+                from persona_studio.worker import Worker
+
+                self._store = Store.open(self._db_path)
+                pipeline = self._build_pipeline()
+            self._worker = Worker(self._store, pipeline, listener=self._on_update)
+            self._worker.recover()
+        except PersonaStudioError as exc:
+            self.problem.emit(f"The generation worker could not start: {exc}")
+            return
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._poll)
+        self._timer.start()
+        self.ready.emit()
+        self._poll()
+
+    def _build_pipeline(self):
+        from persona_studio.engine.factory import build_pipeline
+
+        self._pool = ReportingPool(
+            embedded_settings(self._settings), self.model_loading.emit, self.model_loaded.emit
+        )
+        pipeline, _ = build_pipeline(pool=self._pool)
+        return pipeline
+
+    @Slot()
+    def _poll(self) -> None:
+        if self._stopping.is_set() or self._paused.is_set() or self._worker is None:
+            return
+        try:
+            ran = self._worker.run_one()
+        except PersonaStudioError as exc:
+            self.problem.emit(f"The worker could not take the next job: {exc}")
+            return
+        except Exception:
+            # A bug: polling again would repeat it twice a second. Stop, say so, and let the
+            # exception reach the error reporter (log + dialog).
+            if self._timer is not None:
+                self._timer.stop()
+            self.problem.emit(
+                "The generation worker stopped after an internal error; queued jobs will wait "
+                "until Persona Studio is restarted. The details are in the log."
+            )
+            raise
+        if ran is not None and not self._stopping.is_set() and not self._paused.is_set():
+            QTimer.singleShot(0, self._poll)  # more may be waiting: no need to idle first
+
+    @Slot(int, str, str)
+    def count(self, key: int, text: str, model_id: str) -> None:
+        backend = self._pool.loaded_local(model_id) if self._pool is not None else None
+        if backend is None:
+            return  # the GUI keeps its estimate
+        self.counted.emit(key, backend.count_tokens(text), backend.context_length, model_id)
+
+    @Slot(object)
+    def apply_settings(self, settings: ModelSettings) -> None:
+        self._settings = settings
+        if self._worker is None:
+            return
+        if self._pool is not None:
+            self._pool.close()
+        try:
+            self._worker.pipeline = self._build_pipeline()
+        except PersonaStudioError as exc:
+            self.problem.emit(f"The new model settings could not be applied: {exc}")
+
+    @Slot()
+    def shutdown(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        if self._pool is not None:
+            self._pool.close()
+        if self._store is not None:
+            self._store.close()
+        # Hand this object back to the GUI thread so it can be deleted there once the
+        # thread has ended.
+        self.moveToThread(QCoreApplication.instance().thread())
+        QThread.currentThread().quit()
+
+    def _on_update(self, update) -> None:
+        rid = update.request_id
+        if update.kind == "started":
+            self._flush(rid)
+            request = update.request
+            self.job_started.emit(
+                rid,
+                request.display_name if request else f"Job {rid}",
+                request.llm_model_for_generation if request else "",
+            )
+        elif update.kind == "event" and update.event is not None:
+            event = update.event
+            if event.kind == "token":
+                if event.stage != self._buffer_stage:
+                    self._flush(rid)
+                self._buffer.append(event.text)
+                self._buffer_stage = event.stage
+                self._buffer_tokens = event.tokens
+                self._buffer_rate = event.tokens_per_s
+                if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+                    self._flush(rid)
+            elif event.kind == "stage":
+                self._flush(rid)
+                self.stage_started.emit(rid, event.stage)
+            elif event.kind == "retry":
+                self._flush(rid)
+                self.retried.emit(rid, event.stage, event.message)
+        elif update.kind == "finished":
+            self._flush(rid)
+            saved = update.saved
+            result = update.result
+            self.job_finished.emit(
+                JobOutcome(
+                    request_id=rid,
+                    persona_id=saved.persona_id if saved else None,
+                    persona_name=saved.name if saved else "",
+                    requested_name=saved.requested_name if saved else "",
+                    renamed=bool(saved and saved.renamed),
+                    version=saved.version if saved else 0,
+                    error=update.error,
+                    cancelled=bool(result and result.cancelled),
+                )
+            )
+
+    def _flush(self, rid: int) -> None:
+        self._last_flush = time.monotonic()
+        if not self._buffer:
+            return
+        text = "".join(self._buffer)
+        self._buffer.clear()
+        self.text.emit(rid, self._buffer_stage, text, self._buffer_tokens, self._buffer_rate)
+
+    # -- from the GUI thread (thread-safe) --------------------------------------------------
+
+    def cancel(self, request_id: int | None) -> bool:
+        worker = self._worker
+        return worker.cancel_current(request_id) if worker is not None else False
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self.cancel(None)
+
+    def set_paused(self, paused: bool) -> None:
+        if paused:
+            self._paused.set()
+        else:
+            self._paused.clear()
+
+
+class WorkerThread(QObject):
+    """The GUI's handle on the worker thread: start, stop, cancel, count tokens."""
+
+    ready = Signal()
+    jobStarted = Signal(int, str, str)  # request id, display name, model id
+    stageStarted = Signal(int, str)
+    textArrived = Signal(int, str, str, int, float)  # id, stage, text, tokens so far, tok/s
+    retried = Signal(int, str, str)
+    jobFinished = Signal(object)  # JobOutcome
+    modelLoading = Signal(str)
+    modelLoaded = Signal(str, float)
+    tokensCounted = Signal(int, int, int, str)  # key, tokens, context window, model id
+    problem = Signal(str)
+
+    _count = Signal(int, str, str)
+    _settings = Signal(object)
+    _shutdown = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._runner: _Runner | None = None
+        self.current_request: int | None = None
+        self.paused = False
+        self.jobStarted.connect(self._remember_start)
+        self.jobFinished.connect(self._remember_end)
+
+    def start(self, db_path: Path, settings: ModelSettings) -> None:
+        self.stop()
+        thread = QThread()
+        thread.setObjectName("persona-worker")
+        runner = _Runner(db_path, settings, self.paused)
+        runner.moveToThread(thread)
+        runner.ready.connect(self.ready)
+        runner.job_started.connect(self.jobStarted)
+        runner.stage_started.connect(self.stageStarted)
+        runner.text.connect(self.textArrived)
+        runner.retried.connect(self.retried)
+        runner.job_finished.connect(self.jobFinished)
+        runner.model_loading.connect(self.modelLoading)
+        runner.model_loaded.connect(self.modelLoaded)
+        runner.counted.connect(self.tokensCounted)
+        runner.problem.connect(self.problem)
+        self._count.connect(runner.count)
+        self._settings.connect(runner.apply_settings)
+        self._shutdown.connect(runner.shutdown)
+        thread.started.connect(runner.start)
+        self._thread, self._runner = thread, runner
+        thread.start()
+
+    def stop(self) -> bool:
+        """Cancel the running job, let the thread close its model and store, and wait for it.
+        Returns False if it did not end in time (a model load cannot be interrupted)."""
+        thread, runner = self._thread, self._runner
+        if thread is None or runner is None:
+            return True
+        runner.request_stop()
+        self._shutdown.emit()
+        finished = thread.wait(STOP_WAIT_MS)
+        if not finished:
+            log.warning("The worker thread did not stop within %d ms", STOP_WAIT_MS)
+            return False
+        self._count.disconnect(runner.count)
+        self._settings.disconnect(runner.apply_settings)
+        self._shutdown.disconnect(runner.shutdown)
+        self._thread, self._runner = None, None
+        self.current_request = None
+        return True
+
+    def cancel(self, request_id: int) -> bool:
+        """Stop ``request_id`` between two tokens if it is the job running here."""
+        return self._runner.cancel(request_id) if self._runner is not None else False
+
+    def set_paused(self, paused: bool) -> None:
+        """Paused: no new job is started (the running one finishes); it applies to jobs
+        FORLLM queues too. Resumed: the next poll takes the next job."""
+        self.paused = paused
+        if self._runner is not None:
+            self._runner.set_paused(paused)
+
+    def count_tokens(self, key: int, text: str, model_id: str) -> None:
+        """Ask for an exact count with the loaded model; answered by ``tokensCounted`` only if
+        that model is loaded (and once the running job, if any, has ended)."""
+        self._count.emit(key, text, model_id)
+
+    def apply_settings(self, settings: ModelSettings) -> None:
+        self._settings.emit(settings)
+
+    def _remember_start(self, request_id: int, _name: str, _model: str) -> None:
+        self.current_request = request_id
+
+    def _remember_end(self, outcome: JobOutcome) -> None:
+        if self.current_request == outcome.request_id:
+            self.current_request = None
