@@ -333,8 +333,11 @@ def main() -> int:
             prefs,
             llm_model_for_generation=args.model,
             target_persona_name_override=override,
+            app_options={"critique": True} if args.critique else None,
         )
         result = pipeline.run(request)
+        if args.critique and "critique" not in result.stages and result.ok:
+            raise SystemExit("the critique stage did not run")
         user_text = " ".join(
             [
                 *map(str, request.input_details.values()),
