@@ -70,6 +70,7 @@ _JOB_COLUMNS = (
     J.persona_id,
     J.heartbeat_at,
     J.owner,
+    J.claimed_at,
 )
 
 
@@ -153,6 +154,7 @@ def _to_job(row: sa.Row[Any]) -> Job:
         owner=row.owner,
         generation_type=gtype,
         name_hint=hint,
+        claimed_at=row.claimed_at,
     )
 
 

@@ -64,6 +64,8 @@ class Job:
     owner: str | None
     generation_type: str | None
     name_hint: str | None
+    # When a worker of ours last took the job: with processed_at, how long its run took.
+    claimed_at: datetime | None = None
 
 
 _NOT_GENERATED = (None, "user_manual", "imported")

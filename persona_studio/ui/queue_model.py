@@ -267,7 +267,11 @@ class QueueModel(QAbstractTableModel):
             seconds = _seconds_between(job.requested_at, None)
         elif status == "processing":
             seconds = _seconds_between(job.processed_at or job.requested_at, None)
+        elif job.claimed_at is not None:
+            # How long the run took; the time it waited in the queue (FORLLM's jobs may have
+            # waited months) is not the job's doing.
+            seconds = _seconds_between(job.claimed_at, job.processed_at)
         else:
-            seconds = _seconds_between(job.requested_at, job.processed_at)
+            seconds = None  # ended without one of our workers running it
         return format_duration(seconds) if seconds is not None else ""
 

@@ -86,9 +86,7 @@ def test_queue_model_follows_the_store(qtbot, qtmodeltester, store) -> None:
     ids = store.queue.enqueue_many([(_params(f"P{i}"), "gguf:x.gguf") for i in range(4)])
     model.set_jobs(store.queue.list())
     assert [j.request_id for j in model.jobs()] == [j.request_id for j in store.queue.list()]
-    assert {model.index(model.row_of(i), COL_STATUS).data(STATUS_ROLE) for i in ids} == {
-        "pending"
-    }
+    assert {model.index(model.row_of(i), COL_STATUS).data(STATUS_ROLE) for i in ids} == {"pending"}
 
     store.queue.reorder([ids[3], ids[0]])
     store.queue.cancel(ids[1])
@@ -119,13 +117,9 @@ def test_persona_list_pages_filters_and_sorts(qtbot, qtmodeltester, store) -> No
     assert model.rowCount() == model.total == PAGE_SIZE + 40 + 3  # + FORLLM's three
 
     model.set_filter("quill", None)
-    assert [model.index(r, COL_NAME).data() for r in range(model.rowCount())] == [
-        "Archivist Quill"
-    ]
+    assert [model.index(r, COL_NAME).data() for r in range(model.rowCount())] == ["Archivist Quill"]
     model.set_filter("", "llm_generated")
-    assert [model.index(r, COL_NAME).data() for r in range(model.rowCount())] == [
-        "Homelab Hank"
-    ]
+    assert [model.index(r, COL_NAME).data() for r in range(model.rowCount())] == ["Homelab Hank"]
     assert model.index(0, COL_SOURCE).data() == "Generated: details"
 
     model.set_filter("", None)
@@ -149,3 +143,24 @@ def test_persona_list_pages_filters_and_sorts(qtbot, qtmodeltester, store) -> No
         p.persona_id for p in expected
     ]
     assert not resets
+
+
+def test_elapsed_of_a_finished_job_is_its_run_time_not_its_wait(store):
+    """FORLLM's jobs may wait in the queue for months; the column shows how long ours ran."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from persona_studio.ui.queue_model import QueueModel
+
+    rid = store.queue.enqueue({"generation_type": "general_purpose_assistant"}, "m")
+    store.queue.claim("worker-a", request_id=rid)
+    store.queue.fail(rid, "worker-a", "boom")
+    job = store.queue.get(rid)
+    assert job.claimed_at is not None
+    long_ago = replace(
+        job,
+        requested_at=job.claimed_at - timedelta(days=400),
+        processed_at=job.claimed_at + timedelta(seconds=75),
+    )
+    assert QueueModel._elapsed(long_ago) == "1:15"
+    assert QueueModel._elapsed(replace(long_ago, claimed_at=None)) == ""
