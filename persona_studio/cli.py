@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from persona_studio.engine.pipeline import PipelineEvent
+from persona_studio.engine.factory import build_pipeline
+from persona_studio.engine.pipeline import GenerationResult, PipelineEvent
 from persona_studio.engine.request import (
     GENERATION_TYPES,
     LENGTH_PREFERENCES,
@@ -28,6 +30,9 @@ from persona_studio.engine.request import (
 )
 from persona_studio.errors import InvalidRequestError, PersonaStudioError
 from persona_studio.export import cli as export_cli
+from persona_studio.llm.catalog import DEFAULT_MODEL_ID, OLLAMA_BASE_URL, list_models
+from persona_studio.store import Store
+from persona_studio.worker import Worker, WorkerUpdate
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -64,7 +69,7 @@ class StreamPrinter:
                 self._at_line_start = part.endswith("\n")
         self.out.flush()
 
-    def summary(self, result) -> None:
+    def summary(self, result: GenerationResult) -> None:
         if not self._at_line_start:
             self.out.write("\n")
         for stage, stats in result.stages.items():
@@ -141,8 +146,6 @@ def request_from_args(args: argparse.Namespace) -> PersonaGenerationRequest:
         )
         if value is not None
     }
-    from persona_studio.llm.catalog import DEFAULT_MODEL_ID
-
     return PersonaGenerationRequest.create(
         args.generation_type,
         details,
@@ -165,8 +168,6 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     request = request_from_args(args)
     db_path = _db_path(args)
     if db_path is not None or args.no_wait:
-        from persona_studio.worker import generate_into_store
-
         return generate_into_store(
             request,
             db_path,
@@ -176,8 +177,6 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out=out,
             err=err,
         )
-    from persona_studio.engine.factory import build_pipeline
-
     pipeline, pool = build_pipeline(seed=args.seed)
     try:
         printer = StreamPrinter(err)
@@ -188,7 +187,9 @@ def cmd_generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return print_result(result, as_json=args.json, out=out, err=err)
 
 
-def print_result(result, *, as_json: bool, out: TextIO, err: TextIO, extra=None) -> int:
+def print_result(
+    result: GenerationResult, *, as_json: bool, out: TextIO, err: TextIO, extra: dict | None = None
+) -> int:
     if as_json:
         payload = result.to_dict()
         payload.update(extra or {})
@@ -202,8 +203,6 @@ def print_result(result, *, as_json: bool, out: TextIO, err: TextIO, extra=None)
 
 
 def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
-    from persona_studio.llm.catalog import OLLAMA_BASE_URL, list_models
-
     models = list_models(args.endpoint or [OLLAMA_BASE_URL])
     if args.json:
         out.write(json.dumps([m.__dict__ for m in models], ensure_ascii=False) + "\n")
@@ -217,9 +216,115 @@ def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, err: TextIO) -> int:
-    from persona_studio.worker import run_worker_cli
-
     return run_worker_cli(_db_path(args), once=args.once, err=err)
+
+
+def open_store(db_path: Path | None, err: TextIO) -> Store:
+    store = Store.open(db_path)
+    if store.created:
+        err.write(f"Created a new FORLLM database at {store.path}\n")
+    if store.backup_path is not None:
+        err.write(f"Before updating {store.path}, a backup was saved to {store.backup_path}\n")
+    return store
+
+
+def generate_into_store(
+    request: PersonaGenerationRequest,
+    db_path: Path | None,
+    *,
+    no_wait: bool,
+    as_json: bool,
+    seed: int | None,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    store = open_store(db_path, err)
+    try:
+        rid = store.queue.enqueue(request.to_params(), request.llm_model_for_generation)
+        if no_wait:
+            err.write(f"Queued persona job {rid} in {store.path}\n")
+            out.write(f"{rid}\n")
+            return EXIT_OK
+        printer = StreamPrinter(err)
+        finished: list[WorkerUpdate] = []
+
+        def listen(update: WorkerUpdate) -> None:
+            if update.request_id != rid:
+                return
+            if update.kind == "event" and update.event is not None:
+                printer(update.event)
+            elif update.kind == "finished":
+                finished.append(update)
+
+        pipeline, pool = build_pipeline(seed=seed)
+        try:
+            Worker(store, pipeline, listener=listen).run(until_request=rid)
+        finally:
+            pool.close()
+        if not finished:
+            err.write(f"error: job {rid} was not run (another worker may have taken it)\n")
+            return EXIT_FAILED
+        update = finished[0]
+        if update.result is None:
+            err.write(f"error: {update.error}\n")
+            return EXIT_FAILED
+        printer.summary(update.result)
+        extra: dict = {"request_id": rid, "db": str(store.path)}
+        if update.saved is not None:
+            extra.update(persona_id=update.saved.persona_id, persona_name=update.saved.name)
+            update.result.persona_name = update.saved.name
+            if update.saved.renamed:
+                err.write(
+                    f"A persona named '{update.saved.requested_name}' already exists; "
+                    f"saved as '{update.saved.name}'.\n"
+                )
+            err.write(f"Saved persona '{update.saved.name}' (#{update.saved.persona_id}).\n")
+        elif update.result.ok:  # generated, but saving failed: report that
+            update.result.status, update.result.error_message = "error", update.error
+        return print_result(update.result, as_json=as_json, out=out, err=err, extra=extra)
+    finally:
+        store.close()
+
+
+def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
+    store = open_store(db_path, err)
+    stop = threading.Event()
+
+    def report(update: WorkerUpdate) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        if update.kind == "started" and update.request is not None:
+            err.write(
+                f"{stamp} job {update.request_id}: started "
+                f"({update.request.generation_type}, {update.request.display_name})\n"
+            )
+        elif update.kind == "event" and update.event and update.event.kind == "stage":
+            err.write(f"{stamp} job {update.request_id}: {update.event.stage}\n")
+        elif update.kind == "finished":
+            if update.saved is not None:
+                err.write(
+                    f"{stamp} job {update.request_id}: complete, persona "
+                    f"'{update.saved.name}' (#{update.saved.persona_id})\n"
+                )
+            else:
+                err.write(f"{stamp} job {update.request_id}: error: {update.error}\n")
+        err.flush()
+
+    pipeline, pool = build_pipeline()
+    worker = Worker(store, pipeline, listener=report)
+    recovered = worker.recover()
+    if recovered:
+        err.write(f"Recovered {len(recovered)} job(s) left running by a stopped worker.\n")
+    err.write(f"Worker {worker.owner} on {store.path}\n")
+    try:
+        count = worker.run(stop, once=once)
+        err.write(f"{count} job(s) processed.\n")
+    except KeyboardInterrupt:
+        worker.cancel_current()
+        err.write("Stopped; an interrupted job returns to the queue when a worker starts.\n")
+    finally:
+        pool.close()
+        store.close()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,14 +15,10 @@ import contextlib
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TextIO
 
-from persona_studio.engine.factory import build_pipeline
 from persona_studio.engine.pipeline import GenerationResult, PersonaPipeline, PipelineEvent
 from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.errors import InvalidRequestError, NotFoundError, StoreError
@@ -275,116 +271,3 @@ class Worker:
             subforum_id=int(subforum_id) if isinstance(subforum_id, int) else None,
             replaces_persona_id=request.replaces_persona_id,
         )
-
-
-# -- CLI entry points ------------------------------------------------------------------------
-
-
-def open_store(db_path: Path | None, err: TextIO) -> Store:
-    store = Store.open(db_path)
-    if store.created:
-        err.write(f"Created a new FORLLM database at {store.path}\n")
-    if store.backup_path is not None:
-        err.write(f"Before updating {store.path}, a backup was saved to {store.backup_path}\n")
-    return store
-
-
-def generate_into_store(
-    request: PersonaGenerationRequest,
-    db_path: Path | None,
-    *,
-    no_wait: bool,
-    as_json: bool,
-    seed: int | None,
-    out: TextIO,
-    err: TextIO,
-) -> int:
-    from persona_studio.cli import EXIT_FAILED, EXIT_OK, StreamPrinter, print_result
-
-    store = open_store(db_path, err)
-    try:
-        rid = store.queue.enqueue(request.to_params(), request.llm_model_for_generation)
-        if no_wait:
-            err.write(f"Queued persona job {rid} in {store.path}\n")
-            out.write(f"{rid}\n")
-            return EXIT_OK
-        printer = StreamPrinter(err)
-        finished: list[WorkerUpdate] = []
-
-        def listen(update: WorkerUpdate) -> None:
-            if update.request_id != rid:
-                return
-            if update.kind == "event" and update.event is not None:
-                printer(update.event)
-            elif update.kind == "finished":
-                finished.append(update)
-
-        pipeline, pool = build_pipeline(seed=seed)
-        try:
-            Worker(store, pipeline, listener=listen).run(until_request=rid)
-        finally:
-            pool.close()
-        if not finished:
-            err.write(f"error: job {rid} was not run (another worker may have taken it)\n")
-            return EXIT_FAILED
-        update = finished[0]
-        if update.result is None:
-            err.write(f"error: {update.error}\n")
-            return EXIT_FAILED
-        printer.summary(update.result)
-        extra: dict = {"request_id": rid, "db": str(store.path)}
-        if update.saved is not None:
-            extra.update(persona_id=update.saved.persona_id, persona_name=update.saved.name)
-            update.result.persona_name = update.saved.name
-            if update.saved.renamed:
-                err.write(
-                    f"A persona named '{update.saved.requested_name}' already exists; "
-                    f"saved as '{update.saved.name}'.\n"
-                )
-            err.write(f"Saved persona '{update.saved.name}' (#{update.saved.persona_id}).\n")
-        elif update.result.ok:  # generated, but saving failed: report that
-            update.result.status, update.result.error_message = "error", update.error
-        return print_result(update.result, as_json=as_json, out=out, err=err, extra=extra)
-    finally:
-        store.close()
-
-
-def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
-    store = open_store(db_path, err)
-    stop = threading.Event()
-
-    def report(update: WorkerUpdate) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        if update.kind == "started" and update.request is not None:
-            err.write(
-                f"{stamp} job {update.request_id}: started "
-                f"({update.request.generation_type}, {update.request.display_name})\n"
-            )
-        elif update.kind == "event" and update.event and update.event.kind == "stage":
-            err.write(f"{stamp} job {update.request_id}: {update.event.stage}\n")
-        elif update.kind == "finished":
-            if update.saved is not None:
-                err.write(
-                    f"{stamp} job {update.request_id}: complete, persona "
-                    f"'{update.saved.name}' (#{update.saved.persona_id})\n"
-                )
-            else:
-                err.write(f"{stamp} job {update.request_id}: error: {update.error}\n")
-        err.flush()
-
-    pipeline, pool = build_pipeline()
-    worker = Worker(store, pipeline, listener=report)
-    recovered = worker.recover()
-    if recovered:
-        err.write(f"Recovered {len(recovered)} job(s) left running by a stopped worker.\n")
-    err.write(f"Worker {worker.owner} on {store.path}\n")
-    try:
-        count = worker.run(stop, once=once)
-        err.write(f"{count} job(s) processed.\n")
-    except KeyboardInterrupt:
-        worker.cancel_current()
-        err.write("Stopped; an interrupted job returns to the queue when a worker starts.\n")
-    finally:
-        pool.close()
-        store.close()
-    return 0
