@@ -10,7 +10,7 @@ import pytest
 from persona_studio.engine.headings import check_structure
 
 
-def run_cli(*args, timeout=240):
+def run_cli(*args, timeout=600):
     env = dict(os.environ)
     return subprocess.run(
         [sys.executable, "-m", "persona_studio", *args],

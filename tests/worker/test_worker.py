@@ -172,7 +172,7 @@ def test_kill_9_mid_generation_then_a_new_worker_completes_the_job_once(forllm_d
     assert store.personas.count(include_inactive=True) == personas_before  # nothing half-saved
     store.close()
 
-    survivor = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    survivor = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert survivor.returncode == 0, survivor.stderr
     assert "Recovered 1 job" in survivor.stderr
     store = Store.open(forllm_db)
@@ -206,7 +206,7 @@ def test_cli_generate_with_db_saves_and_no_wait_only_queues(forllm_db):
     queued = subprocess.run([*base, "--no-wait"], capture_output=True, text=True, timeout=60)
     assert queued.returncode == 0, queued.stderr
     queued_id = int(queued.stdout.strip().splitlines()[-1])
-    done = subprocess.run([*base, "--json"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([*base, "--json"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     # 'Homelab Hank' exists in FORLLM's file: a clear variant, and the user is told.
