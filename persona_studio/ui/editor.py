@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -20,6 +21,7 @@ from PySide6.QtGui import (
     QTextDocument,
 )
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -48,6 +50,9 @@ from persona_studio.ui.tasks import TaskGroup
 _HEADING = re.compile(r"^([ \t]{0,3}#{1,4}[ \t]+[^\n:#]+:?)(.*)$")
 CHARS_PER_TOKEN = 4  # a fair rule of thumb for English text in small-model tokenizers
 STRUCTURE_DELAY_MS = 200
+# persona_studio.store.ratings's bounds (not imported: the store brings in SQLAlchemy, which
+# the GUI thread does not load before the window is up; the store checks them again).
+MIN_RATING, MAX_RATING, MAX_NOTE_CHARS = 1, 5, 2000
 COUNT_DELAY_MS = 400
 LINE_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -104,6 +109,7 @@ class PersonaEditor(QWidget):
     historyRequested = Signal(int)
     regenerateRequested = Signal(int)
     tokensWanted = Signal(int, str)  # key, text: count them with the selected model
+    rated = Signal(int)  # persona id: its rating or rating note changed
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -167,10 +173,32 @@ class PersonaEditor(QWidget):
         self.delete_button.setAccessibleName("Delete this persona")
         self.delete_button.clicked.connect(self.delete)
 
+        self.rating = QComboBox()
+        self.rating.setAccessibleName("Rating")
+        self.rating.setToolTip("How well this persona works, 1 (poor) to 5 (excellent)")
+        self.rating.addItem("Not rated", None)
+        for stars in range(MIN_RATING, MAX_RATING + 1):
+            self.rating.addItem(f"{'★' * stars}{'☆' * (MAX_RATING - stars)}  {stars}", stars)
+        self.rating_note = QLineEdit()
+        self.rating_note.setAccessibleName("Rating note")
+        self.rating_note.setPlaceholderText("What worked, what did not (optional)")
+        self.rating_note.setMaxLength(MAX_NOTE_CHARS)
+        self.rate_button = QPushButton("Save rating")
+        self.rate_button.setAccessibleName("Save the rating and its note")
+        self.rate_button.clicked.connect(self.save_rating)
+        self.rating.currentIndexChanged.connect(self._update_state)
+        self.rating_note.textChanged.connect(self._update_state)
+        self.rating_note.returnPressed.connect(self.save_rating)
+
         name_row = QHBoxLayout()
         name_row.addWidget(QLabel("Name:"))
         name_row.addWidget(self.name_edit, 1)
         name_row.addWidget(self.rename_button)
+        rating_row = QHBoxLayout()
+        rating_row.addWidget(QLabel("Rating:"))
+        rating_row.addWidget(self.rating)
+        rating_row.addWidget(self.rating_note, 1)
+        rating_row.addWidget(self.rate_button)
         buttons = QHBoxLayout()
         buttons.addWidget(self.save_button)
         buttons.addWidget(self.history_button)
@@ -197,6 +225,7 @@ class PersonaEditor(QWidget):
         layout.addLayout(name_row)
         layout.addWidget(self.name_error)
         layout.addWidget(self.info)
+        layout.addLayout(rating_row)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
@@ -226,6 +255,7 @@ class PersonaEditor(QWidget):
         self.text.clear()
         self.issues.clear()
         self.size_label.clear()
+        self._show_rating(None, "")
         self.name_error.setVisible(False)
         self.message.setVisible(False)
         self._update_state()
@@ -245,6 +275,7 @@ class PersonaEditor(QWidget):
         self._loaded_text = persona.prompt_instructions
         self.name_edit.setText(persona.name)
         self.text.setPlainText(persona.prompt_instructions)
+        self._show_rating(persona.rating, persona.rating_note)
         self.name_error.setVisible(False)
         self.message.setVisible(False)
         model = f" by {model_label(info.get('model'))}" if info and info.get("model") else ""
@@ -334,6 +365,44 @@ class PersonaEditor(QWidget):
         self.delete_button.setEnabled(idle)
         name = self.name_edit.text().strip()
         self.rename_button.setEnabled(idle and bool(name) and name != self.persona.name)
+        self.rating.setEnabled(has)
+        self.rating_note.setEnabled(has)
+        self.rate_button.setEnabled(
+            idle
+            and (self.rating.currentData(), self.rating_note.text().strip())
+            != (self.persona.rating, self.persona.rating_note)
+        )
+
+    # -- rating ---------------------------------------------------------------------------
+
+    def _show_rating(self, rating: int | None, note: str) -> None:
+        index = self.rating.findData(rating) if rating is not None else 0
+        self.rating.setCurrentIndex(max(index, 0))
+        self.rating_note.setText(note)
+
+    def save_rating(self) -> None:
+        """Store the rating and note shown (off the GUI thread); "Not rated" clears both."""
+        if self.persona is None or self.store is None or not self.rate_button.isEnabled():
+            return
+        store, persona_id = self.store, self.persona.persona_id
+        rating = self.rating.currentData()
+        note = self.rating_note.text().strip() if rating is not None else ""
+
+        def done(_result: None) -> None:
+            self._set_busy(False)
+            if self.persona is not None and self.persona.persona_id == persona_id:
+                self.persona = replace(self.persona, rating=rating, rating_note=note)
+                self._show_rating(rating, note)
+                self._update_state()
+            self._show_message("Rating saved." if rating is not None else "Rating cleared.")
+            self.rated.emit(persona_id)
+
+        def failed(exc: PersonaStudioError) -> None:
+            self._set_busy(False)
+            self._show_message(f"The rating was not saved: {exc}", error=True)
+
+        self._set_busy(True)
+        self.writes.off_thread(lambda: store.personas.rate(persona_id, rating, note), done, failed)
 
     def _text_changed(self) -> None:
         self._update_state()

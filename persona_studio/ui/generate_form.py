@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -158,6 +159,12 @@ class GenerateForm(QWidget):
         common_form.addRow(self.output)
         common_form.addRow("Exact name:", self.override)
         common_form.addRow("", self.override_error)
+        self.critique = QCheckBox("Review the brainstorm before writing (critique stage)")
+        self.critique.setToolTip(
+            "Adds a stage between the brainstorm and the persona: the model reviews its ideas "
+            "for contradictions and gaps first. Slower, often more coherent."
+        )
+        common_form.addRow("", self.critique)
 
         self.result = QLabel()
         self.result.setWordWrap(True)
@@ -479,23 +486,30 @@ class GenerateForm(QWidget):
         model = self.model_picker.model_id()
         prefs = self.output.preferences()
         override = self.override.text()
+        options = {"critique": True} if self.critique.isChecked() else None
         gtype = self.generation_type
         if gtype == FROM_NAME_AND_DESCRIPTION:
             details = {
                 "name_hint": self.name_hint.text(),
                 "description_hint": self.description.toPlainText(),
             }
-            return [PersonaGenerationRequest.create(gtype, details, prefs, model, override)]
+            return [
+                PersonaGenerationRequest.create(gtype, details, prefs, model, override, options)
+            ]
         if gtype == GENERAL_PURPOSE_ASSISTANT:
             details = {
                 "name_hint": self.assistant_name.text(),
                 "description_hint": self.assistant_description.toPlainText(),
                 "additional_directives": self.assistant_directives.toPlainText(),
             }
-            return [PersonaGenerationRequest.create(gtype, details, prefs, model, override)]
-        return self._expert_requests(model, prefs, override)
+            return [
+                PersonaGenerationRequest.create(gtype, details, prefs, model, override, options)
+            ]
+        return self._expert_requests(model, prefs, override, options)
 
-    def _expert_requests(self, model: str, prefs: dict, override: str) -> list:
+    def _expert_requests(
+        self, model: str, prefs: dict, override: str, options: dict | None = None
+    ) -> list:
         subforum_id = self.subforum.currentData()
         if subforum_id is None:
             raise InvalidRequestError(
@@ -524,7 +538,8 @@ class GenerateForm(QWidget):
                 details["name_hint"] = self.expert_name.text()
             requests.append(
                 PersonaGenerationRequest.create(
-                    SUBFORUM_EXPERT, details, prefs, model, override if count == 1 else ""
+                    SUBFORUM_EXPERT, details, prefs, model, override if count == 1 else "",
+                    options,
                 )
             )
         return requests

@@ -13,7 +13,14 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -40,9 +47,12 @@ from persona_studio.ui.preferences import (
     apply_theme,
 )
 from persona_studio.ui.queue_panel import QueuePanel
+from persona_studio.ui.ratings_report import RatingsReportDialog
 from persona_studio.ui.regenerate_dialog import RegenerateDialog
 from persona_studio.ui.stream_view import StreamView
 from persona_studio.ui.tasks import TaskGroup
+from persona_studio.ui.template_editor import TemplateEditorDialog
+from persona_studio.ui.transfer import ImportResult, import_paths, local_files, report_text
 from persona_studio.ui.watcher import StoreWatcher
 from persona_studio.ui.worker_thread import JobOutcome, WorkerThread
 
@@ -121,6 +131,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.model_state)
         self.statusBar().addPermanentWidget(self.db_label)
 
+        self.personas.model.export_format = lambda: self.prefs.export_format
+        self.setAcceptDrops(True)  # persona files dropped anywhere on the window import
+        self.import_results: list[ImportResult] = []  # the last drop's, as reported
+
         self._build_menus()
         self._connect()
         self.editor.set_model(self.form.model_picker.model_id(), self._context_hint())
@@ -165,6 +179,9 @@ class MainWindow(QMainWindow):
             edit_menu, "&Save persona", self.save_persona, QKeySequence.StandardKey.Save,
             "Save the persona in the editor as a new version",
         )
+        edit_menu.addSeparator()
+        self._action(edit_menu, "Prompt &templates…", self.open_template_editor,
+                     tip="Edit the prompts each generation stage sends to the model")
 
         generate_menu = bar.addMenu("&Generate")
         self.generate_action = self._action(
@@ -182,6 +199,11 @@ class MainWindow(QMainWindow):
                      "Ctrl+1")
         self._action(view_menu, "&Personas tab", lambda: self.tabs.setCurrentIndex(PERSONAS_TAB),
                      "Ctrl+2")
+        view_menu.addSeparator()
+        self.report_action = self._action(
+            view_menu, "&Best-rated settings…", self.open_rating_report,
+            tip="Which templates, models and options made the best-rated personas",
+        )
 
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About Persona Studio", self._about)
@@ -213,12 +235,15 @@ class MainWindow(QMainWindow):
         self.queue.cancelRequested.connect(self.worker.cancel)
         self.queue.pauseToggled.connect(self._pause_toggled)
         self.personas.personaSelected.connect(self._persona_selected)
+        self.personas.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.editor.tokensWanted.connect(
             lambda key, text: self.worker.count_tokens(
                 key, text, self.form.model_picker.model_id()
             )
         )
-        for signal in (self.editor.saved, self.editor.renamed, self.editor.deleted):
+        for signal in (
+            self.editor.saved, self.editor.renamed, self.editor.deleted, self.editor.rated
+        ):
             signal.connect(self._persona_changed)
         self.editor.historyRequested.connect(self.open_history)
         self.editor.regenerateRequested.connect(self.open_regenerate)
@@ -414,6 +439,57 @@ class MainWindow(QMainWindow):
         self.model_state.setStyleSheet(f"color: {error_color().name()};")
         self.statusBar().showMessage(text, 30000)
 
+    # -- dropping files in ------------------------------------------------------------------
+
+    def _wants(self, event: QDragEnterEvent | QDragMoveEvent | QDropEvent) -> bool:
+        # Our own list's drag would import copies of what is already there.
+        return event.source() is not self.personas.view and bool(local_files(event.mimeData()))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if self._wants(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802 - Qt's name
+        if self._wants(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        if not self._wants(event):
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.import_files(local_files(event.mimeData()))
+
+    def import_files(self, files: list[Path]):
+        """Import ``files`` off the GUI thread; then a dialog lists what became of each."""
+        store = self.store
+        if store is None or not files:
+            self.statusBar().showMessage("Open a database first, then drop the files.", 10000)
+            return None
+        self.statusBar().showMessage(f"Importing {len(files)} file(s)…")
+
+        def done(results: list[ImportResult]) -> None:
+            self.import_results = results
+            ok = sum(r.ok for r in results)
+            box = QMessageBox(
+                QMessageBox.Icon.Information if ok == len(results) else QMessageBox.Icon.Warning,
+                "Import",
+                f"Imported {ok} of {len(results)} persona file(s).",
+                QMessageBox.StandardButton.Ok,
+                self,
+            )
+            box.setObjectName("importReport")
+            box.setInformativeText(report_text(results))
+            self._show_dialog(box)
+            self.statusBar().showMessage(f"Imported {ok} of {len(results)} file(s).", 10000)
+            self.refresh_views()
+
+        return self.writes.off_thread(lambda: import_paths(store, files), done)
+
     # -- actions --------------------------------------------------------------------------
 
     def generate(self) -> bool:
@@ -523,6 +599,19 @@ class MainWindow(QMainWindow):
         self._show_dialog(dialog)
         return dialog
 
+    def open_template_editor(self) -> TemplateEditorDialog:
+        dialog = TemplateEditorDialog(self)
+        self._show_dialog(dialog)
+        return dialog
+
+    def open_rating_report(self) -> RatingsReportDialog | None:
+        if self.store is None:
+            self.statusBar().showMessage("Open a database first.", 5000)
+            return None
+        dialog = RatingsReportDialog(self.store, self)
+        self._show_dialog(dialog)
+        return dialog
+
     def open_preferences(self) -> PreferencesDialog:
         dialog = PreferencesDialog(self.prefs, self)
         dialog.accepted.connect(self._preferences_changed)
@@ -565,7 +654,7 @@ class MainWindow(QMainWindow):
 
     def _task_groups(self) -> list[TaskGroup]:
         return [self._tasks, self.watcher.tasks, self.form.model_picker.tasks,
-                *self._write_groups()]
+                self.personas.tasks, *self._write_groups()]
 
     def pending_tasks(self) -> int:
         return sum(len(group) for group in self._task_groups())

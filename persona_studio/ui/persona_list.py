@@ -7,27 +7,31 @@ proxy over rows that were never loaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
     QItemSelectionModel,
+    QMimeData,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -36,13 +40,28 @@ from PySide6.QtWidgets import (
 from persona_studio.errors import PersonaStudioError
 from persona_studio.ui.labels import source_label
 from persona_studio.ui.rowdiff import sync_rows
+from persona_studio.ui.tasks import TaskGroup
+from persona_studio.ui.transfer import (
+    DEFAULT_FORMAT,
+    drag_folder,
+    drag_format,
+    export_personas,
+    file_mime_data,
+    formats,
+)
 
 Index = QModelIndex | QPersistentModelIndex
 
 PAGE_SIZE = 200
-COLUMNS = ("Name", "Source", "Updated", "Created")
-COL_NAME, COL_SOURCE, COL_UPDATED, COL_CREATED = range(len(COLUMNS))
-ORDER_BY = {COL_NAME: "name", COL_SOURCE: "source", COL_UPDATED: "updated", COL_CREATED: "created"}
+COLUMNS = ("Name", "Source", "Updated", "Created", "Rating")
+COL_NAME, COL_SOURCE, COL_UPDATED, COL_CREATED, COL_RATING = range(len(COLUMNS))
+ORDER_BY = {
+    COL_NAME: "name",
+    COL_SOURCE: "source",
+    COL_UPDATED: "updated",
+    COL_CREATED: "created",
+    COL_RATING: "rating",
+}
 PERSONA_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SOURCES = (
     ("All sources", None),
@@ -72,6 +91,9 @@ class PersonaListModel(QAbstractTableModel):
         self.descending = False
         self.error = ""
         self._notifying_now = False
+        # The format a drag writes (Preferences); Alt held at the drag's start picks another.
+        self.export_format: Callable[[], str] = lambda: DEFAULT_FORMAT
+        self.drag_failed: Callable[[str], None] = lambda _text: None
 
     # -- querying -------------------------------------------------------------------------
 
@@ -184,6 +206,38 @@ class PersonaListModel(QAbstractTableModel):
             self.order_by, self.descending = order_by, descending
             self.reload()
 
+    # -- dragging personas out as files ------------------------------------------------------
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        return flags | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else flags
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list"]
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction
+
+    def persona_ids(self, indexes: list[QModelIndex]) -> list[int]:
+        """The personas of ``indexes`` (any column), once each, in row order."""
+        rows = sorted({i.row() for i in indexes if i.isValid() and i.row() < len(self._rows)})
+        return [self._rows[r].persona_id for r in rows]
+
+    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData | None:
+        """File URLs of the selected personas, written to a fresh temporary folder in the
+        format from Preferences (Alt held: the alternate one); None (no drag) on failure."""
+        ids = self.persona_ids(indexes)
+        if not ids or self.store is None:
+            return None
+        alternate = bool(QGuiApplication.keyboardModifiers() & Qt.KeyboardModifier.AltModifier)
+        fmt = drag_format(self.export_format(), alternate)
+        try:
+            paths = export_personas(self.store, ids, fmt, drag_folder())
+        except (PersonaStudioError, OSError) as exc:
+            self.drag_failed(f"The personas could not be written for dragging: {exc}")
+            return None
+        return file_mime_data(paths)
+
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
         if (
             orientation == Qt.Orientation.Horizontal
@@ -207,7 +261,11 @@ class PersonaListModel(QAbstractTableModel):
                 return _day(persona.updated_at)
             if column == COL_CREATED:
                 return _day(persona.created_at)
+            if column == COL_RATING:
+                return "★" * persona.rating if persona.rating else ""
             return None
+        if role == Qt.ItemDataRole.AccessibleTextRole and column == COL_RATING:
+            return f"{persona.rating} of 5" if persona.rating else "Not rated"
         if role == Qt.ItemDataRole.ToolTipRole:
             return (
                 f"{persona.name}, version {persona.version}\n"
@@ -225,6 +283,7 @@ class PersonaListModel(QAbstractTableModel):
 
 class PersonaListPanel(QWidget):
     personaSelected = Signal(int)
+    message = Signal(str)  # for the status bar: what an export wrote, or why it failed
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -243,7 +302,14 @@ class PersonaListPanel(QWidget):
         self.view.setAccessibleName("Personas")
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setDragEnabled(True)
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.view.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.tasks = TaskGroup()  # exports from the context menu
+        self.model.drag_failed = self.message.emit
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
         self.view.verticalHeader().setVisible(False)
@@ -256,7 +322,8 @@ class PersonaListPanel(QWidget):
         metrics = self.view.fontMetrics()
         for column, sample in ((COL_SOURCE, "Generated: assistant"),
                                (COL_UPDATED, "0000-00-00"),
-                               (COL_CREATED, "0000-00-00")):
+                               (COL_CREATED, "0000-00-00"),
+                               (COL_RATING, "★★★★★")):
             header.resizeSection(column, metrics.horizontalAdvance(sample) + 24)
         self.count_label = QLabel()
         self.count_label.setObjectName("personaCount")
@@ -330,6 +397,71 @@ class PersonaListPanel(QWidget):
         finally:
             self._selecting = False
         return True
+
+    # -- exporting -------------------------------------------------------------------------
+
+    def selected_ids(self) -> list[int]:
+        return self.model.persona_ids(self.view.selectionModel().selectedRows(COL_NAME))
+
+    def build_context_menu(self) -> QMenu:
+        menu = QMenu(self)
+        ids = self.selected_ids()
+        export_as = menu.addMenu("Export as…")
+        export_as.setEnabled(bool(ids))
+        for key, info in formats().items():
+            action = export_as.addAction(info.label)
+            action.setData(key)
+            action.triggered.connect(lambda _checked=False, k=key: self.export_as(k))
+        to_folder = menu.addAction("Export selected to folder…")
+        to_folder.setEnabled(bool(ids))
+        to_folder.triggered.connect(lambda _checked=False: self.export_to_folder())
+        return menu
+
+    def _context_menu(self, pos) -> None:
+        menu = self.build_context_menu()
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+
+    def export_as(self, fmt: str) -> None:
+        """One persona: a save dialog; several: a folder, each file named after its persona."""
+        ids = self.selected_ids()
+        if not ids or self.model.store is None:
+            return
+        info = formats()[fmt]
+        if len(ids) == 1:
+            from persona_studio.export.filenames import safe_filename
+
+            name = self.model.index(self.model.row_of(ids[0]) or 0, COL_NAME).data()
+            path, _ = QFileDialog.getSaveFileName(
+                self, f"Export as {info.label}", safe_filename(str(name), info.suffix),
+                f"{info.label} (*{info.suffix});;All files (*)",
+            )
+            if path:
+                self._export(ids, fmt, Path(path))
+            return
+        folder = QFileDialog.getExistingDirectory(self, f"Export {len(ids)} as {info.label}")
+        if folder:
+            self._export(ids, fmt, Path(folder))
+
+    def export_to_folder(self) -> None:
+        ids = self.selected_ids()
+        if not ids or self.model.store is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, f"Export {len(ids)} persona(s) to")
+        if folder:
+            self._export(ids, self.model.export_format(), Path(folder))
+
+    def _export(self, ids: list[int], fmt: str, out: Path):
+        store = self.model.store
+
+        def done(paths: list[Path]) -> None:
+            where = paths[0] if len(paths) == 1 else out
+            self.message.emit(f"Exported {len(paths)} persona(s) to {where}.")
+
+        def failed(exc: PersonaStudioError) -> None:
+            self.message.emit(f"Export failed: {exc}")
+
+        return self.tasks.off_thread(lambda: export_personas(store, ids, fmt, out), done, failed)
 
     def focus_search(self) -> None:
         self.search.setFocus()

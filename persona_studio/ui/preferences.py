@@ -111,6 +111,18 @@ class Preferences:
     def last_database(self, path: str) -> None:
         self.qsettings.setValue("database/last", path)
 
+    @property
+    def export_format(self) -> str:
+        """The format personas dragged out of the list are written in (a FORMATS key)."""
+        from persona_studio.ui.transfer import DEFAULT_FORMAT, formats
+
+        value = str(self._get("export/format", DEFAULT_FORMAT, str) or DEFAULT_FORMAT)
+        return value if value in formats() else DEFAULT_FORMAT
+
+    @export_format.setter
+    def export_format(self, key: str) -> None:
+        self.qsettings.setValue("export/format", key)
+
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
         geometry = self.qsettings.value("window/geometry")
         state = self.qsettings.value("window/state")
@@ -213,6 +225,20 @@ class PreferencesDialog(QDialog):
         self.theme.setCurrentIndex(self.theme.findData(prefs.theme))
         form.addRow("Theme:", self.theme)
 
+        from persona_studio.ui.transfer import formats
+
+        self.export_format = QComboBox()
+        self.export_format.setAccessibleName("Format of dragged personas")
+        self.export_format.setToolTip(
+            "Personas dragged from the list onto a folder are written in this format; hold "
+            "Alt when the drag starts for Persona Studio JSON (or Markdown, if JSON is chosen "
+            "here). The list's context menu exports in any format."
+        )
+        for key, info in formats().items():
+            self.export_format.addItem(info.label, key)
+        self.export_format.setCurrentIndex(self.export_format.findData(prefs.export_format))
+        form.addRow("Drag personas out as:", self.export_format)
+
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -253,5 +279,6 @@ class PreferencesDialog(QDialog):
         self.prefs.endpoints = self.endpoint_urls()
         self.prefs.model_settings = ModelSettings(self.threads.value(), self.context.value())
         self.prefs.theme = str(self.theme.currentData())
+        self.prefs.export_format = str(self.export_format.currentData())
         self.prefs.sync()
         super().accept()

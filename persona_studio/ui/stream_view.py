@@ -20,9 +20,11 @@ from PySide6.QtWidgets import (
 from persona_studio.ui.editor import HeadingHighlighter
 from persona_studio.ui.labels import error_color, model_label, muted_color
 
+# Numbered as they arrive: with the optional critique stage, refinement is stage 3.
 STAGE_TITLES = {
-    "expansion": "Stage 1 · Expansion: brainstorming ideas",
-    "refinement": "Stage 2 · Refinement: writing the persona",
+    "expansion": "Expansion: brainstorming ideas",
+    "critique": "Critique: reviewing the brainstorm",
+    "refinement": "Refinement: writing the persona",
 }
 
 
@@ -35,6 +37,7 @@ class StreamView(QWidget):
         self.request_id: int | None = None
         self.persona_id: int | None = None
         self._stage = ""
+        self._stage_number = 0
 
         self.title = QLabel("No generation running")
         title_font = self.title.font()
@@ -88,6 +91,7 @@ class StreamView(QWidget):
         self.request_id = request_id
         self.persona_id = None
         self._stage = ""
+        self._stage_number = 0
         self.text.clear()
         self.title.setText(f"Generating “{name}” with {model_label(model_id) or 'the default model'}")
         self.stage_label.clear()
@@ -106,8 +110,10 @@ class StreamView(QWidget):
         if request_id != self.request_id:
             return
         self._stage = stage
+        self._stage_number += 1
         self.stage_label.setText(stage.capitalize())
-        self._append_header(STAGE_TITLES.get(stage, stage.capitalize()))
+        title = STAGE_TITLES.get(stage, stage.capitalize())
+        self._append_header(f"Stage {self._stage_number} · {title}")
 
     def append(self, request_id: int, stage: str, text: str, tokens: int, rate: float) -> None:
         if request_id != self.request_id:
