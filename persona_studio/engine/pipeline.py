@@ -181,9 +181,11 @@ EventCallback = Callable[[PipelineEvent], None]
 
 @dataclass
 class StageStats:
-    tokens: int = 0
+    tokens: int = 0  # written by the model
     seconds: float = 0.0
     attempts: int = 0
+    # Tokens of the document the pipeline wrote itself (headings and section starters).
+    own_tokens: int = 0
 
     @property
     def tokens_per_s(self) -> float:
@@ -195,6 +197,7 @@ class StageStats:
             "seconds": round(self.seconds, 3),
             "tokens_per_s": round(self.tokens_per_s, 2),
             "attempts": self.attempts,
+            "own_tokens": self.own_tokens,
         }
 
 
@@ -266,6 +269,11 @@ class _StageRun:
                     elapsed,
                 )
             )
+
+    def own_tokens(self, tokens: list[int]) -> list[int]:
+        """Count tokens the pipeline put into the document itself; returns them."""
+        self.stats.own_tokens += len(tokens)
+        return tokens
 
     def retry(self, message: str) -> None:
         if self._emit:
@@ -487,11 +495,11 @@ class PersonaPipeline:
             if name:
                 opening = heading_line(PERSONA_NAME, name) + "\n\n"
                 run.own_text(opening)
-                tokens += backend.tokenize_text(opening)
+                tokens += run.own_tokens(backend.tokenize_text(opening))
             else:
                 opening = heading_line(PERSONA_NAME)
                 run.own_text(opening)
-                tokens += backend.tokenize_text(opening)
+                tokens += run.own_tokens(backend.tokenize_text(opening))
                 cont = backend.continuation(
                     tokens,
                     self._sampling(16, stop=("\n",)),
@@ -504,7 +512,7 @@ class PersonaPipeline:
                     run.model_text(piece)
                 name = _clean_generated_name(cont.text) or _fallback_name(request)
                 run.own_text("\n\n")
-                tokens += backend.tokenize_text(f" {name}\n\n")
+                tokens += run.own_tokens(backend.tokenize_text(f" {name}\n\n"))
             tone = request.output_preferences.tone_preference
             detailed = request.output_preferences.length_preference == "detailed"
             sections: list[tuple[str, str]] = []
@@ -514,7 +522,7 @@ class PersonaPipeline:
                 plan = section_plan(heading, name, tone)
                 opening = ("\n\n" if sections else "") + heading_line(heading) + "\n" + plan.starter
                 run.own_text(opening)
-                tokens += backend.tokenize_text(opening)
+                tokens += run.own_tokens(backend.tokenize_text(opening))
                 text, finish, used = self._fill_section(
                     backend, tokens, heading, plan, detailed, profile, run, cancel, deadline
                 )
