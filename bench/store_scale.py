@@ -36,6 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from persona_studio.engine.headings import DEFAULT_HEADINGS  # noqa: E402
 from persona_studio.store import Store  # noqa: E402
 
 MAKE_FORLLM_DB = REPO / "tests" / "fixtures" / "make_forllm_db.py"
@@ -50,15 +51,7 @@ VOCABULARY = (
     "briefly carefully plainly kindly directly thoroughly calmly with examples step by step"
 )
 WORDS = VOCABULARY.split()
-SECTIONS = (
-    "Core Identity",
-    "Key Personality Traits",
-    "Knowledge Domain & Expertise",
-    "Speaking Style & Tone",
-    "Interaction Guidelines & Behaviors",
-    "Forbidden Actions & Topics",
-    "Example Phrases",
-)
+SECTIONS = DEFAULT_HEADINGS[1:]
 SOURCES = (
     None,  # FORLLM's create_persona
     "user_manual",

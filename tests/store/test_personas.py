@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from persona_studio.errors import NameTakenError, NotFoundError, StoreError
 from persona_studio.store import NewPersona, Store
+from tests.store.sqlite_helpers import sql as _sql
 
 
 def _manual(name: str, text: str | None = None, **kwargs: Any) -> NewPersona:
     return NewPersona(name, text or f"You are {name}.", None, None, **kwargs)
-
-
-def _sql(path: Path, statement: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        rows = conn.execute(statement, args).fetchall()
-        conn.commit()
-        return rows
-    finally:
-        conn.close()
 
 
 def test_create_writes_persona_and_version_one(store: Store) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from persona_studio.store import (
     NewPersona,
     Store,
 )
+from tests.store.sqlite_helpers import sql as _sql
 
 FORLLM_GENERATE_JOB = 6  # the subforum_expert request the fixture queues the way FORLLM does
 
@@ -37,16 +37,6 @@ def _persona(name: str, **kwargs: Any) -> NewPersona:
     return NewPersona(
         name, f"You are {name}.", "from_name_and_description", {"name_hint": name}, **kwargs
     )
-
-
-def _sql(path: Path, statement: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        rows = conn.execute(statement, args).fetchall()
-        conn.commit()
-        return rows
-    finally:
-        conn.close()
 
 
 def _forllm_rows(path: Path) -> list[tuple[Any, ...]]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from persona_studio.errors import InvalidInputError, NotFoundError, StoreError
 from persona_studio.store import NewPersona, RatingGroup, Store
+from tests.store.sqlite_helpers import sql as _sql
 
 GTYPE = "from_name_and_description"
 V1 = {
@@ -63,16 +63,6 @@ def _generated(
         request_params=params,
         replaces_persona_id=replaces,
     )
-
-
-def _sql(path: Path, statement: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        rows = conn.execute(statement, args).fetchall()
-        conn.commit()
-        return rows
-    finally:
-        conn.close()
 
 
 def _id(store: Store, name: str) -> int:

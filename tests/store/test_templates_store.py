@@ -6,13 +6,13 @@ import sqlite3
 import subprocess
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from persona_studio.errors import InvalidInputError, LeaseLostError, NotFoundError
 from persona_studio.store import JobStatus, NewPersona, Store
+from tests.store.sqlite_helpers import sql as _sql
 
 GTYPE = "from_name_and_description"
 EXP = f"expansion/{GTYPE}@111111111111"
@@ -22,16 +22,6 @@ TEXTS = {
     EXP: ("expansion", GTYPE, "shipped", "Brainstorm {{name_hint}}."),
     REF: ("refinement", GTYPE, "shipped", "Refine:\n{{brainstormed_text}}"),
 }
-
-
-def _sql(path: Path, statement: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        rows = conn.execute(statement, args).fetchall()
-        conn.commit()
-        return rows
-    finally:
-        conn.close()
 
 
 def _count(store: Store) -> int:
