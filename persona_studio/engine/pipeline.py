@@ -526,9 +526,12 @@ class PersonaPipeline:
                 text, finish, used = self._fill_section(
                     backend, tokens, heading, plan, detailed, profile, run, cancel, deadline
                 )
-                sections.append(
-                    (heading, tidy_section(plan.starter + text, truncated=finish == "length"))
+                content = tidy_section(
+                    plan.starter + text,
+                    truncated=finish == "length",
+                    prose=plan.kind == "prose",
                 )
+                sections.append((heading, content))
                 tokens += used
             return name, sections
         finally:
@@ -800,15 +803,17 @@ def _has_words(text: str, minimum: int = 2) -> bool:
 _SENTENCE_END = re.compile(r"[.!?…\"”)\]]\s|[.!?…\"”)\]]$|\n")
 
 
-def tidy_section(text: str, *, truncated: bool = False) -> str:
-    """Clean one section's model text: no stray heading marks, no runs of blank lines, and,
-    when the token budget cut it, no half sentence at the end."""
+def tidy_section(text: str, *, truncated: bool = False, prose: bool = False) -> str:
+    """Clean one section's model text: no stray heading marks, no runs of blank lines, and
+    no half sentence at the end, where the token budget cut it (``truncated``) or, in prose,
+    where a small model broke the line mid-sentence. List items need no full stop, so a
+    list loses its last item only when the budget cut it."""
     lines = [re.sub(r"(?<=\S) {2,}", " ", line.rstrip()) for line in text.strip().splitlines()]
     lines = [line for line in lines if not line.lstrip().startswith("#")]
     cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip().lstrip(":").strip()
-    if truncated and cleaned:
+    if cleaned and (truncated or prose):
         ends = [m.end() for m in _SENTENCE_END.finditer(cleaned)]
-        if ends and ends[-1] >= len(cleaned) * 0.4:
+        if ends and ends[-1] >= len(cleaned) * 0.2:
             cleaned = cleaned[: ends[-1]].rstrip()
     return cleaned
 

@@ -60,3 +60,16 @@ def test_structure_issues_are_reported_with_lines():
 def test_headings_inside_code_fences_are_not_sections():
     text = "## Persona Name: Bash Bot\n## Example Phrases:\n```\n## not a heading\n```\n"
     assert [s.heading for s in parse_persona(text).sections] == ["Persona Name", "Example Phrases"]
+
+
+def test_tidy_section_drops_half_sentences_but_keeps_short_list_items():
+    from persona_studio.engine.pipeline import tidy_section
+
+    prose = "You are Nemo, a brilliant engineer. Your mind is sharp and your power has far"
+    assert tidy_section(prose, prose=True) == "You are Nemo, a brilliant engineer."
+    assert tidy_section("You are Nemo, a brilliant engineer.", prose=True).endswith("engineer.")
+    items = "- Patient\n- Curious\n- Stubborn"
+    assert tidy_section(items) == items  # complete list items need no full stop
+    cut = "- Patient\n- Curious\n- Always asks for the logs before"
+    assert tidy_section(cut, truncated=True) == "- Patient\n- Curious"
+    assert tidy_section("#\n## Core Identity:\n:  You  are   here.", prose=True) == "You are here."
