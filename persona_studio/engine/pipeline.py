@@ -810,6 +810,8 @@ def tidy_section(text: str, *, truncated: bool = False, prose: bool = False) -> 
     list loses its last item only when the budget cut it."""
     lines = [re.sub(r"(?<=\S) {2,}", " ", line.rstrip()) for line in text.strip().splitlines()]
     lines = [line for line in lines if not line.lstrip().startswith("#")]
+    # One list marker: small models switch between "-", "•" and "*" within one list.
+    lines = [re.sub(r"^(\s*)[•*]\s+", r"\1- ", line) for line in lines]
     cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip().lstrip(":").strip()
     if cleaned and (truncated or prose):
         ends = [m.end() for m in _SENTENCE_END.finditer(cleaned)]

@@ -73,3 +73,7 @@ def test_tidy_section_drops_half_sentences_but_keeps_short_list_items():
     cut = "- Patient\n- Curious\n- Always asks for the logs before"
     assert tidy_section(cut, truncated=True) == "- Patient\n- Curious"
     assert tidy_section("#\n## Core Identity:\n:  You  are   here.", prose=True) == "You are here."
+    assert (
+        tidy_section("- Calm\n• Kind\n* Wry\n**Bold** claim")
+        == "- Calm\n- Kind\n- Wry\n**Bold** claim"
+    )
