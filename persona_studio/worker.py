@@ -89,10 +89,6 @@ class Worker:
             self._current_cancel.cancel()
             return True
 
-    @property
-    def current_request_id(self) -> int | None:
-        return self._current_id
-
     # -- running ----------------------------------------------------------------------------
 
     def recover(self) -> list[int]:

@@ -248,8 +248,9 @@ class _StageRun:
         if emit:
             emit(PipelineEvent("stage", stage))
 
-    def model_text(self, piece: str, tokens: int = 1) -> None:
-        self.stats.tokens += tokens
+    def model_text(self, piece: str) -> None:
+        """One piece the model wrote: a token on every backend we have."""
+        self.stats.tokens += 1
         self._forward(piece)
 
     def own_text(self, piece: str) -> None:

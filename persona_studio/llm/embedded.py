@@ -23,6 +23,7 @@ import os
 import re
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from persona_studio.errors import GenerationCancelled, ModelError
@@ -363,7 +364,7 @@ class EmbeddedBackend(LLMBackend):
                 "a larger context."
             )
         if params.max_tokens > room:
-            params = _with_max_tokens(params, room)
+            params = replace(params, max_tokens=room)
         return Continuation(
             self,
             tokens,
@@ -392,12 +393,6 @@ class EmbeddedBackend(LLMBackend):
         if llama is not None:
             llama.close()
             self.llama = None
-
-
-def _with_max_tokens(params: SamplingParams, max_tokens: int) -> SamplingParams:
-    from dataclasses import replace
-
-    return replace(params, max_tokens=max_tokens)
 
 
 @contextlib.contextmanager
