@@ -6,6 +6,8 @@
     persona-studio worker --db PATH     run queued persona jobs
     persona-studio export NAME --format F --out PATH    write a persona as a file
     persona-studio import FILE...       read persona files into the database
+    persona-studio chat NAME [--ask Q]... [--probes]   talk to a persona (its text is the
+                                        system prompt); interactive without --ask/--probes
 
 Exit codes: 0 success, 1 the job failed (message on stderr), 2 invalid input.
 """
@@ -13,6 +15,7 @@ Exit codes: 0 success, 1 the job failed (message on stderr), 2 invalid input.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import threading
@@ -130,6 +133,25 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--once", action="store_true", help="exit when no pending persona job is left"
     )
+    chat = commands.add_parser(
+        "chat",
+        help="talk to a persona: its text is the system prompt",
+        description="Talk to a saved persona the way FORLLM uses it. With --ask or --probes "
+        "the questions are answered in order and the command ends; without them, type "
+        "questions (an empty line or end of input ends, /clear starts over).",
+    )
+    chat.add_argument("name", metavar="NAME", help="the persona's name (any letter case)")
+    chat.add_argument("--db", type=Path, dest="sub_db", metavar="PATH")
+    chat.add_argument("--model", help="model identifier (default: the built-in model)")
+    chat.add_argument(
+        "--ask", action="append", default=[], metavar="QUESTION", help="ask this (repeat)"
+    )
+    chat.add_argument(
+        "--probes",
+        action="store_true",
+        help="ask who it is, what it will never talk about, and about its domain",
+    )
+    chat.add_argument("--seed", type=int, help="sampling seed, for repeatable replies")
     export_cli.add_commands(commands)
     return parser
 
@@ -327,6 +349,93 @@ def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
     return 0
 
 
+def _reply_printer(out: TextIO):
+    """Writes a streamed reply as it comes, without the model's leading blank."""
+    started = False
+
+    def show(piece: str, _tokens: int, _rate: float) -> None:
+        nonlocal started
+        if not started:
+            piece, started = piece.lstrip(), True
+        out.write(piece)
+        out.flush()
+
+    return show
+
+
+def cmd_chat(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    """Answer questions as the persona: the reply streams to ``out`` after the persona's
+    name; questions come from --ask/--probes or, one per line, from ``stdin``."""
+    from dataclasses import replace
+
+    from persona_studio.engine.chat import CHAT_PARAMS, ChatRequest, answer, probes
+    from persona_studio.llm.catalog import BackendPool
+
+    with Store.open(_db_path(args), create=False) as store:
+        persona = store.personas.get_by_name(args.name)
+    questions = [*(probes(persona.prompt_instructions) if args.probes else ()), *args.ask]
+    interactive = not questions
+    model_id = args.model or DEFAULT_MODEL_ID
+    history: list[dict[str, str]] = []
+    failed = False
+    pool = BackendPool()
+    try:
+        backend = pool.get(model_id)
+        if interactive:
+            err.write(
+                f"Talking to {persona.name} ({model_id}). An empty line or end of input "
+                "ends; /clear starts over.\n"
+            )
+        for number in itertools.count():
+            if interactive:
+                err.write("You: ")
+                err.flush()
+                line = stdin.readline()
+                question = line.strip()
+                if not question:
+                    break
+                if question == "/clear":
+                    history.clear()
+                    err.write("(conversation cleared)\n")
+                    continue
+            elif number < len(questions):
+                question = questions[number]
+                out.write(f"You: {question}\n")
+            else:
+                break
+            request = ChatRequest(
+                number,
+                model_id,
+                persona.prompt_instructions,
+                (*history, {"role": "user", "content": question}),
+                # One seed per turn: the same seed on every turn makes a small model repeat
+                # its previous answer word for word.
+                replace(CHAT_PARAMS, seed=None if args.seed is None else args.seed + number),
+            )
+            out.write(f"{persona.name}: ")
+            out.flush()
+            reply = answer(backend, request, _reply_printer(out))
+            out.write("\n\n")
+            if reply.error is not None:
+                err.write(f"error: {reply.error}\n")
+                failed = True
+                continue
+            history.extend(request.history[-1:])
+            history.append({"role": "assistant", "content": reply.text})
+            note = (
+                f" (the oldest {reply.dropped} messages no longer fit the context window)"
+                if reply.dropped
+                else ""
+            )
+            err.write(
+                f"[{reply.tokens} tokens in {reply.seconds:.1f} s, "
+                f"{reply.tokens_per_s:.1f} tok/s{note}]\n"
+            )
+    finally:
+        pool.close()
+    return EXIT_FAILED if failed else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -339,6 +448,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_models(args, out)
         if args.command == "worker":
             return cmd_worker(args, err)
+        if args.command == "chat":
+            return cmd_chat(args, sys.stdin, out, err)
         if args.command in export_cli.COMMANDS:
             return export_cli.run(args, out, err)
         from persona_studio.app import run_app

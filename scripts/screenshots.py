@@ -7,6 +7,7 @@ a persona with the default model and captures the screen:
   streams, the queue below (FORLLM's own queued job has failed: no Ollama here).
 - docs/screenshots/editor.png: the generated persona in the editor after an edit.
 - docs/screenshots/editor-history.png: the version history with the diff of that edit.
+- docs/screenshots/try-it.png: the "Try it" panel after two probe questions.
 
     .venv/bin/python scripts/screenshots.py
 
@@ -111,6 +112,17 @@ def take(db_path: Path, settings_path: Path) -> None:
         await settle()
         capture(window, OUT / "editor-history.png")
         dialog.close()
+        await settle()
+
+        panel = editor.try_panel
+        answered = asyncio.Event()
+        window.worker.chatFinished.connect(lambda _reply: answered.set())
+        for button in (panel.probe_buttons[0], panel.probe_buttons[2]):
+            answered.clear()
+            button.click()
+            await answered.wait()
+        await settle()
+        capture(window, OUT / "try-it.png")
         window.close()
 
     closed = asyncio.Event()

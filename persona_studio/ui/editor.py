@@ -1,5 +1,6 @@
 """The persona editor: Markdown text with its headings highlighted, a live structure check,
-the persona's size in tokens against the model's context window, and Save as a new version.
+the persona's size in tokens against the model's context window, Save as a new version, and
+beside the text the "Try it" panel to chat with the persona as it stands.
 
 Small models have little room: a 900-token persona in a 2,048-token window leaves the
 conversation less than half, so the size is shown as a share of the window, not just a count.
@@ -46,6 +47,7 @@ from persona_studio.errors import (
 from persona_studio.ui.labels import error_color, model_label, source_label
 from persona_studio.ui.preferences import DEFAULT_CONTEXT
 from persona_studio.ui.tasks import TaskGroup
+from persona_studio.ui.try_panel import TryItPanel
 
 _HEADING = re.compile(r"^([ \t]{0,3}#{1,4}[ \t]+[^\n:#]+:?)(.*)$")
 CHARS_PER_TOKEN = 4  # a fair rule of thumb for English text in small-model tokenizers
@@ -172,6 +174,13 @@ class PersonaEditor(QWidget):
         self.delete_button = QPushButton("Delete")
         self.delete_button.setAccessibleName("Delete this persona")
         self.delete_button.clicked.connect(self.delete)
+        self.try_panel = TryItPanel()
+        self.try_button = QPushButton("Try it")
+        self.try_button.setCheckable(True)
+        self.try_button.setChecked(True)
+        self.try_button.setAccessibleName("Show the Try it chat panel")
+        self.try_button.setToolTip("Show or hide the panel to chat with this persona")
+        self.try_button.toggled.connect(self.try_panel.setVisible)
 
         self.rating = QComboBox()
         self.rating.setAccessibleName("Rating")
@@ -203,6 +212,7 @@ class PersonaEditor(QWidget):
         buttons.addWidget(self.save_button)
         buttons.addWidget(self.history_button)
         buttons.addWidget(self.regenerate_button)
+        buttons.addWidget(self.try_button)
         buttons.addStretch(1)
         buttons.addWidget(self.delete_button)
 
@@ -219,6 +229,13 @@ class PersonaEditor(QWidget):
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
         splitter.setSizes([600, 120])  # the text first; the check needs a few lines
+        self.side_split = QSplitter(Qt.Orientation.Horizontal)
+        self.side_split.addWidget(splitter)
+        self.side_split.addWidget(self.try_panel)
+        self.side_split.setStretchFactor(0, 3)
+        self.side_split.setStretchFactor(1, 2)
+        self.side_split.setChildrenCollapsible(False)
+        self._sides_placed = False  # see showEvent
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -226,7 +243,7 @@ class PersonaEditor(QWidget):
         layout.addWidget(self.name_error)
         layout.addWidget(self.info)
         layout.addLayout(rating_row)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.side_split, 1)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
 
@@ -240,6 +257,15 @@ class PersonaEditor(QWidget):
         self._count_timer.timeout.connect(self.update_size)
 
         self._update_state()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # The split between the text and the Try it panel is set once the editor has its
+        # real width (sizes given before that are overridden by the panel's size hint).
+        super().showEvent(event)
+        if not self._sides_placed and self.side_split.width() > 0:
+            self._sides_placed = True
+            width = self.side_split.width()
+            self.side_split.setSizes([width * 3 // 5, width - width * 3 // 5])
 
     # -- loading --------------------------------------------------------------------------
 
@@ -258,6 +284,7 @@ class PersonaEditor(QWidget):
         self._show_rating(None, "")
         self.name_error.setVisible(False)
         self.message.setVisible(False)
+        self.try_panel.set_persona(None)
         self._update_state()
 
     def load(self, persona_id: int) -> bool:
@@ -291,6 +318,7 @@ class PersonaEditor(QWidget):
         self._count_timer.stop()
         self.check_structure()
         self.update_size()
+        self.try_panel.set_persona(persona.persona_id, persona.name, self.text.toPlainText)
         self._update_state()
         return True
 
@@ -331,7 +359,16 @@ class PersonaEditor(QWidget):
     ) -> None:
         """Before the editor shows something else: with unsaved edits, ask (a decision, so a
         dialog) whether to save them, discard them or stay; ``proceed`` runs once it is
-        safe to go on (after the save, if saving), ``stay`` if the user stays."""
+        safe to go on (after the save, if saving), ``stay`` if the user stays.
+
+        A rating chosen but not saved is saved on the way out, without asking: it is not a
+        new version, and nobody means to throw a rating away."""
+        leave = proceed
+
+        def proceed() -> None:
+            self.save_pending_rating()
+            leave()
+
         if not self.is_dirty():
             proceed()
             return
@@ -380,6 +417,11 @@ class PersonaEditor(QWidget):
         self.rating.setCurrentIndex(max(index, 0))
         self.rating_note.setText(note)
 
+    def save_pending_rating(self) -> None:
+        """Save the rating and note shown if they differ from the stored ones."""
+        if self.rate_button.isEnabled():
+            self.save_rating()
+
     def save_rating(self) -> None:
         """Store the rating and note shown (off the GUI thread); "Not rated" clears both."""
         if self.persona is None or self.store is None or not self.rate_button.isEnabled():
@@ -388,13 +430,17 @@ class PersonaEditor(QWidget):
         rating = self.rating.currentData()
         note = self.rating_note.text().strip() if rating is not None else ""
 
+        name = self.persona.name
+
         def done(_result: None) -> None:
             self._set_busy(False)
-            if self.persona is not None and self.persona.persona_id == persona_id:
+            shown = self.persona is not None and self.persona.persona_id == persona_id
+            if shown:
                 self.persona = replace(self.persona, rating=rating, rating_note=note)
                 self._show_rating(rating, note)
                 self._update_state()
-            self._show_message("Rating saved." if rating is not None else "Rating cleared.")
+            what = "Rating saved." if rating is not None else "Rating cleared."
+            self._show_message(what if shown else f"{what[:-1]} for “{name}”.")
             self.rated.emit(persona_id)
 
         def failed(exc: PersonaStudioError) -> None:
@@ -412,6 +458,7 @@ class PersonaEditor(QWidget):
     # -- structure and size ---------------------------------------------------------------
 
     def check_structure(self) -> None:
+        self.try_panel.update_probes()
         self.issues.clear()
         if self.persona is None:
             self.highlighter.set_issue_lines(set())
@@ -544,6 +591,7 @@ class PersonaEditor(QWidget):
             if self.persona_id == persona_id:
                 self.persona = persona
                 self.name_edit.setText(persona.name)
+                self.try_panel.set_persona(persona_id, persona.name, self.text.toPlainText)
                 self.name_error.setVisible(False)
                 self._show_message(f"Renamed to “{persona.name}”.")
                 self._update_state()

@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self._refreshing = False
         self._refresh_again = False
         self._stage_tokens: dict[int, dict[str, int]] = {}
+        self._running_job_name = ""
         self.setWindowTitle("Persona Studio")
 
         self.form = GenerateForm(prefs)
@@ -220,6 +221,16 @@ class MainWindow(QMainWindow):
         worker.tokensCounted.connect(self.editor.set_exact_count)
         worker.problem.connect(self._worker_problem)
         worker.ready.connect(self._worker_ready)
+        try_panel = self.editor.try_panel
+        try_panel.replyWanted.connect(self._ask_persona)
+        try_panel.stopWanted.connect(worker.stop_chat)
+        worker.chatStarted.connect(self._chat_started)
+        worker.chatText.connect(try_panel.reply_text)
+        worker.chatFinished.connect(self._chat_finished)
+        self.editor.try_button.setChecked(self.prefs.try_panel_shown)
+        self.editor.try_button.toggled.connect(
+            lambda shown: setattr(self.prefs, "try_panel_shown", shown)
+        )
 
         self.watcher.changed.connect(self.refresh_views)
         self.watcher.failed.connect(lambda text: self.statusBar().showMessage(text, 15000))
@@ -228,6 +239,12 @@ class MainWindow(QMainWindow):
         self.form.personaRequested.connect(self.show_persona)
         self.form.model_picker.changed.connect(
             lambda model_id: self.editor.set_model(model_id, self._context_hint())
+        )
+        self.form.model_picker.changed.connect(try_panel.follow_form_model)
+        self.form.model_picker.listed.connect(
+            lambda: try_panel.set_models(
+                self.form.model_picker.entries(), self.form.model_picker.model_id()
+            )
         )
         self.stream.stopRequested.connect(self.stop_job)
         self.stream.openPersona.connect(self.show_persona)
@@ -358,6 +375,7 @@ class MainWindow(QMainWindow):
     # -- worker signals -------------------------------------------------------------------
 
     def _job_started(self, request_id: int, name: str, model_id: str) -> None:
+        self._running_job_name = name
         self.stream.start_job(request_id, name, model_id)
         self.queue.refresh()
         self.queue.model.set_live(request_id, stage="", tokens=0, rate=0.0)
@@ -377,15 +395,17 @@ class MainWindow(QMainWindow):
         )
 
     def _model_loading(self, model_id: str) -> None:
-        self.stream.model_loading(model_id)
         self.model_state.setText(f"Loading model {model_label(model_id)}…")
         if self.worker.current_request is not None:
+            self.stream.model_loading(model_id)
             self.queue.model.set_live(self.worker.current_request, loading=True)
+        else:  # loading for a question in the "Try it" panel
+            self.editor.try_panel.model_loading(model_id)
 
     def _model_loaded(self, model_id: str, seconds: float) -> None:
-        self.stream.model_loaded(model_id, seconds)
         self.model_state.setText(f"Model {model_label(model_id)} ready")
         if self.worker.current_request is not None:
+            self.stream.model_loaded(model_id, seconds)
             self.queue.model.set_live(self.worker.current_request, loading=False)
         self.editor.update_size()
 
@@ -422,6 +442,24 @@ class MainWindow(QMainWindow):
             return
         self.personas.refresh()  # the new persona must be in the list to be selected
         self.show_persona(outcome.persona_id)
+
+    # -- the "Try it" panel -------------------------------------------------------------------
+
+    def _ask_persona(self, request) -> None:
+        """A question from the Try it panel goes to the worker thread; if a job is running
+        there, it waits for it, and the panel says for what."""
+        self.worker.ask(request)
+        if self.worker.current_request is not None:
+            self.editor.try_panel.waiting_for(self._running_job_name)
+
+    def _chat_started(self, chat_id: int) -> None:
+        self.editor.try_panel.reply_started(chat_id)
+        self.model_state.setText("Answering in Try it")
+
+    def _chat_finished(self, reply) -> None:
+        self.editor.try_panel.reply_finished(reply)
+        if self.worker.current_request is None:
+            self.model_state.setText("Model ready; waiting for jobs")
 
     def _pause_toggled(self, paused: bool) -> None:
         self.worker.set_paused(paused)
@@ -569,6 +607,8 @@ class MainWindow(QMainWindow):
         self.editor.confirm_leave(lambda: self.editor.load(persona_id), stay)
 
     def _persona_changed(self, _persona_id: int) -> None:
+        if self._finishing is not None:
+            return  # closing: a rating saved on the way out needs no list refresh
         self.personas.refresh()
         self.form.refresh()
 
@@ -684,6 +724,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             self.editor.confirm_leave(lambda: QTimer.singleShot(0, self.close))
             return
+        self.editor.save_pending_rating()  # awaited with the other writes before closing
         self.prefs.save_window_state(self.saveGeometry(), self.saveState())
         self.prefs.sync()
         self.shutdown()

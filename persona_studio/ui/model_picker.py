@@ -36,6 +36,7 @@ TIP = Qt.ItemDataRole.ToolTipRole
 
 class ModelPicker(QWidget):
     changed = Signal(str)  # model id
+    listed = Signal()  # the list of models changed (see entries)
 
     def __init__(
         self, endpoints: Callable[[], list[str]], parent: QWidget | None = None
@@ -82,11 +83,22 @@ class ModelPicker(QWidget):
         """Select ``model_id``, adding it if it is not listed (a file chosen by path, a model
         remembered from an endpoint that is down today)."""
         index = self.combo.findData(model_id)
-        if index < 0:
+        added = index < 0
+        if added:
             self.combo.addItem(model_label(model_id), model_id)
             index = self.combo.count() - 1
             self.combo.setItemData(index, model_id, TIP)
         self.combo.setCurrentIndex(index)
+        if added:
+            self.listed.emit()
+
+    def entries(self) -> list[tuple[str, str]]:
+        """(label, model id) of every model that can be used, as listed."""
+        return [
+            (self.combo.itemText(i), str(self.combo.itemData(i)))
+            for i in range(self.combo.count())
+            if self.combo.itemData(i)
+        ]
 
     # -- listing --------------------------------------------------------------------------
 
@@ -130,6 +142,7 @@ class ModelPicker(QWidget):
         self.status.setToolTip(
             "\n\n".join(info.detail for info in models if not info.available)
         )
+        self.listed.emit()
 
     def _listing_failed(self, exc: BaseException) -> None:
         self.refresh_button.setEnabled(True)

@@ -123,6 +123,15 @@ class Preferences:
     def export_format(self, key: str) -> None:
         self.qsettings.setValue("export/format", key)
 
+    @property
+    def try_panel_shown(self) -> bool:
+        """Whether the editor shows its "Try it" chat panel (shown until hidden)."""
+        return bool(self._get("editor/try_panel", True, bool))
+
+    @try_panel_shown.setter
+    def try_panel_shown(self, shown: bool) -> None:
+        self.qsettings.setValue("editor/try_panel", shown)
+
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
         geometry = self.qsettings.value("window/geometry")
         state = self.qsettings.value("window/state")

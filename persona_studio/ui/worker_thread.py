@@ -9,6 +9,10 @@ jobs the thread's event loop stays free, so the editor can have a persona's toke
 the loaded model and new model settings can be applied, on the thread that owns the model.
 The polling period is the same half second ``run`` would sleep.
 
+The "Try it" chat runs here too, so there is never more than one model run at a time: a
+question waits while a job runs, and is answered before the next job is claimed (a person is
+waiting for it; the queue is not).
+
 Token text is batched (about every 30 ms) before it crosses to the GUI: one signal per token
 at 100+ tokens/s would keep the GUI thread busy repainting for nothing.
 """
@@ -16,6 +20,7 @@ at 100+ tokens/s would keep the GUI thread busy repainting for nothing.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +29,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
+from persona_studio.engine.chat import ChatReply, ChatRequest
 from persona_studio.errors import ModelError, PersonaStudioError
 from persona_studio.llm.catalog import BackendPool, EmbeddedSettings, parse_model_id
 from persona_studio.ui.heap import long_lived
@@ -106,6 +112,9 @@ class _Runner(QObject):
     model_loaded = Signal(str, float)
     counted = Signal(int, int, int, str)
     problem = Signal(str)
+    chat_started = Signal(int)
+    chat_text = Signal(int, str, int, float)
+    chat_finished = Signal(object)
 
     def __init__(self, db_path: Path, settings: ModelSettings, paused: bool) -> None:
         super().__init__()
@@ -124,6 +133,8 @@ class _Runner(QObject):
         self._buffer_tokens = 0
         self._buffer_rate = 0.0
         self._last_flush = 0.0
+        # Questions from the "Try it" panel: put here from the GUI thread, taken here.
+        self._chats: queue.SimpleQueue[ChatRequest] = queue.SimpleQueue()
 
     # -- on the worker thread ---------------------------------------------------------------
 
@@ -161,6 +172,7 @@ class _Runner(QObject):
 
     @Slot()
     def _poll(self) -> None:
+        self.answer_chats()  # before claiming a job: a person is waiting for these
         if self._stopping.is_set() or self._paused.is_set() or self._worker is None:
             return
         try:
@@ -180,6 +192,56 @@ class _Runner(QObject):
             raise
         if ran is not None and not self._stopping.is_set() and not self._paused.is_set():
             QTimer.singleShot(0, self._poll)  # more may be waiting: no need to idle first
+
+    @Slot()
+    def answer_chats(self) -> None:
+        """Answer every waiting question, one after the other (pausing the queue does not
+        hold them back: a pause is about jobs)."""
+        while True:
+            try:
+                request = self._chats.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                reply = self._answer(request)
+            except Exception:
+                # A bug: the panel must not wait for ever; the exception goes on to the
+                # error reporter (log + dialog).
+                self.chat_finished.emit(
+                    ChatReply(request.chat_id, error="An internal error; the log has details.")
+                )
+                raise
+            self.chat_finished.emit(reply)
+
+    def _answer(self, request: ChatRequest) -> ChatReply:
+        from persona_studio.engine.chat import answer
+
+        if self._stopping.is_set() or request.cancel.cancelled:
+            return ChatReply(request.chat_id, cancelled=True)
+        if self._pool is None:
+            return ChatReply(request.chat_id, error="The generation worker is not running.")
+        self.chat_started.emit(request.chat_id)
+        try:
+            backend = self._pool.get(request.model_id)
+        except PersonaStudioError as exc:
+            return ChatReply(request.chat_id, error=str(exc))
+        pieces: list[str] = []
+        last_flush = time.monotonic()
+
+        def on_text(piece: str, tokens: int, rate: float) -> None:
+            nonlocal last_flush
+            pieces.append(piece)
+            if time.monotonic() - last_flush >= FLUSH_SECONDS:
+                last_flush = time.monotonic()
+                self.chat_text.emit(request.chat_id, "".join(pieces), tokens, rate)
+                pieces.clear()
+
+        reply = answer(backend, request, on_text)
+        if pieces:
+            self.chat_text.emit(
+                request.chat_id, "".join(pieces), reply.tokens, reply.tokens_per_s
+            )
+        return reply
 
     @Slot(int, str, str)
     def count(self, key: int, text: str, model_id: str) -> None:
@@ -275,6 +337,9 @@ class _Runner(QObject):
         self._stopping.set()
         self.cancel(None)
 
+    def submit_chat(self, request: ChatRequest) -> None:
+        self._chats.put(request)
+
     def set_paused(self, paused: bool) -> None:
         if paused:
             self._paused.set()
@@ -295,8 +360,12 @@ class WorkerThread(QObject):
     modelLoaded = Signal(str, float)
     tokensCounted = Signal(int, int, int, str)  # key, tokens, context window, model id
     problem = Signal(str)
+    chatStarted = Signal(int)  # chat id: the model has begun on this question
+    chatText = Signal(int, str, int, float)  # chat id, text, tokens so far, tokens/s
+    chatFinished = Signal(object)  # ChatReply
 
     _count = Signal(int, str, str)
+    _chat = Signal()
     _settings = Signal(object)
     _shutdown = Signal()
 
@@ -306,8 +375,10 @@ class WorkerThread(QObject):
         self._runner: _Runner | None = None
         self.current_request: int | None = None
         self.paused = False
+        self._chats: dict[int, ChatRequest] = {}  # asked and not yet answered
         self.jobStarted.connect(self._remember_start)
         self.jobFinished.connect(self._remember_end)
+        self.chatFinished.connect(lambda reply: self._chats.pop(reply.chat_id, None))
 
     def start(self, db_path: Path, settings: ModelSettings) -> None:
         self.stop()
@@ -325,7 +396,11 @@ class WorkerThread(QObject):
         runner.model_loaded.connect(self.modelLoaded)
         runner.counted.connect(self.tokensCounted)
         runner.problem.connect(self.problem)
+        runner.chat_started.connect(self.chatStarted)
+        runner.chat_text.connect(self.chatText)
+        runner.chat_finished.connect(self.chatFinished)
         self._count.connect(runner.count)
+        self._chat.connect(runner.answer_chats)
         self._settings.connect(runner.apply_settings)
         self._shutdown.connect(runner.shutdown)
         thread.started.connect(runner.start)
@@ -345,15 +420,40 @@ class WorkerThread(QObject):
             log.warning("The worker thread did not stop within %d ms", STOP_WAIT_MS)
             return False
         self._count.disconnect(runner.count)
+        self._chat.disconnect(runner.answer_chats)
         self._settings.disconnect(runner.apply_settings)
         self._shutdown.disconnect(runner.shutdown)
         self._thread, self._runner = None, None
         self.current_request = None
+        # Questions the thread did not get to: their panel must not wait for ever.
+        for chat_id in list(self._chats):
+            self.chatFinished.emit(ChatReply(chat_id, cancelled=True))
         return True
 
     def cancel(self, request_id: int) -> bool:
         """Stop ``request_id`` between two tokens if it is the job running here."""
         return self._runner.cancel(request_id) if self._runner is not None else False
+
+    def ask(self, request: ChatRequest) -> None:
+        """Have the persona answer ``request`` on the worker thread: at once if it is idle,
+        else as soon as the running job ends. Answered by chatStarted, chatText and
+        chatFinished (always, even when the worker is not running)."""
+        self._chats[request.chat_id] = request
+        if self._runner is None:
+            reply = ChatReply(
+                request.chat_id,
+                error="The generation worker is not running (is a database open?).",
+            )
+            QTimer.singleShot(0, lambda: self.chatFinished.emit(reply))
+            return
+        self._runner.submit_chat(request)
+        self._chat.emit()
+
+    def stop_chat(self, chat_id: int) -> None:
+        """Stop that reply between two tokens, or withdraw the question if it is waiting."""
+        request = self._chats.get(chat_id)
+        if request is not None:
+            request.cancel.cancel()
 
     def set_paused(self, paused: bool) -> None:
         """Paused: no new job is started (the running one finishes); it applies to jobs

@@ -137,3 +137,53 @@ def test_models_lists_the_packaged_default():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0].startswith("gguf:SmolLM2-135M-Instruct.Q4_1.gguf\t")
     assert "# unavailable: http://127.0.0.1:9/v1" in proc.stdout
+
+
+def _forllm_file(tmp_path):
+    db = tmp_path / "forllm_data.db"
+    fixture = os.path.join(os.path.dirname(__file__), "..", "fixtures", "make_forllm_db.py")
+    subprocess.run([sys.executable, fixture, "--out", str(db)], check=True, capture_output=True)
+    return db
+
+
+@pytest.mark.model
+def test_chat_answers_the_probes_as_the_persona(tmp_path):
+    db = _forllm_file(tmp_path)
+    proc = run_cli("chat", "homelab hank", "--db", str(db), "--probes", "--seed", "3")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.split("\n\n")
+    assert lines[0].startswith("You: Who are you?\nHomelab Hank: ")
+    assert lines[1].startswith("You: What will you never talk about?\nHomelab Hank: ")
+    assert lines[2].startswith("You: What can you tell me about Linux servers?\nHomelab Hank: ")
+    answers = [part.split("Homelab Hank: ", 1)[1].strip() for part in lines[:3]]
+    assert all(answers) and len(set(answers)) == 3
+    assert proc.stderr.count(" tok/s") == 3
+
+
+@pytest.mark.model
+def test_chat_reads_questions_from_stdin_and_clears(tmp_path):
+    db = _forllm_file(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "persona_studio", "chat", "Homelab Hank", "--db", str(db)],
+        input="Who are you?\n/clear\nWhat is ZFS?\n\nnot asked\n",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("Homelab Hank: ") == 2  # the empty line ended the conversation
+    assert "(conversation cleared)" in proc.stderr
+
+
+def test_chat_with_an_unknown_persona_or_model_says_so(tmp_path):
+    db = _forllm_file(tmp_path)
+    proc = run_cli("chat", "Nobody", "--db", str(db), "--ask", "Hi")
+    assert proc.returncode == 1 and "no persona called 'Nobody'" in proc.stderr
+    proc = run_cli(
+        "chat", "Homelab Hank", "--db", str(db), "--model", "gguf:/nonexistent/m.gguf",
+        "--ask", "Hi",
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Model file not found" in proc.stderr
+    missing = tmp_path / "missing.db"
+    proc = run_cli("chat", "Homelab Hank", "--db", str(missing), "--ask", "Hi")
+    assert proc.returncode == 1 and not missing.exists()

@@ -36,3 +36,34 @@ def test_pipeline_over_http_produces_a_valid_persona(llama_server):
     assert check_structure(result.prompt_instructions) == []
     assert {e.stage for e in events if e.kind == "token"} == {"expansion", "refinement"}
     assert result.stages["refinement"].tokens > 0
+
+
+def test_chat_over_http_streams_and_stops(llama_server):
+    """The Try it chat on a model served over HTTP: the persona is the system prompt, the
+    reply streams, and Stop ends it between two pieces with what was said kept."""
+    from persona_studio.engine.chat import ChatRequest, answer
+    from persona_studio.llm.catalog import BackendPool
+
+    model_id = f"openai:{SERVED_MODEL}@{llama_server}"
+    persona = "## Persona Name: Captain Nemo\n## Core Identity:\nYou command the Nautilus."
+    pool = BackendPool()
+    try:
+        backend = pool.get(model_id)
+        pieces: list[str] = []
+        request = ChatRequest(1, model_id, persona, ({"role": "user", "content": "Who are you?"},))
+        reply = answer(backend, request, lambda piece, *_: pieces.append(piece))
+        assert reply.error is None, reply.error
+        assert len(pieces) > 1 and reply.text == "".join(pieces).strip()
+
+        long = ChatRequest(
+            2, model_id, persona, ({"role": "user", "content": "Tell me a long story."},)
+        )
+
+        def stop_at_three(_piece: str, tokens: int, _rate: float) -> None:
+            if tokens == 3:
+                long.cancel.cancel()
+
+        stopped = answer(backend, long, stop_at_three)
+        assert stopped.cancelled and stopped.error is None and stopped.tokens == 3
+    finally:
+        pool.close()

@@ -73,3 +73,18 @@ def test_rating_saved_reloaded_sorted_and_reported(qtbot, window) -> None:
     best = " ".join(row[3] for row in rows)
     assert "Homelab Hank (5★)" in best and "Archivist Quill (3★)" in best
     dialog.reject()
+
+
+def test_a_rating_not_yet_saved_is_saved_when_another_persona_opens(qtbot, window) -> None:
+    editor = window.editor
+    window.show_persona(QUILL)
+    qtbot.waitUntil(lambda: editor.persona_id == QUILL, timeout=15_000)
+    editor.rating.setCurrentIndex(editor.rating.findData(4))
+    editor.rating_note.setText("Chose it, never clicked Save rating.")
+    with qtbot.waitSignal(editor.rated, timeout=15_000):
+        window.show_persona(HANK)
+    qtbot.waitUntil(lambda: editor.persona_id == HANK, timeout=15_000)
+    rating = window.store.personas.rating(QUILL)
+    assert (rating.rating, rating.note) == (4, "Chose it, never clicked Save rating.")
+    assert editor.message.text() == "Rating saved for “Archivist Quill”."
+    assert editor.rating.currentText() == "Not rated"  # Hank's own, untouched
