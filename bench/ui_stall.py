@@ -84,7 +84,9 @@ def child(spawned_at: float, db_path: Path, length: str, out: Path) -> None:
         window.worker.modelLoaded.connect(lambda *_: phase("model loaded"))
         window.worker.stageStarted.connect(lambda _rid, stage: phase(stage))
         window.worker.jobFinished.connect(lambda *_: phase("saved, persona opening"))
-        window.worker.jobFinished.connect(lambda outcome: (outcomes.append(outcome), finished.set()))
+        window.worker.jobFinished.connect(
+            lambda outcome: (outcomes.append(outcome), finished.set())
+        )
         form = window.form
         form.name_hint.setText("Captain Nemo")
         form.description.setPlainText("Brooding submarine captain, brilliant engineer")
@@ -132,19 +134,26 @@ def noise(seconds: float, out: Path) -> None:
     heartbeat.start()
     QTimer.singleShot(int(seconds * 1000), app.quit)
     app.exec()
-    stalls = sorted(max(0.0, (b - a) * 1000 - PERIOD_MS) for a, b in zip(ticks, ticks[1:], strict=False))
-    out.write_text(json.dumps({
-        "noise_max_stall_ms": stalls[-1],
-        "noise_p99_stall_ms": stalls[int(0.99 * (len(stalls) - 1))],
-    }))
+    stalls = sorted(
+        max(0.0, (b - a) * 1000 - PERIOD_MS) for a, b in zip(ticks, ticks[1:], strict=False)
+    )
+    out.write_text(
+        json.dumps(
+            {
+                "noise_max_stall_ms": stalls[-1],
+                "noise_p99_stall_ms": stalls[int(0.99 * (len(stalls) - 1))],
+            }
+        )
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--length", default="concise", choices=("concise", "detailed"))
     parser.add_argument("--noise-seconds", type=float, default=10.0)
-    parser.add_argument("--child", nargs=3, metavar=("SPAWNED_AT", "DB", "OUT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("SPAWNED_AT", "DB", "OUT"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--noise", metavar="OUT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -162,9 +171,16 @@ def main() -> int:
         db, out = Path(tmp) / "forllm_data.db", Path(tmp) / "figures.json"
         noise_out = Path(tmp) / "noise.json"
         subprocess.run(
-            [sys.executable, __file__, "--noise-seconds", str(args.noise_seconds),
-             "--noise", str(noise_out)],
-            env=env, check=True,
+            [
+                sys.executable,
+                __file__,
+                "--noise-seconds",
+                str(args.noise_seconds),
+                "--noise",
+                str(noise_out),
+            ],
+            env=env,
+            check=True,
         )
         command = [sys.executable, __file__, "--length", args.length, "--child"]
         spawned_at = time.time()
@@ -179,9 +195,17 @@ def main() -> int:
         threads=env.get("PERSONA_STUDIO_THREADS", "auto"),
         targets={"max_stall_ms": 50, "time_to_window_ms": 1000},
     )
-    for key in ("time_to_window_ms", "database_open_ms", "max_stall_ms", "max_stall_during",
-                "p99_stall_ms", "median_gap_ms", "generation_s", "noise_max_stall_ms",
-                "load_average_1min"):
+    for key in (
+        "time_to_window_ms",
+        "database_open_ms",
+        "max_stall_ms",
+        "max_stall_during",
+        "p99_stall_ms",
+        "median_gap_ms",
+        "generation_s",
+        "noise_max_stall_ms",
+        "load_average_1min",
+    ):
         print(f"{key:>18}: {figures[key]}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "ui_stall.json").write_text(json.dumps(figures, indent=2) + "\n")

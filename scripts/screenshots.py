@@ -97,7 +97,7 @@ def take(db_path: Path, settings_path: Path) -> None:
         await settle(1.0)
         editor = window.editor
         text = editor.text.toPlainText().replace(
-            "## Example Phrases:", "## Example Phrases:\n- \"We dive at dawn.\"", 1
+            "## Example Phrases:", '## Example Phrases:\n- "We dive at dawn."', 1
         )
         editor.text.setPlainText(text)
         editor.save()
@@ -147,9 +147,15 @@ def main() -> int:
         env["PERSONA_STUDIO_DATA_DIR"] = tmp
         db = Path(tmp) / "forllm_data.db"
         subprocess.run(
-            [sys.executable, str(ROOT / "tests" / "fixtures" / "make_forllm_db.py"),
-             "--with-extras", "--out", str(db)],
-            check=True, capture_output=True,
+            [
+                sys.executable,
+                str(ROOT / "tests" / "fixtures" / "make_forllm_db.py"),
+                "--with-extras",
+                "--out",
+                str(db),
+            ],
+            check=True,
+            capture_output=True,
         )
         command = [sys.executable, __file__, "--inside", str(db), str(Path(tmp) / "prefs.ini")]
         if not env.get("DISPLAY") and shutil.which("xvfb-run"):

@@ -9,5 +9,7 @@ export QT_QPA_PLATFORM=offscreen
 PERSONA_STUDIO_DATA_DIR="$(mktemp -d)"
 export PERSONA_STUDIO_DATA_DIR
 trap 'rm -rf "$PERSONA_STUDIO_DATA_DIR"' EXIT
-.venv/bin/ruff check persona_studio tests bench
+# Lint and formatting: a red CI says which file to run `ruff format` on.
+.venv/bin/ruff check persona_studio tests bench scripts
+.venv/bin/ruff format --check persona_studio tests bench scripts
 exec .venv/bin/python -m pytest "$@"

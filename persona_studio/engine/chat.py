@@ -167,9 +167,9 @@ def fit_messages(
     # Walk back over whole exchanges (user + assistant) so the model never sees an answer
     # without its question.
     while earlier:
-        exchange = earlier[-2:] if len(earlier) >= 2 and earlier[-2]["role"] == "user" else [
-            earlier[-1]
-        ]
+        exchange = (
+            earlier[-2:] if len(earlier) >= 2 and earlier[-2]["role"] == "user" else [earlier[-1]]
+        )
         exchange_cost = sum(cost(m["content"]) for m in exchange)
         if used + exchange_cost > budget:
             break

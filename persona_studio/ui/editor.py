@@ -306,9 +306,11 @@ class PersonaEditor(QWidget):
         self.name_error.setVisible(False)
         self.message.setVisible(False)
         model = f" by {model_label(info.get('model'))}" if info and info.get("model") else ""
-        updated = persona.updated_at.astimezone().strftime("%Y-%m-%d %H:%M") if (
-            persona.updated_at
-        ) else "unknown"
+        updated = (
+            persona.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            if (persona.updated_at)
+            else "unknown"
+        )
         self.info.setText(
             f"Version {persona.version} · {source_label(persona.generation_source)}{model}"
             f" · last changed {updated}"
@@ -336,7 +338,10 @@ class PersonaEditor(QWidget):
             self._show_message(str(exc), error=True)
             return
         if (stored.version, stored.name, stored.prompt_instructions, stored.is_active) != (
-            self.persona.version, self.persona.name, self._loaded_text, self.persona.is_active,
+            self.persona.version,
+            self.persona.name,
+            self._loaded_text,
+            self.persona.is_active,
         ):
             self.load(stored.persona_id)
 
@@ -394,7 +399,11 @@ class PersonaEditor(QWidget):
     def _update_state(self, *_args) -> None:
         has = self.persona is not None
         for widget in (
-            self.name_edit, self.text, self.history_button, self.regenerate_button, self.issues,
+            self.name_edit,
+            self.text,
+            self.history_button,
+            self.regenerate_button,
+            self.issues,
         ):
             widget.setEnabled(has)
         idle = has and not self._busy

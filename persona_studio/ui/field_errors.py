@@ -29,7 +29,7 @@ def plain_message(exc: InvalidRequestError, subject: str) -> str:
     text = str(exc)
     prefix = f"{exc.field}: "
     if text.startswith(prefix):
-        text = text[len(prefix):]
+        text = text[len(prefix) :]
     if text.split(" ", 1)[0] in ("is", "has", "must"):
         return f"{subject} {text}"
     return text[:1].upper() + text[1:]

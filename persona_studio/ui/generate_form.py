@@ -88,9 +88,7 @@ def _line(name: str, placeholder: str) -> QLineEdit:
     return edit
 
 
-def batch_directives(
-    global_directives: str, focus: str | None, taken_names: list[str]
-) -> str:
+def batch_directives(global_directives: str, focus: str | None, taken_names: list[str]) -> str:
     """One expert's directives: what all share, its own focus, and the names to avoid."""
     parts = [global_directives.strip()]
     if focus:
@@ -148,9 +146,7 @@ class GenerateForm(QWidget):
         self.override = _line("Exact name", "Leave empty to let the model choose")
         self.override_error = error_label()
         self.errors.add("llm_model_for_generation", "Model", self.model_error, self.model_picker)
-        self.errors.add(
-            "target_persona_name_override", "Name", self.override_error, self.override
-        )
+        self.errors.add("target_persona_name_override", "Name", self.override_error, self.override)
 
         common = QGroupBox("Output")
         common_form = QFormLayout(common)
@@ -209,8 +205,11 @@ class GenerateForm(QWidget):
             "input_details.name_hint", "The name", self.name_error, self.name_hint, scope
         )
         self.errors.add(
-            "input_details.description_hint", "The description", self.description_error,
-            self.description, scope,
+            "input_details.description_hint",
+            "The description",
+            self.description_error,
+            self.description,
+            scope,
         )
         return page
 
@@ -272,15 +271,24 @@ class GenerateForm(QWidget):
         for field in ("input_details.subforum_name", "input_details.subforum_id"):
             self.errors.add(field, "The subforum", self.subforum_error, self.subforum, scope)
         self.errors.add(
-            "input_details.subforum_description", "The description",
-            self.subforum_description_error, self.subforum_description, scope,
+            "input_details.subforum_description",
+            "The description",
+            self.subforum_description_error,
+            self.subforum_description,
+            scope,
         )
         self.errors.add(
-            "input_details.additional_directives", "The directives", self.directives_error,
-            self.directives, scope,
+            "input_details.additional_directives",
+            "The directives",
+            self.directives_error,
+            self.directives,
+            scope,
         )
         self.errors.add(
-            "input_details.name_hint", "The name", self.expert_name_error, self.expert_name,
+            "input_details.name_hint",
+            "The name",
+            self.expert_name_error,
+            self.expert_name,
             scope,
         )
         self.errors.add("focuses", "The focus lines", self.focuses_error, self.focuses, scope)
@@ -290,15 +298,12 @@ class GenerateForm(QWidget):
     def _assistant_page(self) -> QWidget:
         page, form = _page()
         intro = QLabel(
-            "A friendly, reliable assistant for everyday questions. Everything below is "
-            "optional."
+            "A friendly, reliable assistant for everyday questions. Everything below is optional."
         )
         intro.setWordWrap(True)
         self.assistant_name = _line("Assistant name hint", "Optional, e.g. Sam")
         self.assistant_name_error = error_label()
-        self.assistant_description = _text_box(
-            "What the assistant should be good at", "Optional"
-        )
+        self.assistant_description = _text_box("What the assistant should be good at", "Optional")
         self.assistant_description_error = error_label()
         self.assistant_directives = _text_box("Assistant directives", "Optional")
         self.assistant_directives_error = error_label()
@@ -311,16 +316,25 @@ class GenerateForm(QWidget):
         form.addRow("", self.assistant_directives_error)
         scope = GENERAL_PURPOSE_ASSISTANT
         self.errors.add(
-            "input_details.name_hint", "The name", self.assistant_name_error,
-            self.assistant_name, scope,
+            "input_details.name_hint",
+            "The name",
+            self.assistant_name_error,
+            self.assistant_name,
+            scope,
         )
         self.errors.add(
-            "input_details.description_hint", "The description",
-            self.assistant_description_error, self.assistant_description, scope,
+            "input_details.description_hint",
+            "The description",
+            self.assistant_description_error,
+            self.assistant_description,
+            scope,
         )
         self.errors.add(
-            "input_details.additional_directives", "The directives",
-            self.assistant_directives_error, self.assistant_directives, scope,
+            "input_details.additional_directives",
+            "The directives",
+            self.assistant_directives_error,
+            self.assistant_directives,
+            scope,
         )
         return page
 
@@ -343,8 +357,10 @@ class GenerateForm(QWidget):
             return
         current = self.subforum.currentData()
         names = [(s.subforum_id, s.name) for s in subforums]
-        if names != [(self.subforum.itemData(i), self.subforum.itemText(i))
-                     for i in range(self.subforum.count())]:
+        if names != [
+            (self.subforum.itemData(i), self.subforum.itemText(i))
+            for i in range(self.subforum.count())
+        ]:
             self.subforum.blockSignals(True)
             self.subforum.clear()
             for subforum_id, name in names:
@@ -416,9 +432,7 @@ class GenerateForm(QWidget):
 
         def failed(exc: PersonaStudioError) -> None:
             self._description_edited()
-            self.errors.show_text(
-                "input_details.subforum_description", str(exc), SUBFORUM_EXPERT
-            )
+            self.errors.show_text("input_details.subforum_description", str(exc), SUBFORUM_EXPERT)
 
         self.writes.off_thread(
             lambda: store.subforums.set_description(int(subforum_id), text), saved, failed
@@ -531,14 +545,19 @@ class GenerateForm(QWidget):
         for i in range(count):
             details = dict(base)
             details["additional_directives"] = batch_directives(
-                self.directives.toPlainText(), focuses[i] if count > 1 else None,
+                self.directives.toPlainText(),
+                focuses[i] if count > 1 else None,
                 self.taken_names(),
             )
             if count == 1:
                 details["name_hint"] = self.expert_name.text()
             requests.append(
                 PersonaGenerationRequest.create(
-                    SUBFORUM_EXPERT, details, prefs, model, override if count == 1 else "",
+                    SUBFORUM_EXPERT,
+                    details,
+                    prefs,
+                    model,
+                    override if count == 1 else "",
                     options,
                 )
             )
@@ -565,8 +584,9 @@ class GenerateForm(QWidget):
         store = self.store
         self.generate_button.setEnabled(False)
         self.result.setText("Queueing…")
-        self.writes.off_thread(lambda: store.queue.enqueue_many(items), self._queued,
-                               self._queue_failed)
+        self.writes.off_thread(
+            lambda: store.queue.enqueue_many(items), self._queued, self._queue_failed
+        )
         return True
 
     def _queued(self, ids: list[int]) -> None:
@@ -579,5 +599,3 @@ class GenerateForm(QWidget):
         self.generate_button.setEnabled(True)
         self.result.clear()
         self.errors.show_text("", f"Could not queue the job: {exc}")
-
-

@@ -39,10 +39,20 @@ _WORDS = re.compile(r"\s+|\w+|[^\w\s]")
 
 def _colors() -> dict[str, str]:
     if dark_palette():
-        return {"del": "#4a1c1c", "ins": "#1c3f24", "del_word": "#8e2b2b",
-                "ins_word": "#2e6b35", "hunk": "#9fa8da"}
-    return {"del": "#fdecea", "ins": "#e6f4ea", "del_word": "#f5b7b1",
-            "ins_word": "#a8dab5", "hunk": "#3949ab"}
+        return {
+            "del": "#4a1c1c",
+            "ins": "#1c3f24",
+            "del_word": "#8e2b2b",
+            "ins_word": "#2e6b35",
+            "hunk": "#9fa8da",
+        }
+    return {
+        "del": "#fdecea",
+        "ins": "#e6f4ea",
+        "del_word": "#f5b7b1",
+        "ins_word": "#a8dab5",
+        "hunk": "#3949ab",
+    }
 
 
 def _words_html(line: str, other: str, kind: str, colors: dict[str, str]) -> str:
@@ -90,14 +100,16 @@ def diff_html(old: str, new: str, old_label: str, new_label: str) -> str:
             for k, line in enumerate(old_lines):
                 other = new_lines[k] if paired and k < len(new_lines) else None
                 body = (
-                    _words_html(line, other, "del", colors) if other is not None
+                    _words_html(line, other, "del", colors)
+                    if other is not None
                     else html.escape(line)
                 )
                 row("−", body, "del")
             for k, line in enumerate(new_lines):
                 other = old_lines[k] if paired and k < len(old_lines) else None
                 body = (
-                    _words_html(line, other, "ins", colors) if other is not None
+                    _words_html(line, other, "ins", colors)
+                    if other is not None
                     else html.escape(line)
                 )
                 row("+", body, "ins")
@@ -212,7 +224,8 @@ class HistoryDialog(QDialog):
         for version in reversed(self.versions):
             when = (
                 version.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
-                if version.updated_at else "date unknown"
+                if version.updated_at
+                else "date unknown"
             )
             current = " (current)" if version.version == persona.version else ""
             item = QListWidgetItem(f"Version {version.version}{current}\n{when} · {version.name}")
@@ -245,8 +258,10 @@ class HistoryDialog(QDialog):
             box.blockSignals(False)
         self.diff_view.setHtml(
             diff_html(
-                self._version_text(old), self._version_text(new),
-                f"version {old}", f"version {new}",
+                self._version_text(old),
+                self._version_text(new),
+                f"version {old}",
+                f"version {new}",
             )
         )
 
@@ -261,7 +276,8 @@ class HistoryDialog(QDialog):
         number = int(item.data(VERSION_ROLE))
         self.restore_button.setEnabled(number != self.current_version)
         self.restore_button.setText(
-            "This is the current version" if number == self.current_version
+            "This is the current version"
+            if number == self.current_version
             else f"Restore version {number}"
         )
         self.compare(number, self.current_version)
@@ -298,8 +314,7 @@ class HistoryDialog(QDialog):
 
         self.restore_button.setEnabled(False)
         self._say(f"Restoring version {number}…")
-        self.writes.off_thread(lambda: store.personas.restore(persona_id, number), restored,
-                               failed)
+        self.writes.off_thread(lambda: store.personas.restore(persona_id, number), restored, failed)
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.message.setText(text)

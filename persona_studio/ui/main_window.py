@@ -162,13 +162,23 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self._action(file_menu, "&New database…", self.choose_new_database,
-                     tip="Create an empty FORLLM database file")
-        self._action(file_menu, "&Open database…", self.choose_database,
-                     QKeySequence.StandardKey.Open, "Open FORLLM's forllm_data.db or another file")
+        self._action(
+            file_menu,
+            "&New database…",
+            self.choose_new_database,
+            tip="Create an empty FORLLM database file",
+        )
+        self._action(
+            file_menu,
+            "&Open database…",
+            self.choose_database,
+            QKeySequence.StandardKey.Open,
+            "Open FORLLM's forllm_data.db or another file",
+        )
         file_menu.addSeparator()
-        self._action(file_menu, "&Preferences…", self.open_preferences,
-                     QKeySequence.StandardKey.Preferences)
+        self._action(
+            file_menu, "&Preferences…", self.open_preferences, QKeySequence.StandardKey.Preferences
+        )
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -177,32 +187,48 @@ class MainWindow(QMainWindow):
             edit_menu, "&Find persona", self.focus_search, QKeySequence.StandardKey.Find
         )
         self.save_action = self._action(
-            edit_menu, "&Save persona", self.save_persona, QKeySequence.StandardKey.Save,
+            edit_menu,
+            "&Save persona",
+            self.save_persona,
+            QKeySequence.StandardKey.Save,
             "Save the persona in the editor as a new version",
         )
         edit_menu.addSeparator()
-        self._action(edit_menu, "Prompt &templates…", self.open_template_editor,
-                     tip="Edit the prompts each generation stage sends to the model")
+        self._action(
+            edit_menu,
+            "Prompt &templates…",
+            self.open_template_editor,
+            tip="Edit the prompts each generation stage sends to the model",
+        )
 
         generate_menu = bar.addMenu("&Generate")
         self.generate_action = self._action(
-            generate_menu, "&Generate", self.generate, ["Ctrl+Return", "Ctrl+Enter"],
+            generate_menu,
+            "&Generate",
+            self.generate,
+            ["Ctrl+Return", "Ctrl+Enter"],
             "Queue what the Generate form describes",
         )
         self.stop_action = self._action(
-            generate_menu, "&Stop the running job", self.stop_running_job,
+            generate_menu,
+            "&Stop the running job",
+            self.stop_running_job,
             tip="Stop the generation that is running now",
         )
 
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.queue_dock.toggleViewAction())
-        self._action(view_menu, "&Generate tab", lambda: self.tabs.setCurrentIndex(GENERATE_TAB),
-                     "Ctrl+1")
-        self._action(view_menu, "&Personas tab", lambda: self.tabs.setCurrentIndex(PERSONAS_TAB),
-                     "Ctrl+2")
+        self._action(
+            view_menu, "&Generate tab", lambda: self.tabs.setCurrentIndex(GENERATE_TAB), "Ctrl+1"
+        )
+        self._action(
+            view_menu, "&Personas tab", lambda: self.tabs.setCurrentIndex(PERSONAS_TAB), "Ctrl+2"
+        )
         view_menu.addSeparator()
         self.report_action = self._action(
-            view_menu, "&Best-rated settings…", self.open_rating_report,
+            view_menu,
+            "&Best-rated settings…",
+            self.open_rating_report,
             tip="Which templates, models and options made the best-rated personas",
         )
 
@@ -254,12 +280,13 @@ class MainWindow(QMainWindow):
         self.personas.personaSelected.connect(self._persona_selected)
         self.personas.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.editor.tokensWanted.connect(
-            lambda key, text: self.worker.count_tokens(
-                key, text, self.form.model_picker.model_id()
-            )
+            lambda key, text: self.worker.count_tokens(key, text, self.form.model_picker.model_id())
         )
         for signal in (
-            self.editor.saved, self.editor.renamed, self.editor.deleted, self.editor.rated
+            self.editor.saved,
+            self.editor.renamed,
+            self.editor.deleted,
+            self.editor.rated,
         ):
             signal.connect(self._persona_changed)
         self.editor.historyRequested.connect(self.open_history)
@@ -357,7 +384,10 @@ class MainWindow(QMainWindow):
     def choose_new_database(self) -> None:
         start = str(paths.data_dir() / "forllm_data.db")
         path, _ = QFileDialog.getSaveFileName(
-            self, "New FORLLM database", start, DB_FILTER,
+            self,
+            "New FORLLM database",
+            start,
+            DB_FILTER,
             options=QFileDialog.Option.DontConfirmOverwrite,
         )
         if not path:
@@ -427,7 +457,8 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(
                 f"Job #{outcome.request_id} failed: {first_sentence(outcome.error)} "
-                "(the queue shows the whole message)", 20000,
+                "(the queue shows the whole message)",
+                20000,
             )
         self.refresh_views()
 
@@ -437,7 +468,8 @@ class MainWindow(QMainWindow):
         if self.editor.is_dirty() and self.editor.persona_id != outcome.persona_id:
             self.statusBar().showMessage(
                 f"“{outcome.persona_name}” is ready; it was not opened because the editor "
-                "has unsaved changes.", 15000,
+                "has unsaved changes.",
+                15000,
             )
             return
         self.personas.refresh()  # the new persona must be in the list to be selected
@@ -464,8 +496,8 @@ class MainWindow(QMainWindow):
     def _pause_toggled(self, paused: bool) -> None:
         self.worker.set_paused(paused)
         self.statusBar().showMessage(
-            "Queue paused: no new job starts until you resume it." if paused
-            else "Queue resumed.", 8000,
+            "Queue paused: no new job starts until you resume it." if paused else "Queue resumed.",
+            8000,
         )
 
     def _worker_ready(self) -> None:
@@ -674,8 +706,9 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def show_error(self, title: str, text: str) -> QMessageBox:
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok,
-                          self)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+        )
         self._show_dialog(box)
         return box
 
@@ -693,8 +726,13 @@ class MainWindow(QMainWindow):
         return [self.writes, self.form.writes, self.queue.writes, self.editor.writes]
 
     def _task_groups(self) -> list[TaskGroup]:
-        return [self._tasks, self.watcher.tasks, self.form.model_picker.tasks,
-                self.personas.tasks, *self._write_groups()]
+        return [
+            self._tasks,
+            self.watcher.tasks,
+            self.form.model_picker.tasks,
+            self.personas.tasks,
+            *self._write_groups(),
+        ]
 
     def pending_tasks(self) -> int:
         return sum(len(group) for group in self._task_groups())

@@ -38,9 +38,7 @@ class ModelPicker(QWidget):
     changed = Signal(str)  # model id
     listed = Signal()  # the list of models changed (see entries)
 
-    def __init__(
-        self, endpoints: Callable[[], list[str]], parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, endpoints: Callable[[], list[str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._endpoints = endpoints
         self._tasks = TaskGroup(self._listing_failed)
@@ -139,9 +137,7 @@ class ModelPicker(QWidget):
         self.combo.blockSignals(False)
         self.set_model_id(current)
         self.status.setText("\n".join(problems))
-        self.status.setToolTip(
-            "\n\n".join(info.detail for info in models if not info.available)
-        )
+        self.status.setToolTip("\n\n".join(info.detail for info in models if not info.available))
         self.listed.emit()
 
     def _listing_failed(self, exc: BaseException) -> None:

@@ -210,13 +210,13 @@ class OutputPreferencesBox(QWidget):
 
     def register_errors(self, errors: FieldErrors) -> None:
         errors.add(
-            "output_preferences.desired_headings", "Headings", self.headings.error,
+            "output_preferences.desired_headings",
+            "Headings",
+            self.headings.error,
             self.headings.list,
         )
         errors.add("output_preferences.tone_preference", "Tone", self.tone_error, self.tone)
-        errors.add(
-            "output_preferences.length_preference", "Length", self.length_error, self.length
-        )
+        errors.add("output_preferences.length_preference", "Length", self.length_error, self.length)
 
     def check(self, errors: FieldErrors) -> bool:
         """What the request's validation cannot know: a persona needs at least one section."""

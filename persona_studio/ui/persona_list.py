@@ -320,10 +320,12 @@ class PersonaListPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
         metrics = self.view.fontMetrics()
-        for column, sample in ((COL_SOURCE, "Generated: assistant"),
-                               (COL_UPDATED, "0000-00-00"),
-                               (COL_CREATED, "0000-00-00"),
-                               (COL_RATING, "★★★★★")):
+        for column, sample in (
+            (COL_SOURCE, "Generated: assistant"),
+            (COL_UPDATED, "0000-00-00"),
+            (COL_CREATED, "0000-00-00"),
+            (COL_RATING, "★★★★★"),
+        ):
             header.resizeSection(column, metrics.horizontalAdvance(sample) + 24)
         self.count_label = QLabel()
         self.count_label.setObjectName("personaCount")
@@ -366,7 +368,8 @@ class PersonaListPanel(QWidget):
         shown = self.model.total
         what = "persona" if shown == 1 else "personas"
         self.count_label.setText(
-            f"{shown} {what} matching “{self.model.search}”" if self.model.search
+            f"{shown} {what} matching “{self.model.search}”"
+            if self.model.search
             else f"{shown} {what}"
         )
 
@@ -433,7 +436,9 @@ class PersonaListPanel(QWidget):
 
             name = self.model.index(self.model.row_of(ids[0]) or 0, COL_NAME).data()
             path, _ = QFileDialog.getSaveFileName(
-                self, f"Export as {info.label}", safe_filename(str(name), info.suffix),
+                self,
+                f"Export as {info.label}",
+                safe_filename(str(name), info.suffix),
                 f"{info.label} (*{info.suffix});;All files (*)",
             )
             if path:

@@ -149,8 +149,13 @@ class QueueModel(QAbstractTableModel):
         return not ids <= self._subforums.keys()
 
     def set_live(
-        self, request_id: int, *, stage: str | None = None, tokens: int | None = None,
-        rate: float | None = None, loading: bool | None = None,
+        self,
+        request_id: int,
+        *,
+        stage: str | None = None,
+        tokens: int | None = None,
+        rate: float | None = None,
+        loading: bool | None = None,
     ) -> None:
         """Progress from the worker's signals, shown until the stored row catches up."""
         live = self._live.setdefault(request_id, LiveProgress())
@@ -173,9 +178,7 @@ class QueueModel(QAbstractTableModel):
         return self._jobs[row] if 0 <= row < len(self._jobs) else None
 
     def row_of(self, request_id: int) -> int | None:
-        return next(
-            (i for i, job in enumerate(self._jobs) if job.request_id == request_id), None
-        )
+        return next((i for i, job in enumerate(self._jobs) if job.request_id == request_id), None)
 
     def jobs(self) -> list[Any]:
         return list(self._jobs)
@@ -224,7 +227,10 @@ class QueueModel(QAbstractTableModel):
                 return error_color()
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (
-            COL_ID, COL_PROGRESS, COL_RATE, COL_ELAPSED,
+            COL_ID,
+            COL_PROGRESS,
+            COL_RATE,
+            COL_ELAPSED,
         ):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == STATUS_ROLE:
@@ -274,4 +280,3 @@ class QueueModel(QAbstractTableModel):
         else:
             seconds = None  # ended without one of our workers running it
         return format_duration(seconds) if seconds is not None else ""
-

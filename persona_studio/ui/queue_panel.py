@@ -115,8 +115,11 @@ class QueuePanel(QWidget):
 
         buttons = QHBoxLayout()
         for widget in (
-            self.cancel_button, self.retry_button, self.remove_button,
-            self.up_button, self.down_button,
+            self.cancel_button,
+            self.retry_button,
+            self.remove_button,
+            self.up_button,
+            self.down_button,
         ):
             buttons.addWidget(widget)
         buttons.addWidget(self.pause_button)
@@ -255,9 +258,7 @@ class QueuePanel(QWidget):
         self.detail.setVisible(bool(error))
         pending = [j.request_id for j in self.model.jobs() if j.status.value == "pending"]
         ours_running = status == "processing" and job.owner is not None
-        self.cancel_button.setEnabled(
-            status in ("pending", "pending_dependency") or ours_running
-        )
+        self.cancel_button.setEnabled(status in ("pending", "pending_dependency") or ours_running)
         self.retry_button.setEnabled(status == "error")
         self.remove_button.setEnabled(bool(status) and status != "processing")
         self.up_button.setEnabled(status == "pending" and pending[:1] != [job.request_id])

@@ -93,7 +93,9 @@ class StreamView(QWidget):
         self._stage = ""
         self._stage_number = 0
         self.text.clear()
-        self.title.setText(f"Generating “{name}” with {model_label(model_id) or 'the default model'}")
+        self.title.setText(
+            f"Generating “{name}” with {model_label(model_id) or 'the default model'}"
+        )
         self.stage_label.clear()
         self.rate_label.clear()
         self.open_button.setVisible(False)
@@ -134,9 +136,7 @@ class StreamView(QWidget):
         if outcome.persona_id is not None:
             self.persona_id = outcome.persona_id
             self.open_button.setVisible(True)
-            note = (
-                f" (“{outcome.requested_name}” was taken)" if outcome.renamed else ""
-            )
+            note = f" (“{outcome.requested_name}” was taken)" if outcome.renamed else ""
             version = f", version {outcome.version}" if outcome.version > 1 else ""
             self._set_status(f"Done: saved as “{outcome.persona_name}”{note}{version}.")
         elif outcome.cancelled:

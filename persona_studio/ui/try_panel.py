@@ -416,4 +416,3 @@ class TryItPanel(QWidget):
         self.stop_button.setEnabled(self.pending is not None)
         self.clear_button.setEnabled(has and self._has_turns)
         self.model.setEnabled(has)
-

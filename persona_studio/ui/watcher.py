@@ -28,6 +28,7 @@ class StoreWatcher(QObject):
         super().__init__(parent)
         self.interval = interval
         self._tasks = TaskGroup(lambda exc: self.failed.emit(str(exc)))
+
     def start(self, store) -> None:
         """Watch ``store`` (a persona_studio.store.Store) until ``stop``."""
         self.stop()

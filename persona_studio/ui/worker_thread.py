@@ -94,9 +94,7 @@ class ReportingPool(BackendPool):
 
 
 def embedded_settings(settings: ModelSettings) -> EmbeddedSettings:
-    return EmbeddedSettings(
-        n_ctx=settings.context_size or None, n_threads=settings.threads or None
-    )
+    return EmbeddedSettings(n_ctx=settings.context_size or None, n_threads=settings.threads or None)
 
 
 class _Runner(QObject):
@@ -238,9 +236,7 @@ class _Runner(QObject):
 
         reply = answer(backend, request, on_text)
         if pieces:
-            self.chat_text.emit(
-                request.chat_id, "".join(pieces), reply.tokens, reply.tokens_per_s
-            )
+            self.chat_text.emit(request.chat_id, "".join(pieces), reply.tokens, reply.tokens_per_s)
         return reply
 
     @Slot(int, str, str)

@@ -44,18 +44,30 @@ def assistant(text: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("section", "question"),
     [
-        ("You know a great deal about food and cooking. You love baking.",
-         "What can you tell me about food and cooking?"),
-        ("Linux servers, NAS appliances, SMB/NFS, VLANs, ZFS, Docker.",
-         "What can you tell me about Linux servers?"),
-        ("- **Medieval siege warfare**: trebuchets and sapping",
-         "What can you tell me about Medieval siege warfare?"),
-        ("An expert in NASA mission history and you can explain orbits.",
-         "What can you tell me about NASA mission history?"),
-        ("You know a great deal about the universe, and your crew is tasked to explore.",
-         "What can you tell me about the universe?"),
-        ("1. Deep knowledge of Byzantine coinage and its forgeries",
-         "What can you tell me about Byzantine coinage and its forgeries?"),
+        (
+            "You know a great deal about food and cooking. You love baking.",
+            "What can you tell me about food and cooking?",
+        ),
+        (
+            "Linux servers, NAS appliances, SMB/NFS, VLANs, ZFS, Docker.",
+            "What can you tell me about Linux servers?",
+        ),
+        (
+            "- **Medieval siege warfare**: trebuchets and sapping",
+            "What can you tell me about Medieval siege warfare?",
+        ),
+        (
+            "An expert in NASA mission history and you can explain orbits.",
+            "What can you tell me about NASA mission history?",
+        ),
+        (
+            "You know a great deal about the universe, and your crew is tasked to explore.",
+            "What can you tell me about the universe?",
+        ),
+        (
+            "1. Deep knowledge of Byzantine coinage and its forgeries",
+            "What can you tell me about Byzantine coinage and its forgeries?",
+        ),
         ("...", DOMAIN_FALLBACK),
     ],
 )

@@ -27,7 +27,9 @@ def test_window_opens_the_file_and_quits_cleanly(forllm_db: Path, tmp_path: Path
     env["PERSONA_STUDIO_DATA_DIR"] = str(tmp_path / "data")
     process = subprocess.Popen(
         [sys.executable, "-m", "persona_studio", "--db", str(forllm_db)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60

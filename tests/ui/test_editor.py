@@ -33,7 +33,9 @@ def test_search_edit_save_diff_restore(qtbot, window) -> None:
     qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=15_000)
     view = window.personas.view
     index = model.index(0, COL_NAME)
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
+    qtbot.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center()
+    )
     editor = window.editor
     qtbot.waitUntil(lambda: editor.persona_id == HANK, timeout=15_000)
     original = editor.text.toPlainText()
@@ -78,7 +80,8 @@ def test_search_edit_save_diff_restore(qtbot, window) -> None:
     assert "−" in diff and "+" in diff and "A second copy of the heading" in diff
     assert "version 1 → version 2" in diff
     version_one = next(
-        dialog.list.item(i) for i in range(dialog.list.count())
+        dialog.list.item(i)
+        for i in range(dialog.list.count())
         if dialog.list.item(i).data(VERSION_ROLE) == 1
     )
     dialog.list.setCurrentItem(version_one)
@@ -109,9 +112,10 @@ def test_rename_shows_a_taken_name_next_to_the_field(qtbot, window) -> None:
     assert not editor.name_error.isVisible()
     assert window.store.personas.get(QUILL).name == "Quill the Archivist"
     qtbot.waitUntil(
-        lambda: window.personas.model.index(
-            window.personas.model.row_of(QUILL), COL_NAME
-        ).data() == "Quill the Archivist",
+        lambda: (
+            window.personas.model.index(window.personas.model.row_of(QUILL), COL_NAME).data()
+            == "Quill the Archivist"
+        ),
         timeout=5_000,
     )
 
@@ -150,7 +154,8 @@ def test_changes_from_another_program_appear(qtbot, window, forllm_db) -> None:
 def test_delete_asks_and_refuses_forllms_default(qtbot, window, monkeypatch) -> None:
     answers: list[str] = []
     monkeypatch.setattr(
-        QMessageBox, "question",
+        QMessageBox,
+        "question",
         lambda *args, **kwargs: answers.append(args[1]) or QMessageBox.StandardButton.Yes,
     )
     window.show_persona(QUILL)

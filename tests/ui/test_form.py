@@ -122,9 +122,14 @@ def test_headings_checklist_orders_ticks_and_adds(qtbot) -> None:
     editor.new_heading.setText("Favourite Sayings")
     editor.add_button.click()
     assert editor.headings() == [
-        "Persona Name", "Core Identity", "Knowledge Domain & Expertise",
-        "Speaking Style & Tone", "Interaction Guidelines & Behaviors", "Example Phrases",
-        "Forbidden Actions & Topics", "Favourite Sayings",
+        "Persona Name",
+        "Core Identity",
+        "Knowledge Domain & Expertise",
+        "Speaking Style & Tone",
+        "Interaction Guidelines & Behaviors",
+        "Example Phrases",
+        "Forbidden Actions & Topics",
+        "Favourite Sayings",
     ]
     editor.new_heading.setText("core identity")
     editor.add_button.click()

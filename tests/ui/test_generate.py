@@ -51,8 +51,11 @@ def test_generate_streams_and_saves(qtbot, window) -> None:
 
     texts: list[tuple[str, int]] = []  # (stage, characters streamed so far in the view)
     window.worker.textArrived.connect(
-        lambda rid, stage, *_: texts.append((stage, len(window.stream.text.toPlainText())))
-        if rid == request_id else None
+        lambda rid, stage, *_: (
+            texts.append((stage, len(window.stream.text.toPlainText())))
+            if rid == request_id
+            else None
+        )
     )
     with qtbot.waitSignal(
         window.worker.jobFinished,

@@ -39,8 +39,7 @@ def test_probes_follow_the_persona_and_bad_questions_lose_nothing(qtbot, window)
         window.editor.text.toPlainText().replace("Linux servers", "Amateur radio")
     )
     qtbot.waitUntil(
-        lambda: panel.probe_buttons[2].question
-        == "What can you tell me about Amateur radio?",
+        lambda: panel.probe_buttons[2].question == "What can you tell me about Amateur radio?",
         timeout=3_000,
     )
     assert not panel.send_button.isEnabled()  # nothing typed yet
@@ -98,9 +97,11 @@ def test_a_reply_streams_then_stop_keeps_what_was_said(qtbot, window) -> None:
     # Stop as soon as the second question's first words arrive.
     pieces.clear()
     window.worker.chatText.connect(
-        lambda *_: qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
-        if panel.stop_button.isEnabled()
-        else None
+        lambda *_: (
+            qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+            if panel.stop_button.isEnabled()
+            else None
+        )
     )
     panel.question.setText("Write a very long story about your home lab, in ten chapters.")
     with qtbot.waitSignal(window.worker.chatFinished, timeout=REPLY_TIMEOUT_MS) as finished:
@@ -138,9 +139,7 @@ def test_a_job_queued_during_a_chat_waits_for_it(qtbot, window) -> None:
 
     window.worker.chatText.connect(queue_job_once)
     window.worker.chatFinished.connect(
-        lambda _r: job_status_when_chat_ended.append(_status(window, queued[0]))
-        if queued
-        else None
+        lambda _r: job_status_when_chat_ended.append(_status(window, queued[0])) if queued else None
     )
     with qtbot.waitSignal(window.worker.chatFinished, timeout=REPLY_TIMEOUT_MS):
         assert panel.ask("Tell me about your home lab.")
