@@ -43,6 +43,20 @@ from persona_studio.ui.labels import error_color, model_label, muted_color
 _chat_ids = itertools.count(1)
 
 
+def _row(*items: QWidget | tuple[QWidget, int] | None) -> QHBoxLayout:
+    """A row without margins: widgets, (widget, stretch) pairs, None for a stretch."""
+    row = QHBoxLayout()
+    row.setContentsMargins(0, 0, 0, 0)
+    for item in items:
+        if item is None:
+            row.addStretch(1)
+        elif isinstance(item, tuple):
+            row.addWidget(*item)
+        else:
+            row.addWidget(item)
+    return row
+
+
 class ProbeButton(QPushButton):
     """A one-click question. Its label is the question, elided to the width it gets, so the
     three fit side by side in a narrow panel; the tooltip has it whole."""
@@ -119,20 +133,9 @@ class TryItPanel(QWidget):
         self.transcript.setOpenLinks(False)
         self._has_turns = False  # the transcript shows a conversation, not the intro
 
-        # Two short questions side by side, the domain question (as long as the domain's
-        # name) on a row of its own.
         self.probe_buttons = [ProbeButton(q) for q in (PROBE_WHO, PROBE_FORBIDDEN, DOMAIN_FALLBACK)]
         for button in self.probe_buttons:
             button.clicked.connect(lambda _checked=False, b=button: self.ask(b.question))
-        probe_row = QHBoxLayout()
-        probe_row.setContentsMargins(0, 0, 0, 0)
-        probe_row.addWidget(self.probe_buttons[0])
-        probe_row.addWidget(self.probe_buttons[1])
-        probe_row.addStretch(1)
-        domain_row = QHBoxLayout()
-        domain_row.setContentsMargins(0, 0, 0, 0)
-        domain_row.addWidget(self.probe_buttons[2])
-        domain_row.addStretch(1)
 
         self.question = QLineEdit()
         self.question.setAccessibleName("Question for the persona")
@@ -155,29 +158,16 @@ class TryItPanel(QWidget):
         self.status.setObjectName("chatStatus")
         self.status.setWordWrap(True)
 
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(title)
-        top.addStretch(1)
-        top.addWidget(QLabel("Model:"))
-        top.addWidget(self.model)
-        ask_row = QHBoxLayout()
-        ask_row.setContentsMargins(0, 0, 0, 0)
-        ask_row.addWidget(self.question, 1)
-        ask_row.addWidget(self.send_button)
-        ask_row.addWidget(self.stop_button)
-        bottom = QHBoxLayout()
-        bottom.setContentsMargins(0, 0, 0, 0)
-        bottom.addWidget(self.status, 1)
-        bottom.addWidget(self.clear_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 0, 0, 0)
-        layout.addLayout(top)
+        layout.addLayout(_row(title, None, QLabel("Model:"), self.model))
         layout.addWidget(self.transcript, 1)
-        layout.addLayout(probe_row)
-        layout.addLayout(domain_row)
-        layout.addLayout(ask_row)
-        layout.addLayout(bottom)
+        # The two short questions side by side; the domain question, as long as the
+        # domain's name, on a row of its own.
+        layout.addLayout(_row(self.probe_buttons[0], self.probe_buttons[1], None))
+        layout.addLayout(_row(self.probe_buttons[2], None))
+        layout.addLayout(_row((self.question, 1), self.send_button, self.stop_button))
+        layout.addLayout(_row((self.status, 1), self.clear_button))
         self._show_intro()
         self._update_state()
 
