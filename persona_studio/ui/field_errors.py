@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from persona_studio.errors import InvalidRequestError
 from persona_studio.ui.labels import error_color
@@ -54,6 +54,25 @@ class FieldErrors:
         self, field: str, subject: str, label: QLabel, focus: QWidget, scope: str | None = None
     ) -> None:
         self._fields[(scope, field)] = _Field(subject, label, focus)
+
+    def add_row(
+        self,
+        form: QFormLayout,
+        caption: str,
+        widget: QWidget,
+        fields: str | tuple[str, ...],
+        subject: str,
+        scope: str | None = None,
+    ) -> QLabel:
+        """Add ``widget`` to ``form`` under ``caption``, with the label that shows its
+        messages on the row below, registered for the request field(s) it edits; returns
+        that label."""
+        label = error_label()
+        form.addRow(caption, widget)
+        form.addRow("", label)
+        for field in (fields,) if isinstance(fields, str) else fields:
+            self.add(field, subject, label, widget, scope)
+        return label
 
     def clear(self) -> None:
         for entry in self._fields.values():

@@ -140,21 +140,19 @@ class GenerateForm(QWidget):
         if prefs.last_model:
             self.model_picker.set_model_id(prefs.last_model)
         self.model_picker.changed.connect(self._remember_model)
-        self.model_error = error_label()
         self.output = OutputPreferencesBox()
         self.output.register_errors(self.errors)
         self.override = _line("Exact name", "Leave empty to let the model choose")
-        self.override_error = error_label()
-        self.errors.add("llm_model_for_generation", "Model", self.model_error, self.model_picker)
-        self.errors.add("target_persona_name_override", "Name", self.override_error, self.override)
 
         common = QGroupBox("Output")
         common_form = QFormLayout(common)
-        common_form.addRow("Model:", self.model_picker)
-        common_form.addRow("", self.model_error)
+        self.model_error = self.errors.add_row(
+            common_form, "Model:", self.model_picker, "llm_model_for_generation", "Model"
+        )
         common_form.addRow(self.output)
-        common_form.addRow("Exact name:", self.override)
-        common_form.addRow("", self.override_error)
+        self.override_error = self.errors.add_row(
+            common_form, "Exact name:", self.override, "target_persona_name_override", "Name"
+        )
         self.critique = QCheckBox("Review the brainstorm before writing (critique stage)")
         self.critique.setToolTip(
             "Adds a stage between the brainstorm and the persona: the model reviews its ideas "
@@ -191,24 +189,20 @@ class GenerateForm(QWidget):
     def _details_page(self) -> QWidget:
         page, form = _page()
         self.name_hint = _line("Name hint", "e.g. Captain Nemo")
-        self.name_error = error_label()
         self.description = _text_box(
             "Description", "A few words or sentences: who they are, how they talk"
         )
-        self.description_error = error_label()
-        form.addRow("Name:", self.name_hint)
-        form.addRow("", self.name_error)
-        form.addRow("Description:", self.description)
-        form.addRow("", self.description_error)
         scope = FROM_NAME_AND_DESCRIPTION
-        self.errors.add(
-            "input_details.name_hint", "The name", self.name_error, self.name_hint, scope
+        add = self.errors.add_row
+        self.name_error = add(
+            form, "Name:", self.name_hint, "input_details.name_hint", "The name", scope
         )
-        self.errors.add(
+        self.description_error = add(
+            form,
+            "Description:",
+            self.description,
             "input_details.description_hint",
             "The description",
-            self.description_error,
-            self.description,
             scope,
         )
         return page
@@ -218,7 +212,6 @@ class GenerateForm(QWidget):
         self.subforum = QComboBox()
         self.subforum.setAccessibleName("Subforum")
         self.subforum.currentIndexChanged.connect(self._subforum_changed)
-        self.subforum_error = error_label()
         self.subforum_description = _text_box(
             "Subforum description", "What the subforum is about (saved in the forum file)"
         )
@@ -228,16 +221,13 @@ class GenerateForm(QWidget):
         self.save_description.setEnabled(False)
         self.save_description.clicked.connect(self._save_description)
         self.description_status = QLabel()
-        self.subforum_description_error = error_label()
         describe_row = QHBoxLayout()
         describe_row.addWidget(self.save_description)
         describe_row.addWidget(self.description_status, 1)
         self.directives = _text_box(
             "Directives for every expert", "e.g. Practical, beginner-friendly explanations"
         )
-        self.directives_error = error_label()
         self.expert_name = _line("Expert name hint", "Optional")
-        self.expert_name_error = error_label()
         self.count = QSpinBox()
         self.count.setRange(1, MAX_BATCH)
         self.count.setAccessibleName("Number of experts to generate")
@@ -245,7 +235,6 @@ class GenerateForm(QWidget):
         self.focuses = _text_box(
             "Focus of each expert", "One line per expert, so the experts differ", 90
         )
-        self.focuses_error = error_label()
         self.experts = QListWidget()
         self.experts.setAccessibleName("Experts already in this subforum")
         self.experts.setMaximumHeight(110)
@@ -253,45 +242,42 @@ class GenerateForm(QWidget):
         self.naming_note = QLabel()
         self.naming_note.setWordWrap(True)
 
-        form.addRow("Subforum:", self.subforum)
-        form.addRow("", self.subforum_error)
-        form.addRow("Its description:", self.subforum_description)
-        form.addRow("", describe_row)
-        form.addRow("", self.subforum_description_error)
-        form.addRow("Existing experts:", self.experts)
-        form.addRow("", self.naming_note)
-        form.addRow("Directives:", self.directives)
-        form.addRow("", self.directives_error)
-        form.addRow("Name hint:", self.expert_name)
-        form.addRow("", self.expert_name_error)
-        form.addRow("Experts to generate:", self.count)
-        form.addRow("Focus per expert:", self.focuses)
-        form.addRow("", self.focuses_error)
         scope = SUBFORUM_EXPERT
-        for field in ("input_details.subforum_name", "input_details.subforum_id"):
-            self.errors.add(field, "The subforum", self.subforum_error, self.subforum, scope)
-        self.errors.add(
+        add = self.errors.add_row
+        self.subforum_error = add(
+            form,
+            "Subforum:",
+            self.subforum,
+            ("input_details.subforum_name", "input_details.subforum_id"),
+            "The subforum",
+            scope,
+        )
+        self.subforum_description_error = add(
+            form,
+            "Its description:",
+            self.subforum_description,
             "input_details.subforum_description",
             "The description",
-            self.subforum_description_error,
-            self.subforum_description,
             scope,
         )
-        self.errors.add(
+        form.addRow("", describe_row)
+        form.addRow("Existing experts:", self.experts)
+        form.addRow("", self.naming_note)
+        self.directives_error = add(
+            form,
+            "Directives:",
+            self.directives,
             "input_details.additional_directives",
             "The directives",
-            self.directives_error,
-            self.directives,
             scope,
         )
-        self.errors.add(
-            "input_details.name_hint",
-            "The name",
-            self.expert_name_error,
-            self.expert_name,
-            scope,
+        self.expert_name_error = add(
+            form, "Name hint:", self.expert_name, "input_details.name_hint", "The name", scope
         )
-        self.errors.add("focuses", "The focus lines", self.focuses_error, self.focuses, scope)
+        form.addRow("Experts to generate:", self.count)
+        self.focuses_error = add(
+            form, "Focus per expert:", self.focuses, "focuses", "The focus lines", scope
+        )
         self._count_changed(1)
         return page
 
@@ -302,38 +288,28 @@ class GenerateForm(QWidget):
         )
         intro.setWordWrap(True)
         self.assistant_name = _line("Assistant name hint", "Optional, e.g. Sam")
-        self.assistant_name_error = error_label()
         self.assistant_description = _text_box("What the assistant should be good at", "Optional")
-        self.assistant_description_error = error_label()
         self.assistant_directives = _text_box("Assistant directives", "Optional")
-        self.assistant_directives_error = error_label()
         form.addRow(intro)
-        form.addRow("Name:", self.assistant_name)
-        form.addRow("", self.assistant_name_error)
-        form.addRow("Good at:", self.assistant_description)
-        form.addRow("", self.assistant_description_error)
-        form.addRow("Directives:", self.assistant_directives)
-        form.addRow("", self.assistant_directives_error)
         scope = GENERAL_PURPOSE_ASSISTANT
-        self.errors.add(
-            "input_details.name_hint",
-            "The name",
-            self.assistant_name_error,
-            self.assistant_name,
-            scope,
+        add = self.errors.add_row
+        self.assistant_name_error = add(
+            form, "Name:", self.assistant_name, "input_details.name_hint", "The name", scope
         )
-        self.errors.add(
+        self.assistant_description_error = add(
+            form,
+            "Good at:",
+            self.assistant_description,
             "input_details.description_hint",
             "The description",
-            self.assistant_description_error,
-            self.assistant_description,
             scope,
         )
-        self.errors.add(
+        self.assistant_directives_error = add(
+            form,
+            "Directives:",
+            self.assistant_directives,
             "input_details.additional_directives",
             "The directives",
-            self.assistant_directives_error,
-            self.assistant_directives,
             scope,
         )
         return page

@@ -117,20 +117,16 @@ class RegenerateDialog(QDialog):
             else:
                 widget = QLineEdit(str(details.get(key) or ""))
             widget.setAccessibleName(label)
-            error = error_label()
             self.inputs[key] = widget
-            self.errors.add(f"input_details.{key}", label, error, widget)
-            form.addRow(f"{label}:", widget)
-            form.addRow("", error)
+            self.errors.add_row(form, f"{label}:", widget, f"input_details.{key}", label)
 
         self.model_picker = ModelPicker(lambda: prefs.endpoints)
         self.model_picker.set_model_id(
             str(self.params.get("llm_model_for_generation") or DEFAULT_MODEL_ID)
         )
-        self.model_error = error_label()
-        self.errors.add("llm_model_for_generation", "Model", self.model_error, self.model_picker)
-        form.addRow("Model:", self.model_picker)
-        form.addRow("", self.model_error)
+        self.model_error = self.errors.add_row(
+            form, "Model:", self.model_picker, "llm_model_for_generation", "Model"
+        )
         self.output = OutputPreferencesBox()
         self.output.set_preferences(self.params.get("output_preferences"))
         self.output.register_errors(self.errors)
@@ -142,11 +138,10 @@ class RegenerateDialog(QDialog):
         self.override = QLineEdit(str(self.params.get("target_persona_name_override") or ""))
         self.override.setAccessibleName("Exact name of the new persona")
         self.override.setPlaceholderText("Leave empty to let the model choose")
-        self.override_error = error_label()
-        self.errors.add("target_persona_name_override", "Name", self.override_error, self.override)
         form.addRow(self.as_new)
-        form.addRow("Exact name:", self.override)
-        form.addRow("", self.override_error)
+        self.override_error = self.errors.add_row(
+            form, "Exact name:", self.override, "target_persona_name_override", "Name"
+        )
         self._as_new_toggled(False)
 
         content = QWidget()
