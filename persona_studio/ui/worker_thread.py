@@ -224,7 +224,7 @@ class _Runner(QObject):
         except PersonaStudioError as exc:
             return ChatReply(request.chat_id, error=str(exc))
         pieces: list[str] = []
-        last_flush = time.monotonic()
+        last_flush = 0.0  # the first piece goes out at once: it shows the reply has begun
 
         def on_text(piece: str, tokens: int, rate: float) -> None:
             nonlocal last_flush
