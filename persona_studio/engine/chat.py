@@ -73,7 +73,7 @@ def domain_probe(persona_text: str) -> str:
     topic = (topic[: end.start()] if end else topic).strip()
     if len(topic) > MAX_TOPIC_CHARS:
         topic = topic[:MAX_TOPIC_CHARS].rsplit(" ", 1)[0]
-    if len(topic.split()) < 1 or not re.search(r"[A-Za-z]", topic):
+    if not re.search(r"[^\W\d_]", topic):  # no letter at all: "...", "42"
         return DOMAIN_FALLBACK
     # The case stays as written: "Linux servers" must not become "linux servers", and a
     # capital on "Medieval siege warfare" is the lesser harm.

@@ -308,7 +308,7 @@ class PersonaEditor(QWidget):
         model = f" by {model_label(info.get('model'))}" if info and info.get("model") else ""
         updated = (
             persona.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
-            if (persona.updated_at)
+            if persona.updated_at
             else "unknown"
         )
         self.info.setText(
@@ -368,14 +368,16 @@ class PersonaEditor(QWidget):
 
         A rating chosen but not saved is saved on the way out, without asking: it is not a
         new version, and nobody means to throw a rating away."""
-        leave = proceed
 
-        def proceed() -> None:
-            self.save_pending_rating()
-            leave()
+        # Taken now: saving the text reloads the persona, and with it its stored rating.
+        rating_change = self._rating_change()
+
+        def go_on() -> None:
+            self._write_rating(rating_change)
+            proceed()
 
         if not self.is_dirty():
-            proceed()
+            go_on()
             return
         answer = QMessageBox.question(
             self,
@@ -387,12 +389,12 @@ class PersonaEditor(QWidget):
             QMessageBox.StandardButton.Save,
         )
         if answer == QMessageBox.StandardButton.Save:
-            self.save(then=proceed, otherwise=stay)
+            self.save(then=go_on, otherwise=stay)
         elif answer == QMessageBox.StandardButton.Discard:
             self.text.setPlainText(self._loaded_text)
             self.name_edit.setText(self.persona.name)
             self._update_state()
-            proceed()
+            go_on()
         elif stay is not None:
             stay()
 
@@ -413,11 +415,7 @@ class PersonaEditor(QWidget):
         self.rename_button.setEnabled(idle and bool(name) and name != self.persona.name)
         self.rating.setEnabled(has)
         self.rating_note.setEnabled(has)
-        self.rate_button.setEnabled(
-            idle
-            and (self.rating.currentData(), self.rating_note.text().strip())
-            != (self.persona.rating, self.persona.rating_note)
-        )
+        self.rate_button.setEnabled(idle and self._rating_change() is not None)
 
     # -- rating ---------------------------------------------------------------------------
 
@@ -426,20 +424,30 @@ class PersonaEditor(QWidget):
         self.rating.setCurrentIndex(max(index, 0))
         self.rating_note.setText(note)
 
+    def _rating_change(self) -> tuple[int, str, int | None, str] | None:
+        """(persona id, name, rating, note) as shown, if they differ from the stored ones."""
+        if self.persona is None:
+            return None
+        rating = self.rating.currentData()
+        note = self.rating_note.text().strip() if rating is not None else ""
+        if (rating, note) == (self.persona.rating, self.persona.rating_note):
+            return None
+        return self.persona.persona_id, self.persona.name, rating, note
+
     def save_pending_rating(self) -> None:
         """Save the rating and note shown if they differ from the stored ones."""
-        if self.rate_button.isEnabled():
-            self.save_rating()
+        self._write_rating(self._rating_change())
 
     def save_rating(self) -> None:
         """Store the rating and note shown (off the GUI thread); "Not rated" clears both."""
-        if self.persona is None or self.store is None or not self.rate_button.isEnabled():
-            return
-        store, persona_id = self.store, self.persona.persona_id
-        rating = self.rating.currentData()
-        note = self.rating_note.text().strip() if rating is not None else ""
+        if not self._busy:
+            self._write_rating(self._rating_change())
 
-        name = self.persona.name
+    def _write_rating(self, change: tuple[int, str, int | None, str] | None) -> None:
+        if change is None or self.store is None:
+            return
+        store = self.store
+        persona_id, name, rating, note = change
 
         def done(_result: None) -> None:
             self._set_busy(False)
@@ -454,7 +462,7 @@ class PersonaEditor(QWidget):
 
         def failed(exc: PersonaStudioError) -> None:
             self._set_busy(False)
-            self._show_message(f"The rating was not saved: {exc}", error=True)
+            self._show_message(f"The rating of “{name}” was not saved: {exc}", error=True)
 
         self._set_busy(True)
         self.writes.off_thread(lambda: store.personas.rate(persona_id, rating, note), done, failed)

@@ -88,3 +88,22 @@ def test_a_rating_not_yet_saved_is_saved_when_another_persona_opens(qtbot, windo
     assert (rating.rating, rating.note) == (4, "Chose it, never clicked Save rating.")
     assert editor.message.text() == "Rating saved for “Archivist Quill”."
     assert editor.rating.currentText() == "Not rated"  # Hank's own, untouched
+
+
+def test_unsaved_text_and_rating_are_both_kept_when_saving_on_the_way_out(
+    qtbot, window, monkeypatch
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    editor = window.editor
+    window.show_persona(HANK)
+    qtbot.waitUntil(lambda: editor.persona_id == HANK, timeout=15_000)
+    editor.text.setPlainText(editor.text.toPlainText() + '\n- "Check the cables."')
+    editor.rating.setCurrentIndex(editor.rating.findData(2))
+    monkeypatch.setattr(QMessageBox, "question", lambda *_a, **_k: QMessageBox.StandardButton.Save)
+    with qtbot.waitSignal(editor.rated, timeout=15_000):
+        window.show_persona(QUILL)
+    qtbot.waitUntil(lambda: editor.persona_id == QUILL, timeout=15_000)
+    hank = window.store.personas.get(HANK)
+    assert hank.version == 2 and hank.prompt_instructions.endswith('"Check the cables."')
+    assert window.store.personas.rating(HANK).rating == 2
