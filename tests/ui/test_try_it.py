@@ -70,6 +70,12 @@ def test_probes_follow_the_persona_and_bad_questions_lose_nothing(qtbot, window)
     assert "no text yet" in panel.status.text()
     window.editor.clear()
 
+    # The Try it button hides the panel, and the choice is remembered.
+    qtbot.mouseClick(window.editor.try_button, Qt.MouseButton.LeftButton)
+    assert not panel.isVisible() and window.prefs.try_panel_shown is False
+    qtbot.mouseClick(window.editor.try_button, Qt.MouseButton.LeftButton)
+    assert panel.isVisible() and window.prefs.try_panel_shown is True
+
 
 @pytest.mark.model
 def test_a_reply_streams_then_stop_keeps_what_was_said(qtbot, window) -> None:
