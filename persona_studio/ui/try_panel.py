@@ -291,7 +291,7 @@ class TryItPanel(QWidget):
     def reply_text(self, chat_id: int, text: str, tokens: int, rate: float) -> None:
         if not self._is_pending(chat_id):
             return
-        if not self._reply:
+        if not any(self._reply):  # the model's leading blank lines are not shown
             text = text.lstrip()
         self._reply.append(text)
         self._insert(text, QTextCharFormat())
