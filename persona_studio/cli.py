@@ -403,15 +403,21 @@ def cmd_chat(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) 
                 out.write(f"You: {question}\n")
             else:
                 break
-            request = ChatRequest(
-                number,
-                model_id,
-                persona.prompt_instructions,
-                (*history, {"role": "user", "content": question}),
-                # One seed per turn: the same seed on every turn makes a small model repeat
-                # its previous answer word for word.
-                replace(CHAT_PARAMS, seed=None if args.seed is None else args.seed + number),
-            )
+            try:
+                request = ChatRequest(
+                    number,
+                    model_id,
+                    persona.prompt_instructions,
+                    (*history, {"role": "user", "content": question}),
+                    # One seed per turn: the same seed on every turn makes a small model
+                    # repeat its previous answer word for word.
+                    replace(CHAT_PARAMS, seed=None if args.seed is None else args.seed + number),
+                )
+            except InvalidRequestError as exc:
+                if not interactive:
+                    raise
+                err.write(f"error: {exc}\n")  # a question too long: ask another
+                continue
             out.write(f"{persona.name}: ")
             out.flush()
             reply = answer(backend, request, _reply_printer(out))

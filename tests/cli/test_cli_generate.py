@@ -184,6 +184,8 @@ def test_chat_with_an_unknown_persona_or_model_says_so(tmp_path):
         "--ask", "Hi",
     )  # fmt: skip
     assert proc.returncode == 1 and "Model file not found" in proc.stderr
+    proc = run_cli("chat", "Homelab Hank", "--db", str(db), "--ask", "x" * 4001)
+    assert proc.returncode == 2 and "the limit is 4,000" in proc.stderr
     missing = tmp_path / "missing.db"
     proc = run_cli("chat", "Homelab Hank", "--db", str(missing), "--ask", "Hi")
     assert proc.returncode == 1 and not missing.exists()
