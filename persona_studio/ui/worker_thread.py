@@ -56,6 +56,31 @@ class JobOutcome:
     cancelled: bool = False
 
 
+class TextBatcher:
+    """Streamed text on its way to the GUI, handed on about every FLUSH_SECONDS (see the
+    module docstring) with the details of its last piece; ``flush`` hands on what is held at
+    once. The first piece after creation goes out at once."""
+
+    def __init__(self, send: Callable[..., None]) -> None:
+        self._send = send  # send(text, *details)
+        self._pieces: list[str] = []
+        self._details: tuple = ()
+        self._last_sent = 0.0
+
+    def add(self, text: str, *details) -> None:
+        self._pieces.append(text)
+        self._details = details
+        if time.monotonic() - self._last_sent >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last_sent = time.monotonic()
+        if self._pieces:
+            text = "".join(self._pieces)
+            self._pieces.clear()
+            self._send(text, *self._details)
+
+
 class ReportingPool(BackendPool):
     """A BackendPool that says when a local model starts and finishes loading, so the window
     can show "Loading model…" instead of a silent pause before the first token."""
@@ -126,11 +151,10 @@ class _Runner(QObject):
         self._pool: ReportingPool | None = None
         self._worker = None
         self._timer: QTimer | None = None
-        self._buffer: list[str] = []
-        self._buffer_stage = ""
-        self._buffer_tokens = 0
-        self._buffer_rate = 0.0
-        self._last_flush = 0.0
+        self._job_text = TextBatcher(
+            lambda text, rid, stage, tokens, rate: self.text.emit(rid, stage, text, tokens, rate)
+        )
+        self._job_stage = ""  # the stage of the text held in _job_text
         # Questions from the "Try it" panel: put here from the GUI thread, taken here.
         self._chats: queue.SimpleQueue[ChatRequest] = queue.SimpleQueue()
 
@@ -223,20 +247,12 @@ class _Runner(QObject):
             backend = self._pool.get(request.model_id)
         except PersonaStudioError as exc:
             return ChatReply(request.chat_id, error=str(exc))
-        pieces: list[str] = []
-        last_flush = 0.0  # the first piece goes out at once: it shows the reply has begun
-
-        def on_text(piece: str, tokens: int, rate: float) -> None:
-            nonlocal last_flush
-            pieces.append(piece)
-            if time.monotonic() - last_flush >= FLUSH_SECONDS:
-                last_flush = time.monotonic()
-                self.chat_text.emit(request.chat_id, "".join(pieces), tokens, rate)
-                pieces.clear()
-
-        reply = answer(backend, request, on_text)
-        if pieces:
-            self.chat_text.emit(request.chat_id, "".join(pieces), reply.tokens, reply.tokens_per_s)
+        # A new batcher: its first piece goes out at once, showing the reply has begun.
+        reply_text = TextBatcher(
+            lambda text, tokens, rate: self.chat_text.emit(request.chat_id, text, tokens, rate)
+        )
+        reply = answer(backend, request, reply_text.add)
+        reply_text.flush()
         return reply
 
     @Slot(int, str, str)
@@ -274,7 +290,7 @@ class _Runner(QObject):
     def _on_update(self, update) -> None:
         rid = update.request_id
         if update.kind == "started":
-            self._flush(rid)
+            self._job_text.flush()
             request = update.request
             self.job_started.emit(
                 rid,
@@ -284,22 +300,18 @@ class _Runner(QObject):
         elif update.kind == "event" and update.event is not None:
             event = update.event
             if event.kind == "token":
-                if event.stage != self._buffer_stage:
-                    self._flush(rid)
-                self._buffer.append(event.text)
-                self._buffer_stage = event.stage
-                self._buffer_tokens = event.tokens
-                self._buffer_rate = event.tokens_per_s
-                if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
-                    self._flush(rid)
+                if event.stage != self._job_stage:
+                    self._job_text.flush()
+                self._job_stage = event.stage
+                self._job_text.add(event.text, rid, event.stage, event.tokens, event.tokens_per_s)
             elif event.kind == "stage":
-                self._flush(rid)
+                self._job_text.flush()
                 self.stage_started.emit(rid, event.stage)
             elif event.kind == "retry":
-                self._flush(rid)
+                self._job_text.flush()
                 self.retried.emit(rid, event.stage, event.message)
         elif update.kind == "finished":
-            self._flush(rid)
+            self._job_text.flush()
             saved = update.saved
             result = update.result
             self.job_finished.emit(
@@ -314,14 +326,6 @@ class _Runner(QObject):
                     cancelled=bool(result and result.cancelled),
                 )
             )
-
-    def _flush(self, rid: int) -> None:
-        self._last_flush = time.monotonic()
-        if not self._buffer:
-            return
-        text = "".join(self._buffer)
-        self._buffer.clear()
-        self.text.emit(rid, self._buffer_stage, text, self._buffer_tokens, self._buffer_rate)
 
     # -- from the GUI thread (thread-safe) --------------------------------------------------
 
