@@ -148,7 +148,14 @@ def check_structure(
         if index < last_index:
             issues.append(StructureIssue(IssueKind.OUT_OF_ORDER, heading, first.line))
         last_index = max(last_index, index)
-        if not _has_words(first.content):
+        # A name may be one letter and a number (Ω-7) or two ideographs (李白); a section
+        # needs words.
+        filled = (
+            bool(re.search(r"\w", first.content))
+            if key == heading_key(PERSONA_NAME)
+            else _has_words(first.content)
+        )
+        if not filled:
             issues.append(StructureIssue(IssueKind.EMPTY, heading, first.line))
     return issues
 

@@ -1,44 +1,61 @@
-"""The persona pipeline: expansion (brainstorm), an optional critique, then refinement.
+"""The persona pipeline: brief, expansion (brainstorm), an optional critique, refinement, and
+the persona check.
 
-Both stages stream: every piece of text reaches ``on_event`` with its stage as it is written.
-Cancel is a flag checked between tokens. Each stage has a time limit; transient backend
-errors and refinement output that fails validation are retried up to ``max_retries`` times.
+1. **Brief** (no model): the persona's name is chosen (a name hint or override is used
+   exactly; otherwise a fitting human name from persona_studio/engine/names.py, unlike the
+   names already in the file), and the user's words are turned into the sentences the
+   persona will open with (persona_studio/engine/brief.py).
+2. **Expansion**: a free brainstorm. On a backend that can continue a turn it starts from the
+   brief's identity sentences, so it is about what the user asked for; what in it is
+   off-topic, loops, or makes a character an AI is struck out before refinement reads it.
+3. **Critique** (optional): the model reviews the brainstorm against the hints.
+4. **Refinement**: the structured persona (persona_studio/engine/refine.py), its structure
+   guaranteed either way.
+5. **Check**: the model that will use the persona answers probe questions with it as the
+   system prompt (persona_studio/engine/persona_check.py). A persona that does not hold its
+   name, its domain, or its character is written again, within a bound; the best attempt
+   is kept, and its check is kept with it.
 
-Structure is guaranteed, not hoped for:
-
-- On a backend that can continue a turn (the embedded llama.cpp one), the pipeline writes the
-  ``## Persona Name:`` line and every heading itself and lets the model fill one section at a
-  time (KV prefix reused, so little is re-evaluated). The only constraint on sampling is that
-  a section's first few tokens may not end it; past that the model runs free. This keeps the
-  structured stage close to unconstrained speed (bench/stream_overhead.py measures it).
-- On other backends (HTTP), the model writes the whole document; the pipeline validates it,
-  retries, and as a last resort repairs it by asking the model for each missing section.
-
-Either way the result is re-rendered canonically: ``## Persona Name: <name>`` first, then
-each requested heading once, in order, each with content.
+Every piece of text reaches ``on_event`` with its stage as it is written. Cancel is a flag
+checked between tokens. Each stage has a time limit; transient backend errors are retried.
 """
 
 from __future__ import annotations
 
-import re
-import time
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from persona_studio.engine.brief import Brief, build_brief, hint_texts, kind_of
 from persona_studio.engine.headings import (
-    PERSONA_NAME,
     check_structure,
     heading_key,
     heading_line,
-    parse_persona,
     render_persona,
 )
-from persona_studio.engine.request import (
-    FROM_NAME_AND_DESCRIPTION,
-    SUBFORUM_EXPERT,
-    PersonaGenerationRequest,
-    clean_name,
+from persona_studio.engine.names import choose_name
+from persona_studio.engine.persona_check import CheckResult, ProbeAnswer, run_check
+from persona_studio.engine.polish import Polisher
+from persona_studio.engine.refine import (
+    RefineContext,
+    messages_for,
+    refine_by_sections,
+    refine_validated,
+    stream_text,
+    with_retries,
+)
+from persona_studio.engine.request import PersonaGenerationRequest
+from persona_studio.engine.sections import HEADING_GUIDANCE, tidy_section
+from persona_studio.engine.stages import (
+    CHECK,
+    LENGTH_PROFILES,
+    EventCallback,
+    LengthProfile,
+    PipelineConfig,
+    PipelineEvent,
+    StageRun,
+    StageStats,
 )
 from persona_studio.engine.templates import (
     CRITIQUE,
@@ -48,157 +65,21 @@ from persona_studio.engine.templates import (
     TemplateLibrary,
 )
 from persona_studio.errors import (
-    BackendError,
     GenerationCancelled,
     GenerationFailed,
     PersonaStudioError,
 )
-from persona_studio.llm.base import CancelToken, ChatMessage, LLMBackend, SamplingParams
+from persona_studio.llm.base import CancelToken, ChatMessage, LLMBackend
 
-SYSTEM_PROMPT = "You are a helpful, creative writing assistant. Follow the instructions exactly."
-
-# What each default heading must hold (from the design's refinement prompt). Custom headings
-# get a generic line.
-HEADING_GUIDANCE = {
-    # Plain words, no numbers: a small model copies "1-2 sentences" into the persona itself.
-    heading_key(PERSONA_NAME): "the persona's name",
-    heading_key("Core Identity"): "who the persona is and what it is for",
-    heading_key("Key Personality Traits"): "its main traits, as a short list",
-    heading_key("Knowledge Domain & Expertise"): "what it knows best",
-    heading_key("Speaking Style & Tone"): "how it talks: its words, sentences and tone",
-    heading_key("Interaction Guidelines & Behaviors"): "what it should always do",
-    heading_key("Forbidden Actions & Topics"): "what it must never do or discuss",
-    heading_key("Example Phrases"): "a few typical things it says, in quotes",
-}
-
-
-@dataclass(frozen=True)
-class SectionPlan:
-    """How one section is written on a backend that can continue a turn.
-
-    ``starter``: the first words, written by the pipeline. A small model follows a started
-    sentence far better than an instruction hundreds of tokens back: "You are Nemo," keeps
-    it in the second person, "- Never" makes the forbidden list a list of prohibitions, and
-    the requested tone is stated, not hoped for. No starter ends in a space: BPE tokenizers
-    attach the space to the next word, so a trailing space makes the model write a second one.
-    ``kind``: "prose" sections are one paragraph
-    (more with "detailed"), "list" sections end at the first line that is not a list item.
-    """
-
-    starter: str
-    kind: str  # "prose", "list" or "free" (custom headings)
-
-
-_LIST_END = re.compile(r"\n(?=[^-*•\d\s])")  # a line that does not continue the list
-
-
-def section_plan(heading: str, name: str, tone: str) -> SectionPlan:
-    key = heading_key(heading)
-    if key == heading_key("Core Identity"):
-        return SectionPlan(f"You are {name},", "prose")
-    if key == heading_key("Key Personality Traits"):
-        return SectionPlan("- You are", "list")
-    if key == heading_key("Knowledge Domain & Expertise"):
-        return SectionPlan("You know a great deal about", "prose")
-    if key == heading_key("Speaking Style & Tone"):
-        return SectionPlan(f"Speak in a {tone} tone," if tone else "Speak in a", "prose")
-    if key == heading_key("Interaction Guidelines & Behaviors"):
-        return SectionPlan("-", "list")
-    if key == heading_key("Forbidden Actions & Topics"):
-        return SectionPlan("- Never", "list")
-    if key == heading_key("Example Phrases"):
-        return SectionPlan('- "', "list")
-    return SectionPlan("", "free")
-
-
-def section_stops(
-    plan: SectionPlan, detailed: bool
-) -> tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]:
-    """Stop strings and patterns for a section: always the next heading, then by kind."""
-    if plan.kind == "prose":
-        return (("\n#", "\n\n") if detailed else ("\n",)), ()
-    if plan.kind == "list":
-        return ("\n#", "\n\n"), (_LIST_END,)
-    return ("\n#", "\n\n\n" if detailed else "\n\n"), ()
-
-
-@dataclass(frozen=True)
-class LengthProfile:
-    word_target: str
-    expansion_tokens: int
-    section_tokens: int
-    instruction: str
-
-
-LENGTH_PROFILES = {
-    "concise": LengthProfile(
-        "150-250",
-        220,
-        40,
-        "Be brief yet comprehensive: a few short sentences or list items per heading.",
-    ),
-    "": LengthProfile("200-300", 300, 56, "Keep each section short, concrete and easy to follow."),
-    "detailed": LengthProfile(
-        "400-500",
-        560,
-        110,
-        "Provide more depth under each heading, but keep every sentence clear.",
-    ),
-}
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    stage_timeout_s: float = 300.0
-    max_retries: int = 2
-    temperature: float = 0.7
-    # Refinement distils rather than invents: cooler sampling keeps small models on task.
-    refinement_temperature: float = 0.45
-    top_p: float = 0.9
-    repeat_penalty: float = 1.15
-    seed: int | None = None
-    # Tokens at a section's start during which the model may not end the section.
-    min_section_tokens: int = 6
-    retry_backoff_s: float = 0.5
-
-
-@dataclass(frozen=True)
-class PipelineEvent:
-    """What listeners receive. ``kind``: "stage" (a stage starts), "token" (text written),
-    "retry" (an attempt failed and is being retried; ``message`` says why)."""
-
-    kind: str
-    stage: str
-    text: str = ""
-    tokens: int = 0
-    tokens_per_s: float = 0.0
-    elapsed_s: float = 0.0
-    message: str = ""
-
-
-EventCallback = Callable[[PipelineEvent], None]
-
-
-@dataclass
-class StageStats:
-    tokens: int = 0  # written by the model
-    seconds: float = 0.0
-    attempts: int = 0
-    # Tokens of the document the pipeline wrote itself (headings and section starters).
-    own_tokens: int = 0
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.tokens / self.seconds if self.seconds > 0 else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tokens": self.tokens,
-            "seconds": round(self.seconds, 3),
-            "tokens_per_s": round(self.tokens_per_s, 2),
-            "attempts": self.attempts,
-            "own_tokens": self.own_tokens,
-        }
+__all__ = [
+    "CHECK",
+    "GenerationResult",
+    "PersonaPipeline",
+    "PipelineConfig",
+    "PipelineEvent",
+    "StageStats",
+    "tidy_section",
+]
 
 
 @dataclass
@@ -216,6 +97,8 @@ class GenerationResult:
     model: str = ""
     structure_method: str = ""  # "sections", "validated" or "repaired"
     cancelled: bool = False
+    check: CheckResult | None = None  # the kept attempt's persona check
+    refinements: int = 0  # refinements written (more than one when the check asked)
 
     @property
     def ok(self) -> bool:
@@ -234,54 +117,16 @@ class GenerationResult:
             "template_versions": dict(self.template_versions),
             "model": self.model,
             "structure_method": self.structure_method,
+            "check": self.check.to_dict() if self.check else None,
+            "refinements": self.refinements,
         }
 
 
-class _StageRun:
-    """Counts one stage's tokens and time and forwards its text to the listener."""
-
-    def __init__(self, stage: str, stats: StageStats, emit: EventCallback | None) -> None:
-        self.stage = stage
-        self.stats = stats
-        self._emit = emit
-        self._started = time.perf_counter()
-        if emit:
-            emit(PipelineEvent("stage", stage))
-
-    def model_text(self, piece: str) -> None:
-        """One piece the model wrote: a token on every backend we have."""
-        self.stats.tokens += 1
-        self._forward(piece)
-
-    def own_text(self, piece: str) -> None:
-        """Text the pipeline writes itself (headings): shown, not counted as model tokens."""
-        self._forward(piece)
-
-    def _forward(self, piece: str) -> None:
-        if self._emit and piece:
-            elapsed = time.perf_counter() - self._started
-            self._emit(
-                PipelineEvent(
-                    "token",
-                    self.stage,
-                    piece,
-                    self.stats.tokens,
-                    self.stats.tokens / elapsed if elapsed > 0 else 0.0,
-                    elapsed,
-                )
-            )
-
-    def own_tokens(self, tokens: list[int]) -> list[int]:
-        """Count tokens the pipeline put into the document itself; returns them."""
-        self.stats.own_tokens += len(tokens)
-        return tokens
-
-    def retry(self, message: str) -> None:
-        if self._emit:
-            self._emit(PipelineEvent("retry", self.stage, message=message))
-
-    def finish(self) -> None:
-        self.stats.seconds += time.perf_counter() - self._started
+def _name_rng(config: PipelineConfig, request: PersonaGenerationRequest) -> random.Random:
+    """Seeded runs choose the same name for the same request; others a fresh one."""
+    if config.seed is None:
+        return random.Random()
+    return random.Random(f"{config.seed}:{request.to_json()}")
 
 
 class PersonaPipeline:
@@ -306,17 +151,33 @@ class PersonaPipeline:
         *,
         on_event: EventCallback | None = None,
         cancel: CancelToken | None = None,
+        avoid_names: Collection[str] = (),
     ) -> GenerationResult:
-        """Generate a persona. Never raises for user-facing failures: the result says."""
+        """Generate a persona. Never raises for user-facing failures: the result says.
+        ``avoid_names``: names already taken (the file's personas), for a chosen name."""
         result = GenerationResult(model=request.llm_model_for_generation or self.default_model)
         try:
             self.templates.refresh()
-            self._run(request, result, on_event, cancel or CancelToken())
+            self._run(request, result, on_event, cancel or CancelToken(), avoid_names)
         except GenerationCancelled as exc:
             result.status, result.error_message, result.cancelled = "error", str(exc), True
         except PersonaStudioError as exc:
             result.status, result.error_message = "error", str(exc)
         return result
+
+    def choose_name(
+        self, request: PersonaGenerationRequest, avoid_names: Collection[str] = ()
+    ) -> str:
+        """The override, else the name hint, exactly as typed; else a fitting fresh name."""
+        given = request.target_persona_name_override or request.detail("name_hint")
+        if given:
+            return given
+        return choose_name(
+            " ".join(hint_texts(request)),
+            kind_of(request),
+            taken=avoid_names,
+            rng=_name_rng(self.config, request),
+        )
 
     # -- stages -----------------------------------------------------------------------------
 
@@ -326,6 +187,7 @@ class PersonaPipeline:
         result: GenerationResult,
         on_event: EventCallback | None,
         cancel: CancelToken,
+        avoid_names: Collection[str],
     ) -> None:
         if request.needs_subforum_lookup:
             raise GenerationFailed(
@@ -337,30 +199,33 @@ class PersonaPipeline:
             stage: self.templates.get(stage, request.generation_type) for stage in stages
         }
         result.template_versions = {stage: t.version for stage, t in result.templates.items()}
-        expansion_t = result.templates[EXPANSION]
         backend = self._backend_for(result.model)
         result.model = getattr(backend, "model_id", result.model)
         profile = LENGTH_PROFILES[request.output_preferences.length_preference]
-        values = self._input_values(request, profile)
+        brief = build_brief(request, self.choose_name(request, avoid_names))
+        result.persona_name = brief.name
+        values = self._input_values(request, profile, brief)
 
-        result.brainstorm = self._stream_stage(
-            EXPANSION,
-            "Expansion (brainstorm)",
+        result.brainstorm = self._expand(
             backend,
-            _messages(expansion_t.render(values)),
-            profile.expansion_tokens,
+            request,
+            brief,
+            result.templates[EXPANSION].render(values),
+            profile,
             result,
             on_event,
             cancel,
         )
         if request.critique:
             review = dict(values)
-            review.update(self._refinement_values(request, result.brainstorm, profile, backend))
-            result.critique = self._stream_stage(
+            review.update(
+                self._refinement_values(request, brief, result.brainstorm, profile, backend)
+            )
+            result.critique = self._free_stage(
                 CRITIQUE,
                 "Critique",
                 backend,
-                _messages(result.templates[CRITIQUE].render(review)),
+                messages_for(result.templates[CRITIQUE].render(review)),
                 profile.expansion_tokens // 2,
                 result,
                 on_event,
@@ -373,86 +238,156 @@ class PersonaPipeline:
             values,
             critique=result.critique,
             template=result.templates[REFINEMENT],
+            brief=brief,
         )
-        stats = result.stages.setdefault(REFINEMENT, StageStats())
-        headings = request.output_preferences.headings
-        if hasattr(backend, "continuation"):
-            name, sections = self._refine_by_sections(
-                backend, messages, request, headings, profile, stats, on_event, cancel
-            )
-            result.structure_method = "sections"
-        else:
-            name, sections, result.structure_method = self._refine_validated(
-                backend, messages, request, headings, profile, stats, on_event, cancel
-            )
-        result.persona_name = name
-        result.prompt_instructions = render_persona(name, sections)
-        problems = check_structure(result.prompt_instructions, headings)
-        if problems:  # a bug in the pipeline, never the model's doing: say so plainly
-            raise GenerationFailed(
-                "Internal error: the finished persona failed its structure check: "
-                + " ".join(p.message for p in problems)
-            )
+        self._refine_and_check(backend, messages, request, brief, profile, result, on_event, cancel)
         result.status, result.error_message = "success", None
 
-    def refinement_messages(
+    def _refine_and_check(
         self,
-        request: PersonaGenerationRequest,
-        brainstorm: str,
         backend: LLMBackend,
-        values: dict[str, str] | None = None,
-        *,
-        critique: str = "",
-        template: Template | None = None,
-    ) -> list[ChatMessage]:
-        """The refinement stage's chat for ``brainstorm`` (also used by the benchmarks)."""
-        profile = LENGTH_PROFILES[request.output_preferences.length_preference]
-        values = dict(values or self._input_values(request, profile))
-        values.update(self._refinement_values(request, brainstorm, profile, backend))
-        values["critique_notes"] = critique or "(none)"
-        template = template or self.templates.get(REFINEMENT, request.generation_type)
-        return _messages(template.render(values))
+        messages: list[ChatMessage],
+        request: PersonaGenerationRequest,
+        brief: Brief,
+        profile: LengthProfile,
+        result: GenerationResult,
+        on_event: EventCallback | None,
+        cancel: CancelToken,
+    ) -> None:
+        """Refine; check; refine again while the check finds the persona weak (bounded);
+        keep the best attempt."""
+        headings = request.output_preferences.headings
+        stats = result.stages.setdefault(REFINEMENT, StageStats())
+        continues = hasattr(backend, "continuation")
+        attempts = self.config.check_attempts if self.config.check else 1
+        best: tuple[float, str, CheckResult | None] | None = None
+        for attempt in range(max(1, attempts)):
+            run = StageRun(REFINEMENT, stats, on_event)
+            ctx = RefineContext(
+                backend=backend,
+                messages=messages,
+                request=request,
+                brief=brief,
+                headings=headings,
+                profile=profile,
+                config=self.config,
+                run=run,
+                cancel=cancel,
+                deadline=self.config.deadline(),
+                user_text=_user_text(request),
+            )
+            try:
+                if continues:
+                    stats.attempts += 1  # the validated path counts its own (with_retries)
+                    sections = refine_by_sections(ctx, attempt)
+                    result.structure_method = "sections"
+                else:
+                    sections, result.structure_method = refine_validated(ctx, attempt)
+            finally:
+                run.finish()
+            result.refinements += 1
+            text = render_persona(brief.name, sections)
+            problems = check_structure(text, headings)
+            if problems:  # a bug in the pipeline, never the model's doing: say so plainly
+                raise GenerationFailed(
+                    "Internal error: the finished persona failed its structure check: "
+                    + " ".join(p.message for p in problems)
+                )
+            check = self._check(backend, text, brief, result, on_event, cancel)
+            score = check.score if check else 1.0
+            if best is None or score > best[0]:
+                best = (score, text, check)
+            if check is None or check.passed or attempt + 1 >= attempts:
+                break
+            run.retry(
+                "The persona check found the persona weak ("
+                + check.summary()
+                + "); writing it again."
+            )
+        assert best is not None
+        _, result.prompt_instructions, result.check = best
 
-    def _sampling(
+    def _check(
         self,
-        max_tokens: int,
-        *,
-        stop: tuple[str, ...] = (),
-        attempt: int = 0,
-        temperature: float | None = None,
-    ) -> SamplingParams:
-        seed = None if self.config.seed is None else self.config.seed + attempt
-        return SamplingParams(
-            max_tokens=max_tokens,
-            temperature=self.config.temperature if temperature is None else temperature,
-            top_p=self.config.top_p,
-            repeat_penalty=self.config.repeat_penalty,
-            seed=seed,
-            stop=stop,
-        )
+        backend: LLMBackend,
+        text: str,
+        brief: Brief,
+        result: GenerationResult,
+        on_event: EventCallback | None,
+        cancel: CancelToken,
+    ) -> CheckResult | None:
+        if not self.config.check:
+            return None
+        run = StageRun(CHECK, result.stages.setdefault(CHECK, StageStats()), on_event)
+        run.stats.attempts += 1
 
-    def _deadline(self) -> float:
-        return time.monotonic() + self.config.stage_timeout_s
+        def shown(answer: ProbeAnswer) -> None:
+            run.own_text(f"Q: {answer.question}\nA: {answer.answer}\n\n")
 
-    def _with_retries(self, run: _StageRun, label: str, attempt_fn: Callable[[int], Any]) -> Any:
-        """Call ``attempt_fn(attempt)``; retry transient backend errors with backoff."""
-        last: BackendError | None = None
-        for attempt in range(self.config.max_retries + 1):
+        try:
+            return run_check(
+                backend,
+                text,
+                name=brief.name,
+                words=brief.hint_words,
+                may_be_ai=brief.may_be_ai,
+                cancel=cancel,
+                deadline=self.config.deadline(),
+                on_answer=shown,
+            )
+        finally:
+            run.finish()
+
+    def _expand(
+        self,
+        backend: LLMBackend,
+        request: PersonaGenerationRequest,
+        brief: Brief,
+        prompt: str,
+        profile: LengthProfile,
+        result: GenerationResult,
+        on_event: EventCallback | None,
+        cancel: CancelToken,
+    ) -> str:
+        """The brainstorm: started from the brief's identity where the backend can continue
+        a turn, then stripped of what a writer would strike."""
+        messages = messages_for(prompt)
+        if not hasattr(backend, "continuation"):
+            raw = self._free_stage(
+                EXPANSION,
+                "Expansion (brainstorm)",
+                backend,
+                messages,
+                profile.expansion_tokens,
+                result,
+                on_event,
+                cancel,
+            )
+        else:
+            run = StageRun(EXPANSION, result.stages.setdefault(EXPANSION, StageStats()), on_event)
             run.stats.attempts += 1
             try:
-                return attempt_fn(attempt)
-            except BackendError as exc:
-                if not exc.transient:
-                    raise BackendError(f"{label} failed: {exc}") from None
-                last = exc
-                if attempt < self.config.max_retries:
-                    run.retry(f"{label}: {exc} Retrying.")
-                    time.sleep(self.config.retry_backoff_s * (attempt + 1))
-        raise GenerationFailed(
-            f"{label} failed after {self.config.max_retries + 1} attempts: {last}"
-        )
+                opening = " ".join(brief.identity)
+                run.own_text(opening)
+                tokens = backend.chat_tokens(messages) + run.own_tokens(
+                    backend.tokenize_text(opening)
+                )
+                cont = backend.continuation(
+                    tokens,
+                    self.config.sampling(profile.expansion_tokens),
+                    cancel=cancel,
+                    deadline=self.config.deadline(),
+                    min_tokens=self.config.min_section_tokens,
+                    what="Expansion (brainstorm)",
+                )
+                for piece in cont:
+                    run.model_text(piece)
+                raw = (opening + cont.text).strip()
+            finally:
+                run.finish()
+        return _strike_brainstorm(raw, brief, request)
 
-    def _stream_stage(
+    def _free_stage(
         self,
         stage: str,
         label: str,
@@ -464,247 +399,42 @@ class PersonaPipeline:
         cancel: CancelToken,
     ) -> str:
         """A free-text stage (expansion, critique): stream the reply, retry transient errors."""
-        run = _StageRun(stage, result.stages.setdefault(stage, StageStats()), on_event)
-        deadline = self._deadline()
+        run = StageRun(stage, result.stages.setdefault(stage, StageStats()), on_event)
+        deadline = self.config.deadline()
 
         def attempt(n: int) -> str:
-            params = self._sampling(max_tokens, attempt=n)
-            return self._stream_text(backend, messages, params, run, cancel, deadline).strip()
+            params = self.config.sampling(max_tokens, attempt=n)
+            return stream_text(backend, messages, params, run, cancel, deadline).strip()
 
         try:
-            return self._with_retries(run, label, attempt)
+            return with_retries(self.config, run, label, attempt)
         finally:
             run.finish()
 
-    def _refine_by_sections(
+    def refinement_messages(
         self,
-        backend: Any,
-        messages: list[ChatMessage],
         request: PersonaGenerationRequest,
-        headings: Sequence[str],
-        profile: LengthProfile,
-        stats: StageStats,
-        on_event: EventCallback | None,
-        cancel: CancelToken,
-    ) -> tuple[str, list[tuple[str, str]]]:
-        run = _StageRun(REFINEMENT, stats, on_event)
-        deadline = self._deadline()
-        stats.attempts = 1
-        try:
-            tokens = backend.chat_tokens(messages)
-            name = request.target_persona_name_override or request.detail("name_hint")
-            if name:
-                opening = heading_line(PERSONA_NAME, name) + "\n\n"
-                run.own_text(opening)
-                tokens += run.own_tokens(backend.tokenize_text(opening))
-            else:
-                opening = heading_line(PERSONA_NAME)
-                run.own_text(opening)
-                tokens += run.own_tokens(backend.tokenize_text(opening))
-                cont = backend.continuation(
-                    tokens,
-                    self._sampling(16, stop=("\n",)),
-                    cancel=cancel,
-                    deadline=deadline,
-                    min_tokens=2,
-                    what="Refinement (structure)",
-                )
-                for piece in cont:
-                    run.model_text(piece)
-                name = _clean_generated_name(cont.text) or _fallback_name(request)
-                run.own_text("\n\n")
-                tokens += run.own_tokens(backend.tokenize_text(f" {name}\n\n"))
-            tone = request.output_preferences.tone_preference
-            detailed = request.output_preferences.length_preference == "detailed"
-            sections: list[tuple[str, str]] = []
-            for heading in headings:
-                if heading_key(heading) == heading_key(PERSONA_NAME):
-                    continue
-                plan = section_plan(heading, name, tone)
-                opening = ("\n\n" if sections else "") + heading_line(heading) + "\n" + plan.starter
-                run.own_text(opening)
-                tokens += run.own_tokens(backend.tokenize_text(opening))
-                text, finish, used = self._fill_section(
-                    backend, tokens, heading, plan, detailed, profile, run, cancel, deadline
-                )
-                content = tidy_section(
-                    plan.starter + text,
-                    truncated=finish == "length",
-                    prose=plan.kind == "prose",
-                )
-                sections.append((heading, content))
-                tokens += used
-            return name, sections
-        finally:
-            run.finish()
-
-    def _fill_section(
-        self,
-        backend: Any,
-        tokens: list[int],
-        heading: str,
-        plan: SectionPlan,
-        detailed: bool,
-        profile: LengthProfile,
-        run: _StageRun,
-        cancel: CancelToken,
-        deadline: float,
-    ) -> tuple[str, str, list[int]]:
-        """One section's model text (after the starter), why it ended, and the tokens that
-        now condition the next section."""
-        stops, patterns = section_stops(plan, detailed)
-        budget = profile.section_tokens * (3 if plan.kind == "list" else 2) // 2
-        for attempt in range(self.config.max_retries + 1):
-            cont = backend.continuation(
-                tokens,
-                self._sampling(
-                    budget,
-                    stop=stops,
-                    attempt=attempt,
-                    temperature=self.config.refinement_temperature,
-                ),
-                cancel=cancel,
-                deadline=deadline,
-                min_tokens=self.config.min_section_tokens,
-                stop_patterns=patterns,
-                what="Refinement (structure)",
-            )
-            for piece in cont:
-                run.model_text(piece)
-            if _has_words(tidy_section(cont.text), minimum=1):
-                used = cont.tokens + backend.tokenize_text(cont.leftover)
-                return cont.text, cont.finish_reason, used
-            if attempt < self.config.max_retries:
-                run.stats.attempts += 1
-                run.retry(f"The '{heading}' section came out empty; writing it again.")
-        raise GenerationFailed(
-            f"Refinement failed: the model wrote nothing usable under '{heading}' after "
-            f"{self.config.max_retries + 1} attempts. Try again, or pick a larger model."
-        )
-
-    def _refine_validated(
-        self,
+        brainstorm: str,
         backend: LLMBackend,
-        messages: list[ChatMessage],
-        request: PersonaGenerationRequest,
-        headings: Sequence[str],
-        profile: LengthProfile,
-        stats: StageStats,
-        on_event: EventCallback | None,
-        cancel: CancelToken,
-    ) -> tuple[str, list[tuple[str, str]], str]:
-        run = _StageRun(REFINEMENT, stats, on_event)
-        deadline = self._deadline()
-        budget = profile.section_tokens * len(headings) + 32
-        best: dict[str, str] = {}
-        best_name = ""
-        try:
-            for attempt in range(self.config.max_retries + 1):
-                text = self._with_retries(
-                    run,
-                    "Refinement (structure)",
-                    lambda n, a=attempt: self._stream_text(
-                        backend,
-                        messages,
-                        self._sampling(budget, attempt=a + n),
-                        run,
-                        cancel,
-                        deadline,
-                    ),
-                )
-                parsed = parse_persona(text)
-                found = {
-                    heading_key(s.heading): tidy_section(s.content)
-                    for s in reversed(parsed.sections)  # first occurrence wins
-                }
-                found = {k: v for k, v in found.items() if _has_words(v)}
-                missing = [
-                    h
-                    for h in headings
-                    if heading_key(h) != heading_key(PERSONA_NAME) and heading_key(h) not in found
-                ]
-                if len(found) > len(best):
-                    best, best_name = found, parsed.name
-                if not missing and not check_structure(text, tuple(headings)):
-                    name = _final_name(request, parsed.name)
-                    return name, _ordered(headings, found), "validated"
-                if attempt < self.config.max_retries:
-                    run.retry(
-                        "The model's persona lacked or misordered headings ("
-                        + ", ".join(missing or ["order"])
-                        + "); asking again."
-                    )
-            # Last resort: keep the best attempt and ask for each missing section alone.
-            name = _final_name(request, best_name)
-            for heading in headings:
-                key = heading_key(heading)
-                if key == heading_key(PERSONA_NAME) or key in best:
-                    continue
-                run.own_text(f"\n\n{heading_line(heading)}\n")
-                best[key] = self._repair_section(
-                    backend, headings, heading, name, best, profile, run, cancel, deadline
-                )
-            return name, _ordered(headings, best), "repaired"
-        finally:
-            run.finish()
-
-    def _repair_section(
-        self,
-        backend: LLMBackend,
-        headings: Sequence[str],
-        heading: str,
-        name: str,
-        found: dict[str, str],
-        profile: LengthProfile,
-        run: _StageRun,
-        cancel: CancelToken,
-        deadline: float,
-    ) -> str:
-        """Ask for one missing section with a short, focused prompt: the draft so far and
-        what the section must hold. Small models answer that where the full task failed."""
-        draft = render_persona(name, [(h, c) for h, c in _ordered(headings, found) if c])
-        guidance = HEADING_GUIDANCE.get(heading_key(heading), "what fits this heading")
-        prompt = (
-            f"Here is a draft persona for {name}:\n\n{draft}\n"
-            f"Write the missing section '{heading_line(heading)}': {guidance}. Address "
-            f"{name} as 'you', in a few short sentences or list items. Reply with the section "
-            "text only."
-        )
-        for attempt in range(self.config.max_retries + 1):
-            text = self._with_retries(
-                run,
-                f"Repairing '{heading}'",
-                lambda n, a=attempt: self._stream_text(
-                    backend,
-                    _messages(prompt),
-                    self._sampling(profile.section_tokens * 2, attempt=a + n),
-                    run,
-                    cancel,
-                    deadline,
-                ),
-            )
-            content = _extract_section(text, heading)
-            if _has_words(content):
-                return content
-            if attempt < self.config.max_retries:
-                run.retry(f"The repaired '{heading}' section came out empty; asking again.")
-        raise GenerationFailed(
-            f"Refinement failed after {self.config.max_retries + 1} attempts: the model never "
-            f"wrote the '{heading}' section, and repairing it failed. Try again, or pick a "
-            "larger model."
-        )
-
-    def _stream_text(self, backend, messages, params, run, cancel, deadline) -> str:
-        pieces: list[str] = []
-        for piece in backend.stream_chat(messages, params, cancel=cancel, deadline=deadline):
-            pieces.append(piece)
-            run.model_text(piece)
-        return "".join(pieces)
+        values: dict[str, str] | None = None,
+        *,
+        critique: str = "",
+        template: Template | None = None,
+        brief: Brief | None = None,
+    ) -> list[ChatMessage]:
+        """The refinement stage's chat for ``brainstorm`` (also used by the benchmarks)."""
+        profile = LENGTH_PROFILES[request.output_preferences.length_preference]
+        brief = brief or build_brief(request, self.choose_name(request))
+        values = dict(values or self._input_values(request, profile, brief))
+        values.update(self._refinement_values(request, brief, brainstorm, profile, backend))
+        values["critique_notes"] = critique or "(none)"
+        template = template or self.templates.get(REFINEMENT, request.generation_type)
+        return messages_for(template.render(values))
 
     # -- template values ---------------------------------------------------------------------
 
     def _input_values(
-        self, request: PersonaGenerationRequest, profile: LengthProfile
+        self, request: PersonaGenerationRequest, profile: LengthProfile, brief: Brief
     ) -> dict[str, str]:
         prefs = request.output_preferences
         given = "(not given)"
@@ -722,11 +452,7 @@ class PersonaPipeline:
             target_persona_name_override=request.target_persona_name_override or given,
             tone_preference=prefs.tone_preference or given,
             length_preference=prefs.length_preference or "balanced",
-            persona_label=(
-                request.target_persona_name_override
-                or request.detail("name_hint")
-                or _generic_label(request)
-            ),
+            persona_label=brief.name,
             tone_line=(
                 f"- The persona's tone should be {prefs.tone_preference}.\n"
                 if prefs.tone_preference
@@ -739,6 +465,7 @@ class PersonaPipeline:
     def _refinement_values(
         self,
         request: PersonaGenerationRequest,
+        brief: Brief,
         brainstorm: str,
         profile: LengthProfile,
         backend: LLMBackend,
@@ -770,11 +497,7 @@ class PersonaPipeline:
         return {
             "brainstormed_text": brainstorm or "(no brainstorm available)",
             "original_input_details_summary": "\n".join(hints) or "(none)",
-            "persona_name_or_hint": (
-                request.target_persona_name_override
-                or request.detail("name_hint")
-                or "(choose a fitting name)"
-            ),
+            "persona_name_or_hint": brief.name,
             "desired_headings_list_or_default": ", ".join(headings),
             "heading_guidance": guidance,
             "length_instruction": profile.instruction,
@@ -790,94 +513,28 @@ class PersonaPipeline:
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _messages(user_text: str) -> list[ChatMessage]:
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user_text},
-    ]
-
-
-def _has_words(text: str, minimum: int = 2) -> bool:
-    return len(re.findall(r"[^\W\d_]{2,}", text)) >= minimum
-
-
-_SENTENCE_END = re.compile(r"[.!?…\"”)\]]\s|[.!?…\"”)\]]$|\n")
-
-
-def tidy_section(text: str, *, truncated: bool = False, prose: bool = False) -> str:
-    """Clean one section's model text: no stray heading marks, no runs of blank lines, and
-    no half sentence at the end, where the token budget cut it (``truncated``) or, in prose,
-    where a small model broke the line mid-sentence. List items need no full stop, so a
-    list loses its last item only when the budget cut it."""
-    lines = [re.sub(r"(?<=\S) {2,}", " ", line.rstrip()) for line in text.strip().splitlines()]
-    lines = [line for line in lines if not line.lstrip().startswith("#")]
-    # One list marker: small models switch between "-", "•" and "*" within one list.
-    lines = [re.sub(r"^(\s*)[•*]\s+", r"\1- ", line) for line in lines]
-    cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip().lstrip(":").strip()
-    if cleaned and (truncated or prose):
-        ends = [m.end() for m in _SENTENCE_END.finditer(cleaned)]
-        if ends and ends[-1] >= len(cleaned) * 0.2:
-            cleaned = cleaned[: ends[-1]].rstrip()
-    return cleaned
-
-
-def _clean_generated_name(text: str) -> str:
-    name = clean_name(text.splitlines()[0] if text.strip() else "")
-    name = re.split(r"[,.;:!?(\[]| - | – ", name)[0].strip()
-    words = name.split()
-    if not words or not re.search(r"[^\W\d_]", name):
-        return ""
-    return " ".join(words[:5])[:60].strip()
-
-
-def _generic_label(request: PersonaGenerationRequest) -> str:
-    if request.generation_type == SUBFORUM_EXPERT:
-        return f"an expert for the '{request.detail('subforum_name')}' subforum"
-    if request.generation_type == FROM_NAME_AND_DESCRIPTION:
-        return "this persona"
-    return "this assistant"
-
-
-def _fallback_name(request: PersonaGenerationRequest) -> str:
-    if request.generation_type == SUBFORUM_EXPERT:
-        return f"{request.detail('subforum_name')} Expert"
-    if request.generation_type == FROM_NAME_AND_DESCRIPTION:
-        return "New Persona"
-    return "General Assistant"
-
-
-def _final_name(request: PersonaGenerationRequest, parsed: str) -> str:
-    """The override, else the name the model wrote, else the cleaned hint, else a label."""
-    return (
-        request.target_persona_name_override
-        or _clean_generated_name(parsed)
-        or clean_name(request.detail("name_hint"))
-        or _fallback_name(request)
+def _user_text(request: PersonaGenerationRequest) -> str:
+    return " ".join(
+        [
+            *map(str, request.input_details.values()),
+            request.target_persona_name_override,
+            request.output_preferences.tone_preference,
+        ]
     )
 
 
-def _ordered(headings: Sequence[str], found: dict[str, str]) -> list[tuple[str, str]]:
-    return [
-        (h, found.get(heading_key(h), ""))
-        for h in headings
-        if heading_key(h) != heading_key(PERSONA_NAME)
-    ]
-
-
-def _extract_section(text: str, heading: str) -> str:
-    """The content a reply gives for ``heading``: under that heading if the model wrote it,
-    else its text before any heading, else its first section with words."""
-    parsed = parse_persona(text)
-    wanted = parsed.section(heading)
-    candidates = [wanted.content if wanted else "", parsed.preamble]
-    candidates += [
-        s.content for s in parsed.sections if heading_key(s.heading) != heading_key(PERSONA_NAME)
-    ]
-    for candidate in candidates:
-        cleaned = tidy_section(candidate)
-        if _has_words(cleaned):
-            return cleaned
-    return ""
+def _strike_brainstorm(raw: str, brief: Brief, request: PersonaGenerationRequest) -> str:
+    """The brainstorm is a source, not a master: paragraph by paragraph, what loops, repeats,
+    breaks off, or makes a character an AI does not reach refinement."""
+    polisher = Polisher(
+        name=brief.name,
+        may_be_ai=brief.may_be_ai,
+        topic_words=brief.hint_words,
+        user_text=_user_text(request),
+    )
+    paragraphs = [p for p in (tidy_section(p, prose=True) for p in raw.split("\n\n")) if p]
+    kept = [polisher.polish(p, kind="prose") for p in paragraphs]
+    return "\n\n".join(p for p in kept if p) or raw.strip()
 
 
 def _fit_tokens(backend: LLMBackend, text: str, max_tokens: int) -> str:

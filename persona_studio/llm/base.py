@@ -36,6 +36,18 @@ class SamplingParams:
     stop: tuple[str, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class WordPreference:
+    """Nudge a continuation towards some words: the first token of each (with and without a
+    leading capital) gets ``bias`` added to its logit for the first ``within`` tokens, until
+    one of them is written. How the pipeline keeps a 135M model's Knowledge Domain on the
+    user's topic without writing the topic for it."""
+
+    words: tuple[str, ...]
+    bias: float = 6.0
+    within: int = 12
+
+
 class CancelToken:
     """A flag the token loop polls; set from any thread (the Stop button, a queue cancel)."""
 

@@ -32,6 +32,7 @@ from persona_studio.llm.base import (
     ChatMessage,
     LLMBackend,
     SamplingParams,
+    WordPreference,
     check_deadline,
 )
 
@@ -43,6 +44,8 @@ _CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 _DEFAULT_N_CTX = 4096
+# Token n-grams a persona may not repeat (see no_repeat_processor).
+NO_REPEAT_NGRAM = 4
 
 
 THREADS_ENV = "PERSONA_STUDIO_THREADS"
@@ -81,8 +84,14 @@ class Continuation:
         min_tokens: int = 0,
         stop_patterns: tuple[re.Pattern[str], ...] = (),
         what: str = "Generation",
+        no_repeat_from: int | None = None,
+        prefer: WordPreference | None = None,
+        keep_cached: int | None = None,
     ) -> None:
         self._backend = backend
+        self._no_repeat_from = no_repeat_from
+        self._prefer = prefer
+        self._keep_cached = keep_cached
         self._patterns = stop_patterns
         self._prompt = list(tokens)
         self._params = params
@@ -109,12 +118,23 @@ class Continuation:
         generated: list[int] = []
         if params.seed is not None:
             llm.set_seed(params.seed)
-        processor = backend.early_ban_processor(self._min_tokens) if self._min_tokens else None
+        processors = []
+        if self._min_tokens:
+            processors.append(backend.early_ban_processor(self._min_tokens))
+        if self._no_repeat_from is not None:
+            processors.append(backend.no_repeat_processor(self._no_repeat_from))
+        if self._prefer is not None and self._prefer.words:
+            processors.append(backend.preference_processor(self._prefer))
+        processor = _processor_list(processors)
         finish = "length"
         stop_at: int | None = None
         if params.max_tokens <= 0:
             self.finish_reason = finish
             return
+        if self._keep_cached is not None:
+            # Reuse at most this much of the cache: what lies beyond it was computed in a
+            # batch with other tokens, and greedy answers must not depend on that.
+            llm.n_tokens = min(llm.n_tokens, self._keep_cached)
         for token in llm.generate(
             self._prompt,
             top_k=params.top_k,
@@ -185,6 +205,14 @@ class Continuation:
         self.text = text[:stop_at]
 
 
+def _processor_list(processors: list):
+    if not processors:
+        return None
+    import llama_cpp
+
+    return llama_cpp.LogitsProcessorList(processors)
+
+
 def _partial_stop_suffix(text: str, stops: tuple[str, ...]) -> int:
     """Length of the longest tail of ``text`` that could still grow into a stop string.
 
@@ -249,6 +277,7 @@ class EmbeddedBackend(LLMBackend):
         self._formatter = self._make_formatter()
         self._eog: frozenset[int] | None = None
         self._banned_at_start: list[int] | None = None
+        self._content_mask: list[bool] | None = None
 
     # -- model facts ----------------------------------------------------------------------
 
@@ -301,7 +330,74 @@ class EmbeddedBackend(LLMBackend):
                 scores[banned_ids] = -np.inf
             return scores
 
-        return llama_cpp.LogitsProcessorList([ban_early])
+        return ban_early
+
+    def no_repeat_processor(self, start: int, n: int = NO_REPEAT_NGRAM):
+        """A logits processor that keeps the model from repeating itself: a token that would
+        complete an ``n``-token sequence already present since position ``start`` (the
+        document being written, not the prompt) is forbidden, if the sequence holds a word
+        of four letters or more. Short glue ("- You are a", ". It is") may recur; "no matter
+        how big or small" may not. The index is rebuilt from the tokens at the first call,
+        so a section written again after a retry sees the document as it now is."""
+        import numpy as np
+
+        content = self._content_token_mask()
+        seen: dict[tuple[int, ...], set[int]] = {}
+        indexed = [start]  # how far input_ids has been indexed
+
+        def add(ids, upto: int) -> None:
+            for end in range(max(indexed[0], start + n - 1), upto):
+                gram = tuple(int(t) for t in ids[end - n + 1 : end + 1])
+                if any(content[t] for t in gram):
+                    seen.setdefault(gram[:-1], set()).add(gram[-1])
+            indexed[0] = max(indexed[0], upto)
+
+        def ban_repeats(input_ids, scores):
+            add(input_ids, len(input_ids))
+            if len(input_ids) - start >= n - 1:
+                key = tuple(int(t) for t in input_ids[len(input_ids) - n + 1 :])
+                banned = seen.get(key)
+                if banned:
+                    scores[np.fromiter(banned, dtype=np.intc)] = -np.inf
+            return scores
+
+        return ban_repeats
+
+    def preference_processor(self, prefer: WordPreference):
+        """A logits processor adding ``prefer.bias`` to the first token of each preferred
+        word for the first ``prefer.within`` tokens, until one of them has been written."""
+        import numpy as np
+
+        ids: set[int] = set()
+        for word in prefer.words:
+            for form in {word, word[:1].upper() + word[1:], word.lower()}:
+                for text in (f" {form}", form):
+                    pieces = self.tokenize_text(text)
+                    if pieces:
+                        ids.add(pieces[0])
+        boosted = np.array(sorted(ids), dtype=np.intc)
+        state = {"start": -1, "done": False}
+
+        def prefer_words(input_ids, scores):
+            if state["start"] < 0:
+                state["start"] = len(input_ids)
+            elif int(input_ids[-1]) in ids:
+                state["done"] = True
+            if not state["done"] and len(input_ids) - state["start"] < prefer.within:
+                scores[boosted] += prefer.bias
+            return scores
+
+        return prefer_words
+
+    def _content_token_mask(self) -> list[bool]:
+        """Per token: does its text hold a run of four letters (a word that means something)?"""
+        if self._content_mask is None:
+            pattern = re.compile(rb"[A-Za-z]{4}|[\x80-\xff]{6}")
+            self._content_mask = [
+                bool(pattern.search(self.llama.detokenize([t], special=True)))
+                for t in range(self.llama.n_vocab())
+            ]
+        return self._content_mask
 
     # -- prompts --------------------------------------------------------------------------
 
@@ -355,6 +451,9 @@ class EmbeddedBackend(LLMBackend):
         min_tokens: int = 0,
         stop_patterns: tuple[re.Pattern[str], ...] = (),
         what: str = "Generation",
+        no_repeat_from: int | None = None,
+        prefer: WordPreference | None = None,
+        keep_cached: int | None = None,
     ) -> Continuation:
         room = self.llama.n_ctx() - len(tokens)
         if room < 8:
@@ -374,7 +473,17 @@ class EmbeddedBackend(LLMBackend):
             min_tokens=min_tokens,
             stop_patterns=stop_patterns,
             what=what,
+            no_repeat_from=no_repeat_from,
+            prefer=prefer,
+            keep_cached=keep_cached,
         )
+
+    def evaluate_fresh(self, tokens: Sequence[int]) -> None:
+        """Empty the KV cache and evaluate ``tokens`` alone. Continuations that start with
+        them and pass ``keep_cached=len(tokens)`` then compute from the same state every
+        time: how the persona check gets the same greedy answers on every run."""
+        self.llama.reset()
+        self.llama.eval(list(tokens))
 
     def stream_chat(
         self,

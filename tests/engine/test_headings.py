@@ -63,7 +63,7 @@ def test_headings_inside_code_fences_are_not_sections():
 
 
 def test_tidy_section_drops_half_sentences_but_keeps_short_list_items():
-    from persona_studio.engine.pipeline import tidy_section
+    from persona_studio.engine.sections import tidy_section
 
     prose = "You are Nemo, a brilliant engineer. Your mind is sharp and your power has far"
     assert tidy_section(prose, prose=True) == "You are Nemo, a brilliant engineer."

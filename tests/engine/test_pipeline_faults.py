@@ -26,7 +26,8 @@ def make(replies, tmp_path, **config):
     pipeline = PersonaPipeline(
         TemplateLibrary(user_dir=tmp_path),
         lambda _model: backend,
-        PipelineConfig(retry_backoff_s=0.01, **config),
+        # These scripts are about the writing stages; the check has its own tests below.
+        PipelineConfig(retry_backoff_s=0.01, **{"check": False, **config}),
     )
     request = PersonaGenerationRequest.create(
         "from_name_and_description", {"name_hint": "Ada", "description_hint": "mathematician"}
@@ -120,7 +121,7 @@ def test_a_backend_that_hangs_hits_the_stage_timeout(tmp_path):
 def test_critique_stage_streams_between_the_others_and_reaches_refinement(tmp_path):
     backend = ScriptedBackend([BRAINSTORM, "KEEP: chalk. DROP: the cat.", VALID])
     pipeline = PersonaPipeline(
-        TemplateLibrary(user_dir=tmp_path), lambda _m: backend, PipelineConfig()
+        TemplateLibrary(user_dir=tmp_path), lambda _m: backend, PipelineConfig(check=False)
     )
     request = PersonaGenerationRequest.create(
         "from_name_and_description", {"name_hint": "Ada"}, app_options={"critique": True}
@@ -142,7 +143,7 @@ def test_critique_stage_streams_between_the_others_and_reaches_refinement(tmp_pa
 def test_an_edited_template_is_used_by_the_next_job_and_recorded(tmp_path):
     backend = ScriptedBackend([BRAINSTORM, VALID, BRAINSTORM, VALID])
     library = TemplateLibrary(user_dir=tmp_path)
-    pipeline = PersonaPipeline(library, lambda _m: backend, PipelineConfig())
+    pipeline = PersonaPipeline(library, lambda _m: backend, PipelineConfig(check=False))
     request = PersonaGenerationRequest.create("from_name_and_description", {"name_hint": "Ada"})
     first = pipeline.run(request)
     editor = TemplateLibrary(user_dir=tmp_path)  # the window's own copy of the library

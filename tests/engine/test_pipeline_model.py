@@ -4,6 +4,7 @@ import pytest
 
 from persona_studio.engine.factory import build_pipeline
 from persona_studio.engine.headings import DEFAULT_HEADINGS, check_structure, parse_persona
+from persona_studio.engine.names import name_problems
 from persona_studio.engine.pipeline import PipelineConfig
 from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.llm.base import CancelToken
@@ -65,13 +66,34 @@ def test_each_generation_type_produces_a_valid_persona(pipeline, gtype, details)
     result = pipeline.run(request(gtype, details), on_event=tokens.append)
     assert_valid(result)
     stages = [e.stage for e in tokens if e.kind == "token"]
-    assert stages[0] == "expansion" and stages[-1] == "refinement"
+    assert stages[0] == "expansion" and stages[-1] == "check"
     streamed = "".join(e.text for e in tokens if e.kind == "token" and e.stage == "refinement")
     assert "## Core Identity:" in streamed
+    text = result.prompt_instructions
     if details.get("name_hint"):
         assert result.persona_name == details["name_hint"]
-    else:
-        assert result.persona_name  # the model's name, cleaned, or a fallback
+    else:  # a name a writer would keep, not the subforum's
+        assert (
+            name_problems(
+                result.persona_name,
+                subforum_name=details.get("subforum_name", ""),
+                hints=list(details.values()),
+            )
+            == []
+        ), result.persona_name
+    # Grounded: the user's own words are in the persona, where they belong.
+    core = parse_persona(text).section("Core Identity").content
+    assert core.startswith(f"You are {result.persona_name}")
+    if gtype == "subforum_expert":
+        assert "Home Lab" in core
+        assert "- Focus on ZFS and backups." in text
+        domain = parse_persona(text).section("Knowledge Domain & Expertise").content
+        assert "ZFS and backups" in domain
+    if gtype == "from_name_and_description":
+        assert "brooding submarine captain" in core
+    # The check ran on the kept attempt and is kept with it.
+    assert result.check is not None and len(result.check.answers) == 4
+    assert 1 <= result.refinements <= 2
 
 
 def test_desired_headings_are_honoured_in_order(pipeline):
@@ -158,6 +180,8 @@ def test_critique_stage_on_the_real_model(pipeline):
     )
     assert_valid(result)
     stages = [e.stage for e in events if e.kind == "stage"]
-    assert stages == ["expansion", "critique", "refinement"]
+    # The persona check follows, and a weak persona is refined (and checked) once more.
+    assert stages[:4] == ["expansion", "critique", "refinement", "check"]
+    assert set(stages[4:]) <= {"refinement", "check"}
     assert {e.stage for e in events if e.kind == "token"} == set(stages)
     assert result.critique and result.stages["critique"].tokens > 0

@@ -1,0 +1,250 @@
+"""What a small model writes that a writer would strike out, struck out.
+
+Each section is cut into units (sentences of prose, items of a list) and a unit is dropped
+when it:
+
+- repeats a unit already in the persona, word for word or nearly (small models loop: "no
+  matter how big or small" four times);
+- loops inside itself ("I'm a baker, and I'm a baker, and I'm a baker") - cut at the loop;
+- ends on a fragment ("- Your team:", "... and the");
+- makes a character an AI or an assistant when the user did not ("You are a creative AI
+  assistant") - the persona would teach the model to say so;
+- forbids the persona its own expertise ("Never discuss anything related to your
+  expertise", "Never talk about sourdough" for a sourdough baker);
+- names the persona something else ("My name is Elena") - the name is replaced;
+- carries a template placeholder the user did not type.
+
+Units the pipeline wrote itself (the user's words: identity, directives) are never dropped;
+they are registered as seen, so the model's copies of them are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+_AI_SELF = re.compile(
+    r"\b(?:ai|a\.i|artificial intelligence|(?:virtual |digital |ai |creative )?assistant|"
+    r"language model|llm|chatbot|bot)s?\b",
+    re.IGNORECASE,
+)
+_FRAGMENT_END = re.compile(
+    r"(?:[:,;\-–—(]|\b(?:and|or|but|the|a|an|to|of|with|for|your|my|our|their|in|on|at|by|"
+    r"as|from|that|which|who|is|are|be|like|such|including|e\.g|i\.e))\s*$",
+    re.IGNORECASE,
+)
+_OWN_EXPERTISE = re.compile(
+    r"\b(?:your|my)\s+(?:own\s+)?(?:expertise|knowledge|field|specialty|speciality|domain|"
+    r"area of expertise|work|job|craft|passion|subject|topic|trade|profession)s?\b",
+    re.IGNORECASE,
+)
+_TALK_VERBS = re.compile(
+    r"\b(?:discuss|talk|tell|speak|say|write|cover|mention|answer|share|explain|teach|help|"
+    r"advise|give advice|offer advice|bring up|engage)\w*\b",
+    re.IGNORECASE,
+)
+# Words that make a prohibition about a part of the topic a real rule ("Never give unsafe
+# advice about ZFS") rather than a ban on the topic itself.
+_QUALIFIERS = re.compile(
+    r"\b(?:unsafe|dangerous|illegal|harmful|false|misleading|wrong|incorrect|unverified|"
+    r"untested|specific|personal|private|medical|legal|guarantee\w*|rude|offensive|"
+    r"outdated|risky|reckless|made[- ]up|invented|fake|without)\b",
+    re.IGNORECASE,
+)
+_OTHER_NAME = re.compile(
+    r"\b(my name is|my name's|call me|known as|named|i am called|i'm called)\s+"
+    r"([A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?)"
+)
+_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+_PROHIBITION = re.compile(
+    r"^(?:never|don'?t|do not|avoid|no|not|refuse|stop|under no|without)\b", re.IGNORECASE
+)
+# An example phrase is a quotation in the persona's own voice, not "You are ..." about it.
+_PHRASE = re.compile(r"^[\"“'‘](?!\s*you(?:'re| are)\b)", re.IGNORECASE)
+FORBIDDEN = "forbidden"
+PHRASES = "phrases"
+
+
+def _quoted_only(unit: str) -> str:
+    """'- "Let's bake!" - This shows her warmth.' -> '- "Let's bake!"': the quotation
+    without the model's commentary after it."""
+    match = re.match(r"^(\s*(?:[-*•]|\d+[.)])\s+)?([\"“])(.+?)([\"”])(?=\s|$)", unit)
+    if match:
+        return unit[: match.end()].rstrip()
+    return unit
+
+
+_SENTENCE = re.compile(r"(?<=[.!?…])[\"”)]*\s+(?=[\"“(]?[A-Z0-9])")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+
+def normalize(text: str) -> str:
+    return " ".join(w.casefold() for w in _WORD.findall(text))
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in normalize(text).split(" ") if len(w) >= 4}
+
+
+def mentions_ai(text: str) -> bool:
+    return bool(_AI_SELF.search(text))
+
+
+def loop_cut(text: str, n: int = 3) -> str:
+    """``text`` up to where a run of ``n`` words starts to repeat itself (a loop): "I'm a
+    baker, and I'm a baker, and I'm a baker" -> "I'm a baker,"."""
+    words = list(_WORD.finditer(text))
+    seen: dict[tuple[str, ...], int] = {}
+    for index in range(len(words) - n + 1):
+        gram = tuple(w.group().casefold() for w in words[index : index + n])
+        if gram in seen and index - seen[gram] >= n:
+            return text[: words[index].start()].rstrip()
+        seen.setdefault(gram, index)
+    return text
+
+
+def ends_on_fragment(text: str) -> bool:
+    stripped = text.strip().strip("\"'”’“‘*_").strip()
+    return not stripped or bool(_FRAGMENT_END.search(stripped))
+
+
+def forbids_own_expertise(item: str, topic_words: Iterable[str]) -> bool:
+    """'Never discuss anything related to your expertise', 'Never talk about sourdough' (for
+    a sourdough baker): a prohibition that would silence the persona on its own subject."""
+    if _OWN_EXPERTISE.search(item):
+        return True
+    if not _TALK_VERBS.search(item) or _QUALIFIERS.search(item):
+        return False
+    lowered = item.casefold()
+    return any(_stem(w) in lowered for w in topic_words)
+
+
+def _stem(word: str) -> str:
+    word = word.casefold()
+    if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return word[:6]
+
+
+@dataclass
+class Polisher:
+    """Polishes one persona's sections in order, remembering what was already said.
+
+    ``name``: the persona's name (other names for it are replaced). ``may_be_ai``: the user
+    made it an AI or an assistant, so it may say so. ``topic_words``: the hints' content
+    words, for prohibitions against the persona's own subject. ``user_text``: everything the
+    user typed, so a ``{{...}}`` they wrote stays.
+    """
+
+    name: str
+    may_be_ai: bool = False
+    topic_words: frozenset[str] = frozenset()
+    user_text: str = ""
+    seen: list[tuple[str, set[str]]] = field(default_factory=list)
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (unit, why), for tests
+
+    def remember(self, text: str) -> None:
+        """Text the pipeline wrote (the user's words): kept as is, and the model's copies
+        of it are dropped later."""
+        for unit in _units(text, prose=True):
+            self._add_seen(unit)
+
+    def _add_seen(self, unit: str) -> None:
+        key = normalize(_LIST_ITEM.sub("", unit))
+        if key:
+            self.seen.append((key, _content_words(key)))
+
+    def _repeats(self, unit: str) -> bool:
+        key = normalize(_LIST_ITEM.sub("", unit))
+        if not key:
+            return True
+        words = _content_words(key)
+        for seen_key, seen_words in self.seen:
+            if key == seen_key:
+                return True
+            # Nearly the same sentence: most of its content words were said together before.
+            if len(words) >= 3 and len(words & seen_words) >= 0.75 * len(words):
+                return True
+            # A long stretch said before: "not only a general-purpose advisor but also an
+            # exceptional collaborator" inside another sentence.
+            if len(key) >= 40 and (key in seen_key or (len(seen_key) >= 40 and seen_key in key)):
+                return True
+        return False
+
+    def polish(self, text: str, *, kind: str, role: str = "", keep: int = 0) -> str:
+        """The section ``text`` with the units a writer would strike dropped. ``kind``:
+        "prose", "list" or "free". The first ``keep`` units were written by the pipeline
+        and always stay. ``role``: FORBIDDEN or PHRASES for the sections with rules of
+        their own (a prohibition per item; a quoted phrase per item)."""
+        units = _units(text, prose=kind == "prose")
+        kept: list[str] = []
+        for index, unit in enumerate(units):
+            if index < keep:
+                kept.append(unit)
+                continue
+            if role == PHRASES:
+                unit = _quoted_only(unit)
+            why = self._why_drop(unit, role=role)
+            if why:
+                self.dropped.append((unit, why))
+                continue
+            unit = self._rename(unit)
+            kept.append(unit)
+            self._add_seen(unit)
+        joiner = " " if kind == "prose" else "\n"
+        return joiner.join(kept).strip()
+
+    def _why_drop(self, unit: str, *, role: str) -> str:
+        body = _LIST_ITEM.sub("", unit).strip()
+        if len(_WORD.findall(body)) < 2:
+            return "too short"
+        if any(p not in self.user_text for p in _PLACEHOLDER.findall(unit)):
+            return "placeholder"
+        if not self.may_be_ai and mentions_ai(body):
+            return "calls the character an AI"
+        if loop_cut(body) != body:
+            return "loops"
+        if ends_on_fragment(body):
+            return "fragment"
+        if role == FORBIDDEN and not _PROHIBITION.match(body):
+            return "not a prohibition"
+        if role == FORBIDDEN and forbids_own_expertise(body, self.topic_words):
+            return "forbids its own expertise"
+        if role == PHRASES and not _PHRASE.match(body):
+            return "not something the persona says"
+        if self._repeats(unit):
+            return "repeats"
+        return ""
+
+    def _rename(self, unit: str) -> str:
+        first = self.name.split(" ")[0].casefold()
+
+        def fix(match: re.Match[str]) -> str:
+            said = match.group(2)
+            if said.casefold().startswith(first) or self.name.casefold().startswith(
+                said.casefold()
+            ):
+                return match.group(0)
+            return f"{match.group(1)} {self.name}"
+
+        return _OTHER_NAME.sub(fix, unit)
+
+
+def _units(text: str, *, prose: bool) -> list[str]:
+    """Sentences of prose; items of a list (a continuation line joins its item)."""
+    text = text.strip()
+    if not text:
+        return []
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    if not prose and any(_LIST_ITEM.match(line) for line in lines):
+        items: list[str] = []
+        for line in lines:
+            if _LIST_ITEM.match(line) or not items:
+                items.append(line.strip())
+            else:
+                items[-1] += " " + line.strip()
+        return items
+    joined = " ".join(line.strip() for line in lines)
+    return [s.strip() for s in _SENTENCE.split(joined) if s.strip()]

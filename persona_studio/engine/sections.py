@@ -1,0 +1,155 @@
+"""How each section of a persona is opened, ended and cleaned.
+
+On a backend that can continue a turn, the pipeline writes every heading and the first words
+of each section itself, and the model writes the rest. What the pipeline writes comes from
+the brief (persona_studio/engine/brief.py): the user's own words where they belong, so a
+135M model continues on the topic instead of drifting to "a creative AI assistant".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from persona_studio.engine.brief import Brief
+from persona_studio.engine.headings import PERSONA_NAME, heading_key, parse_persona
+
+CORE_IDENTITY = "Core Identity"
+KEY_TRAITS = "Key Personality Traits"
+KNOWLEDGE = "Knowledge Domain & Expertise"
+SPEAKING_STYLE = "Speaking Style & Tone"
+GUIDELINES = "Interaction Guidelines & Behaviors"
+FORBIDDEN = "Forbidden Actions & Topics"
+EXAMPLE_PHRASES = "Example Phrases"
+
+# What each default heading must hold (from the design's refinement prompt). Custom headings
+# get a generic line.
+HEADING_GUIDANCE = {
+    # Plain words, no numbers: a small model copies "1-2 sentences" into the persona itself.
+    heading_key(PERSONA_NAME): "the persona's name",
+    heading_key(CORE_IDENTITY): "who the persona is and what it is for",
+    heading_key(KEY_TRAITS): "its main traits, as a short list",
+    heading_key(KNOWLEDGE): "what it knows best",
+    heading_key(SPEAKING_STYLE): "how it talks: its words, sentences and tone",
+    heading_key(GUIDELINES): "what it should always do",
+    heading_key(FORBIDDEN): "what it must never do or discuss",
+    heading_key(EXAMPLE_PHRASES): "a few typical things it says, in quotes",
+}
+
+
+@dataclass(frozen=True)
+class SectionPlan:
+    """How one section is written on a backend that can continue a turn.
+
+    ``lead``: whole units the pipeline writes first, from the user's own words (the
+    identity sentences, the directives as list items); they are kept as they are.
+    ``starter``: the first words of the model's part, written by the pipeline. A small model
+    follows a started sentence far better than an instruction hundreds of tokens back:
+    "You know a great deal about servers, NAS boxes" keeps it on the topic, "- Never" makes
+    the forbidden list a list of prohibitions. No starter ends in a space: BPE tokenizers
+    attach the space to the next word, so a trailing space makes the model write a second one.
+    ``kind``: "prose" sections are one paragraph (more with "detailed"), "list" sections end
+    at the first line that is not a list item, "free" for custom headings.
+    ``grounded``: the section should mention the user's topic; a candidate that does not is
+    written again (bounded) and the best one kept.
+    """
+
+    lead: tuple[str, ...]
+    starter: str
+    kind: str
+    grounded: bool = False
+
+    @property
+    def opening(self) -> str:
+        """What the pipeline writes under the heading before the model takes over."""
+        lead = ("\n" if self.kind == "list" else " ").join(self.lead)
+        if lead and self.starter:
+            return lead + ("\n" if self.kind == "list" else " ") + self.starter
+        return lead or self.starter
+
+
+_LIST_END = re.compile(r"\n(?=[^-*•\d\s])")  # a line that does not continue the list
+
+
+def section_plan(heading: str, brief: Brief, tone: str) -> SectionPlan:
+    key = heading_key(heading)
+    if key == heading_key(CORE_IDENTITY):
+        return SectionPlan(brief.identity, "You", "prose")
+    if key == heading_key(KEY_TRAITS):
+        return SectionPlan((), "- You are", "list")
+    if key == heading_key(KNOWLEDGE):
+        # The lead names the topic itself where the brief has one (experts, a focus
+        # directive); otherwise the model names it and the grounding check keeps it honest.
+        return SectionPlan((), brief.domain_lead, "prose", grounded=bool(brief.hint_words))
+    if key == heading_key(SPEAKING_STYLE):
+        return SectionPlan((), f"Speak in a {tone} tone," if tone else "Speak in a", "prose")
+    if key == heading_key(GUIDELINES):
+        return SectionPlan(tuple(f"- {b}" for b in brief.directives.behaviours), "-", "list")
+    if key == heading_key(FORBIDDEN):
+        return SectionPlan(
+            tuple(f"- {p}" for p in brief.directives.prohibitions), "- Never", "list"
+        )
+    if key == heading_key(EXAMPLE_PHRASES):
+        # In the persona's own voice: '- "I' keeps a small model from quoting "You are ...".
+        return SectionPlan((), '- "I', "list")
+    return SectionPlan((), "", "free")
+
+
+def section_stops(
+    plan: SectionPlan, detailed: bool
+) -> tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]:
+    """Stop strings and patterns for a section: always the next heading, then by kind."""
+    if plan.kind == "prose":
+        return (("\n#", "\n\n") if detailed else ("\n",)), ()
+    if plan.kind == "list":
+        return ("\n#", "\n\n"), (_LIST_END,)
+    return ("\n#", "\n\n\n" if detailed else "\n\n"), ()
+
+
+def has_words(text: str, minimum: int = 2) -> bool:
+    return len(re.findall(r"[^\W\d_]{2,}", text)) >= minimum
+
+
+_SENTENCE_END = re.compile(r"[.!?…\"”)\]]\s|[.!?…\"”)\]]$|\n")
+
+
+def tidy_section(text: str, *, truncated: bool = False, prose: bool = False) -> str:
+    """Clean one section's model text: no stray heading marks, no runs of blank lines, and
+    no half sentence at the end, where the token budget cut it (``truncated``) or, in prose,
+    where a small model broke the line mid-sentence. List items need no full stop, so a
+    list loses its last item only when the budget cut it."""
+    lines = [re.sub(r"(?<=\S) {2,}", " ", line.rstrip()) for line in text.strip().splitlines()]
+    lines = [line for line in lines if not line.lstrip().startswith("#")]
+    # One list marker: small models switch between "-", "•" and "*" within one list.
+    lines = [re.sub(r"^(\s*)[•*]\s+", r"\1- ", line) for line in lines]
+    cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip().lstrip(":").strip()
+    if cleaned and (truncated or prose):
+        ends = [m.end() for m in _SENTENCE_END.finditer(cleaned)]
+        if ends and ends[-1] >= len(cleaned) * 0.2:
+            cleaned = cleaned[: ends[-1]].rstrip()
+    return cleaned
+
+
+def ordered(headings: Sequence[str], found: dict[str, str]) -> list[tuple[str, str]]:
+    return [
+        (h, found.get(heading_key(h), ""))
+        for h in headings
+        if heading_key(h) != heading_key(PERSONA_NAME)
+    ]
+
+
+def extract_section(text: str, heading: str) -> str:
+    """The content a reply gives for ``heading``: under that heading if the model wrote it,
+    else its text before any heading, else its first section with words."""
+    parsed = parse_persona(text)
+    wanted = parsed.section(heading)
+    candidates = [wanted.content if wanted else "", parsed.preamble]
+    candidates += [
+        s.content for s in parsed.sections if heading_key(s.heading) != heading_key(PERSONA_NAME)
+    ]
+    for candidate in candidates:
+        cleaned = tidy_section(candidate)
+        if has_words(cleaned):
+            return cleaned
+    return ""

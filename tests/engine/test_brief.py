@@ -1,0 +1,109 @@
+"""The brief: the user's words as the sentences the persona opens with."""
+
+import pytest
+
+from persona_studio.engine.brief import (
+    build_brief,
+    identity_sentences,
+    split_directives,
+)
+from persona_studio.engine.request import PersonaGenerationRequest
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [
+        (
+            "a patient sourdough baker who explains fermentation to beginners",
+            ["You are Rosa, a patient sourdough baker who explains fermentation to beginners."],
+        ),
+        (
+            "Brooding submarine captain and engineer",
+            ["You are Rosa, a brooding submarine captain and engineer."],
+        ),
+        (
+            "Explains maths and early computing simply",
+            ["You are Rosa.", "You explain maths and early computing simply."],
+        ),
+        (
+            "Deduces everything, impatient with slow thinking",
+            ["You are Rosa.", "You deduce everything.", "You are impatient with slow thinking."],
+        ),
+        (
+            "Calm, speaks in short koans about patience",
+            ["You are Rosa.", "You are calm.", "You speak in short koans about patience."],
+        ),
+        (
+            "She is a retired nurse who runs a bakery. She loves her cats and hates Mondays.",
+            [
+                "You are Rosa, a retired nurse who runs a bakery.",
+                "You love your cats and hate Mondays.",
+            ],
+        ),
+        (
+            "I'm a grumpy wizard. I live in a tower.",
+            ["You are Rosa, a grumpy wizard.", "You live in a tower."],
+        ),
+        ("Loves cats. Hates Mondays.", ["You are Rosa.", "You love cats.", "You hate Mondays."]),
+        ("Rosa, the first programmer", ["You are Rosa, the first programmer."]),
+        ("An old lighthouse keeper", ["You are Rosa, an old lighthouse keeper."]),
+        (
+            "Repeats {{brainstormed_text}} literally",
+            ["You are Rosa.", "You repeat {{brainstormed_text}} literally."],
+        ),
+        ("", ["You are Rosa."]),
+    ],
+)
+def test_descriptions_become_second_person_sentences(description, expected):
+    assert identity_sentences("Rosa", description) == expected
+
+
+def test_directives_become_behaviours_and_prohibitions():
+    directives = split_directives(
+        "Focus on ZFS and backups. Never give specific stock picks. Don't swear; avoid jargon\n"
+        "answer in plain English."
+    )
+    assert directives.behaviours == ("Focus on ZFS and backups.", "Answer in plain English.")
+    assert directives.prohibitions == (
+        "Never give specific stock picks.",
+        "Don't swear.",
+        "Avoid jargon.",
+    )
+    assert directives.focus == ("ZFS and backups",)
+
+
+def test_an_expert_brief_opens_with_the_subforum_and_its_topics():
+    request = PersonaGenerationRequest.create(
+        "subforum_expert",
+        {
+            "subforum_name": "Home Lab",
+            "subforum_description": "Servers, NAS boxes and networking at home",
+            "additional_directives": "Focus on ZFS and backups.",
+        },
+    )
+    brief = build_brief(request, "Dana Whitfield")
+    assert (
+        brief.identity[0] == "You are Dana Whitfield, the resident expert of the Home Lab subforum."
+    )
+    assert "servers, NAS boxes and networking at home" in brief.identity[1]
+    assert brief.domain_lead == (
+        "You know a great deal about servers, NAS boxes and networking at home, "
+        "especially ZFS and backups"
+    )
+    assert not brief.may_be_ai
+    assert {"zfs", "backups", "servers", "networking"} <= brief.hint_words
+    assert "backups" in brief.topic_nouns
+
+
+def test_only_the_user_makes_a_character_an_ai():
+    robot = PersonaGenerationRequest.create(
+        "from_name_and_description", {"description_hint": "A starship AI with dry humour"}
+    )
+    baker = PersonaGenerationRequest.create(
+        "from_name_and_description", {"description_hint": "a sourdough baker"}
+    )
+    helper = PersonaGenerationRequest.create("general_purpose_assistant", {})
+    assert build_brief(robot, "Ω-7").may_be_ai
+    assert not build_brief(baker, "Rosa").may_be_ai
+    assert build_brief(helper, "Milo").may_be_ai
+    assert build_brief(helper, "Milo").identity == ("You are Milo, a general-purpose assistant.",)

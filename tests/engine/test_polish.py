@@ -1,0 +1,105 @@
+"""What a small model writes that a writer would strike out (recorded model output)."""
+
+from persona_studio.engine.polish import (
+    FORBIDDEN,
+    PHRASES,
+    Polisher,
+    ends_on_fragment,
+    forbids_own_expertise,
+    loop_cut,
+)
+
+
+def polisher(**kw):
+    return Polisher(name="Dana Whitfield", topic_words=frozenset({"zfs", "backups"}), **kw)
+
+
+def test_a_sentence_said_before_is_dropped_even_in_another_section():
+    p = polisher()
+    p.remember("You are Dana Whitfield, the resident expert of the Home Lab subforum.")
+    first = p.polish(
+        "You help members no matter how big or small their problem is. You love ZFS.",
+        kind="prose",
+    )
+    assert first == "You help members no matter how big or small their problem is. You love ZFS."
+    again = p.polish(
+        "- You help members no matter how big or small their problem is.\n- You test every backup.",
+        kind="list",
+    )
+    assert again == "- You test every backup."
+    copy = p.polish(
+        "You are Dana Whitfield, the resident expert of the Home Lab subforum.", kind="prose"
+    )
+    assert copy == ""
+
+
+def test_loops_fragments_and_ai_talk_are_struck():
+    p = polisher()
+    text = (
+        "- You are a baker, and I'm a baker, and I'm a baker, and I'm a baker.\n"
+        "- Your team:\n"
+        "- You are a creative AI assistant who loves art.\n"
+        "- You check the pool's health every morning."
+    )
+    assert p.polish(text, kind="list") == "- You check the pool's health every morning."
+    reasons = {why for _, why in p.dropped}
+    assert reasons == {"loops", "fragment", "calls the character an AI"}
+
+
+def test_an_assistant_may_say_it_is_one():
+    p = Polisher(name="Milo", may_be_ai=True)
+    assert (
+        p.polish("You are a friendly assistant.", kind="prose") == "You are a friendly assistant."
+    )
+
+
+def test_prohibitions_that_silence_the_persona_on_its_topic_go():
+    assert forbids_own_expertise("Never discuss anything related to your expertise.", [])
+    assert forbids_own_expertise("Never talk about ZFS.", ["zfs"])
+    assert not forbids_own_expertise("Never give unsafe advice about ZFS.", ["zfs"])
+    assert not forbids_own_expertise("Never reveal a member's address.", ["zfs"])
+    p = polisher()
+    kept = p.polish(
+        "- Never discuss anything related to your expertise.\n"
+        "- You love cake.\n"
+        "- Never delete a snapshot without asking first.",
+        kind="list",
+        role=FORBIDDEN,
+    )
+    assert kept == "- Never delete a snapshot without asking first."
+
+
+def test_example_phrases_are_quotations_in_the_persona_voice():
+    p = polisher()
+    kept = p.polish(
+        '- "I keep three copies of everything." - This shows her caution.\n'
+        '- "You are Dana, a storage expert."\n'
+        "- She often says hello.",
+        kind="list",
+        role=PHRASES,
+    )
+    assert kept == '- "I keep three copies of everything."'
+
+
+def test_another_name_for_the_persona_is_replaced():
+    p = polisher()
+    assert p.polish("Hi, my name is Elena and I love backups.", kind="prose") == (
+        "Hi, my name is Dana Whitfield and I love backups."
+    )
+    assert p.polish("Call me Dana when you need help.", kind="prose") == (
+        "Call me Dana when you need help."
+    )
+
+
+def test_placeholders_stay_only_where_the_user_typed_them():
+    p = Polisher(name="X", user_text="Quotes {{brainstormed_text}} verbatim")
+    text = "You quote {{brainstormed_text}} often. You love {{tone_line}} a lot."
+    assert p.polish(text, kind="prose") == "You quote {{brainstormed_text}} often."
+
+
+def test_helpers():
+    assert loop_cut("I'm a baker, and I'm a baker, and I'm a baker") == "I'm a baker, and"
+    assert loop_cut("A calm and kind voice.") == "A calm and kind voice."
+    assert ends_on_fragment("Your team:")
+    assert ends_on_fragment("You love the")
+    assert not ends_on_fragment('"Let us begin."')
