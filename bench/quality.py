@@ -306,10 +306,12 @@ STOPWORDS = {
 }  # fmt: skip
 
 
-def hint_words(request: PersonaGenerationRequest) -> set[str]:
+def hint_words(request: PersonaGenerationRequest, *, tone: bool = True) -> set[str]:
     """Content words the user typed about the persona (not its name): a persona that follows
-    its hints mentions them."""
-    text = " ".join([*hint_texts(request), request.output_preferences.tone_preference])
+    its hints mentions them. The tone counts for coverage, not as a domain."""
+    text = " ".join(
+        [*hint_texts(request), request.output_preferences.tone_preference if tone else ""]
+    )
     words = {w.lower() for w in re.findall(r"[^\W\d_]{4,}", text)}
     words |= {w.lower() for w in re.findall(r"\b[A-Z]{2,}\b", text)}  # ZFS, NAS
     return {w for w in words if w not in STOPWORDS and "hint" not in w and "_" not in w}
@@ -438,7 +440,7 @@ def main() -> int:
             row["coverage"] = hint_coverage(text, words)
             row["distinct_4"] = distinct_4(text)
             row["fragments"] = fragments(text)
-            check_words = sorted(words)
+            check_words = sorted(hint_words(request, tone=False))
             check = check_persona(backend, text, name, check_words, may_be_ai, PROBES)
             held = check_persona(backend, text, name, check_words, may_be_ai, HELD_OUT_PROBES)
             base = tuple(

@@ -109,6 +109,11 @@ def _common_word(word: str) -> bool:
     return bool(_lemmas(word)) and word[1:].islower()
 
 
+def is_common_word(word: str) -> bool:
+    """A word of the English lexicon ("Brave", "Happy"), as opposed to a name ("Einar")."""
+    return bool(_lemmas(word)) or word.casefold() in _DETERMINERS
+
+
 def _lower_first(text: str) -> str:
     first = text.split(" ", 1)[0].rstrip(",.;:!?")
     if first and first[:1].isupper() and (_common_word(first) or first.casefold() in _DETERMINERS):

@@ -48,9 +48,10 @@ HELD_OUT_PROBES: tuple[tuple[str, str], ...] = (
     (DOMAIN, "What could you teach me?"),
 )
 
-# Greedy and short: the first sentence or two says who it is and what it knows.
+# Greedy and short: the first sentence says who it is and what it knows (and each answer
+# token costs about a twelfth of a second on the default model here).
 CHECK_PARAMS = SamplingParams(
-    max_tokens=48,
+    max_tokens=32,
     temperature=0.0,
     top_p=1.0,
     top_k=1,

@@ -23,7 +23,7 @@ checked between tokens. Each stage has a time limit; transient backend errors ar
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,11 +42,20 @@ from persona_studio.engine.refine import (
     messages_for,
     refine_by_sections,
     refine_validated,
+    rewrite_sections,
     stream_text,
     with_retries,
 )
 from persona_studio.engine.request import PersonaGenerationRequest
-from persona_studio.engine.sections import HEADING_GUIDANCE, tidy_section
+from persona_studio.engine.sections import (
+    CORE_IDENTITY,
+    EXAMPLE_PHRASES,
+    HEADING_GUIDANCE,
+    KNOWLEDGE,
+    SectionPlan,
+    section_plan,
+    tidy_section,
+)
 from persona_studio.engine.stages import (
     CHECK,
     LENGTH_PROFILES,
@@ -260,7 +269,7 @@ class PersonaPipeline:
         stats = result.stages.setdefault(REFINEMENT, StageStats())
         continues = hasattr(backend, "continuation")
         attempts = self.config.check_attempts if self.config.check else 1
-        best: tuple[float, str, CheckResult | None] | None = None
+        best: tuple[float, list[tuple[str, str]], CheckResult | None] | None = None
         for attempt in range(max(1, attempts)):
             run = StageRun(REFINEMENT, stats, on_event)
             ctx = RefineContext(
@@ -277,7 +286,12 @@ class PersonaPipeline:
                 user_text=_user_text(request),
             )
             try:
-                if continues:
+                weak = _weak_sections(best[2], brief, headings) if best else {}
+                if continues and weak:
+                    assert best is not None
+                    stats.attempts += 1
+                    sections = rewrite_sections(ctx, best[1], weak, attempt)
+                elif continues:
                     stats.attempts += 1  # the validated path counts its own (with_retries)
                     sections = refine_by_sections(ctx, attempt)
                     result.structure_method = "sections"
@@ -296,16 +310,20 @@ class PersonaPipeline:
             check = self._check(backend, text, brief, result, on_event, cancel)
             score = check.score if check else 1.0
             if best is None or score > best[0]:
-                best = (score, text, check)
+                best = (score, sections, check)
             if check is None or check.passed or attempt + 1 >= attempts:
                 break
+            weak_next = _weak_sections(best[2], brief, headings)
             run.retry(
                 "The persona check found the persona weak ("
                 + check.summary()
-                + "); writing it again."
+                + "); writing "
+                + (", ".join(h for h in headings if heading_key(h) in weak_next) or "it")
+                + " again."
             )
         assert best is not None
-        _, result.prompt_instructions, result.check = best
+        result.prompt_instructions = render_persona(brief.name, best[1])
+        result.check = best[2]
 
     def _check(
         self,
@@ -511,6 +529,27 @@ class PersonaPipeline:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+def _weak_sections(
+    check: CheckResult | None, brief: Brief, headings: Sequence[str]
+) -> dict[str, SectionPlan]:
+    """What to write again, by heading key, when the check found a part weak: the name not
+    held -> the Core Identity and Example Phrases that open with the persona introducing
+    itself; the domain missed -> the Knowledge Domain; a character calling itself an AI ->
+    the Core Identity. Empty when the headings have none of those (then all is rewritten)."""
+    if check is None:
+        return {}
+    present = {heading_key(h): h for h in headings}
+    wanted: dict[str, SectionPlan] = {}
+    if check.name_hold is not None and check.name_hold < 1:
+        wanted[heading_key(CORE_IDENTITY)] = section_plan(CORE_IDENTITY, brief, "")
+        wanted[heading_key(EXAMPLE_PHRASES)] = section_plan(EXAMPLE_PHRASES, brief, "")
+    if check.domain_hit is not None and check.domain_hit < 1:
+        wanted[heading_key(KNOWLEDGE)] = section_plan(KNOWLEDGE, brief, "")
+    if check.breaks:
+        wanted[heading_key(CORE_IDENTITY)] = section_plan(CORE_IDENTITY, brief, "")
+    return {key: plan for key, plan in wanted.items() if key in present}
 
 
 def _user_text(request: PersonaGenerationRequest) -> str:

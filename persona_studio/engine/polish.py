@@ -24,6 +24,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from persona_studio.engine.brief import is_common_word
+
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _AI_SELF = re.compile(
     r"\b(?:ai|a\.i|artificial intelligence|(?:virtual |digital |ai |creative )?assistant|"
@@ -57,6 +59,8 @@ _OTHER_NAME = re.compile(
     r"\b(my name is|my name's|call me|known as|named|i am called|i'm called)\s+"
     r"([A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?)"
 )
+# "You are Einar, ..." / "I'm Einar." for a persona called Egil: a name, not a word.
+_OTHER_SELF = re.compile(r"(?<![\w'’])(You are|You're|I am|I'm) ([A-Z][a-z'’-]+)(?=[,.!])")
 _PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
 _PROHIBITION = re.compile(
     r"^(?:never|don'?t|do not|avoid|no|not|refuse|stop|under no|without)\b", re.IGNORECASE
@@ -229,7 +233,17 @@ class Polisher:
                 return match.group(0)
             return f"{match.group(1)} {self.name}"
 
-        return _OTHER_NAME.sub(fix, unit)
+        unit = _OTHER_NAME.sub(fix, unit)
+
+        def fix_self(match: re.Match[str]) -> str:
+            said = match.group(2)
+            if said.casefold() == first or self.name.casefold().startswith(said.casefold()):
+                return match.group(0)
+            if is_common_word(said):  # "You are Brave." is a sentence, not a name
+                return match.group(0)
+            return f"{match.group(1)} {self.name}"
+
+        return _OTHER_SELF.sub(fix_self, unit)
 
 
 def _units(text: str, *, prose: bool) -> list[str]:

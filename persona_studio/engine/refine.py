@@ -172,6 +172,7 @@ def refine_by_sections(ctx: RefineContext, attempt: int) -> list[tuple[str, str]
     document = heading_line(PERSONA_NAME, brief.name) + "\n\n"
     run.own_text(document)
     run.own_tokens(backend.tokenize_text(document))
+    tokens = prompt + backend.tokenize_text(document)
     sections: list[tuple[str, str]] = []
     for heading in ctx.headings:
         if heading_key(heading) == heading_key(PERSONA_NAME):
@@ -179,16 +180,64 @@ def refine_by_sections(ctx: RefineContext, attempt: int) -> list[tuple[str, str]
         plan = section_plan(heading, brief, ctx.tone)
         head = ("\n\n" if sections else "") + heading_line(heading) + "\n"
         run.own_text(head + plan.opening)
-        run.own_tokens(backend.tokenize_text(head + plan.opening))
+        opening = run.own_tokens(backend.tokenize_text(head + plan.opening))
+        for unit in plan.lead:
+            polisher.remember(unit)
+        filled = _fill_section(ctx, tokens + opening, len(prompt), heading, plan, polisher, attempt)
+        polisher = filled.polisher
+        document += head + filled.content
+        if filled.model_tokens is not None:  # kept as written: the cache is still valid
+            tokens = tokens + opening + filled.model_tokens
+        else:
+            tokens = prompt + backend.tokenize_text(document)
+        sections.append((heading, filled.content))
+    return sections
+
+
+def rewrite_sections(
+    ctx: RefineContext,
+    sections: list[tuple[str, str]],
+    plans: dict[str, SectionPlan],
+    attempt: int,
+) -> list[tuple[str, str]]:
+    """``sections`` with those named in ``plans`` (by heading key) written again with the
+    plans given, each after the document as it stands; the others are kept as they are.
+    What the persona check found weak is rewritten at the cost of a section, not of a
+    whole persona."""
+    backend, run, brief = ctx.backend, ctx.run, ctx.brief
+    prompt = backend.chat_tokens(ctx.messages)
+    polisher = ctx.polisher()
+    for heading, content in sections:
+        if heading_key(heading) not in plans:
+            polisher.remember(content)
+    out = list(sections)
+    for index, (heading, _) in enumerate(out):
+        plan = plans.get(heading_key(heading))
+        if plan is None:
+            continue
+        document = heading_line(PERSONA_NAME, brief.name) + "\n\n"
+        document += "\n\n".join(f"{heading_line(h)}\n{c}" for h, c in out[:index])
+        head = ("\n\n" if index else "") + heading_line(heading) + "\n"
+        run.own_text(f"\n\n{heading_line(heading)}\n{plan.opening}")
         for unit in plan.lead:
             polisher.remember(unit)
         tokens = prompt + backend.tokenize_text(document + head + plan.opening)
-        content, polisher = _fill_section(
-            ctx, tokens, len(prompt), heading, plan, polisher, attempt
-        )
-        document += head + content
-        sections.append((heading, content))
-    return sections
+        filled = _fill_section(ctx, tokens, len(prompt), heading, plan, polisher, attempt)
+        polisher = filled.polisher
+        out[index] = (heading, filled.content)
+    return out
+
+
+@dataclass
+class _Filled:
+    """A written section: its content, the polisher that has seen it, and - when the content
+    is exactly what the pipeline and the model wrote - the tokens the model generated, so
+    the next section continues from the cached state instead of evaluating it again
+    (a prompt token costs half a generated one on the default model here)."""
+
+    content: str
+    polisher: Polisher
+    model_tokens: list[int] | None
 
 
 def _fill_section(
@@ -199,17 +248,18 @@ def _fill_section(
     plan: SectionPlan,
     polisher: Polisher,
     attempt: int,
-) -> tuple[str, Polisher]:
+) -> _Filled:
     """One section: the lead, then the model's part, polished; written again (bounded)
-    while it comes out empty or off the topic. Returns the content and the polisher that
-    has seen it."""
+    while it comes out empty or off the topic."""
     backend, run, config = ctx.backend, ctx.run, ctx.config
     stops, patterns = section_stops(plan, ctx.detailed)
     budget = ctx.profile.section_tokens * (3 if plan.kind == "list" else 2) // 2
-    tries = config.max_retries + 1
+    # A section with a lead (the user's words) is whole without the model's part; a section
+    # that must name the topic gets more tries than one that only must not be empty.
+    tries = 2 if plan.lead else config.max_retries + 1
     if plan.grounded:
         tries = max(tries, config.grounding_attempts)
-    best: tuple[tuple[int, int, int], str, Polisher] | None = None
+    best: tuple[tuple[int, int, int], str, Polisher, list[int] | None] | None = None
     raw_best = ""
     for n in range(tries):
         cont = backend.continuation(
@@ -240,8 +290,11 @@ def _fill_section(
         polished = trial.polish(model_part, kind=plan.kind, role=_role(heading))
         polished = _with_topic(plan, polished)
         score = _score(plan, ctx.brief, polished)
+        exact = None
+        if _join(plan, plan.lead, polished) == plan.opening + cont.text:
+            exact = cont.tokens + backend.tokenize_text(cont.leftover)
         if best is None or score > best[0]:
-            best = (score, polished, trial)
+            best = (score, polished, trial, exact)
         if _acceptable(plan, score):
             break
         if n < tries - 1:
@@ -249,11 +302,11 @@ def _fill_section(
             why = "came out empty" if not score[0] else "did not name the topic"
             run.retry(f"The '{heading}' section {why}; writing it again.")
     assert best is not None
-    _, polished, trial = best
+    _, polished, trial, exact = best
     if polished or plan.lead:
-        return _join(plan, plan.lead, polished), trial
+        return _Filled(_join(plan, plan.lead, polished), trial, exact)
     if raw_best:  # everything was struck out: the model's text beats no section at all
-        return raw_best, trial
+        return _Filled(raw_best, trial, None)
     raise GenerationFailed(
         f"Refinement failed: the model wrote nothing usable under '{heading}' after "
         f"{tries} attempts. Try again, or pick a larger model."

@@ -91,9 +91,15 @@ def section_plan(heading: str, brief: Brief, tone: str) -> SectionPlan:
             tuple(f"- {p}" for p in brief.directives.prohibitions), "- Never", "list"
         )
     if key == heading_key(EXAMPLE_PHRASES):
-        # In the persona's own voice: '- "I' keeps a small model from quoting "You are ...".
-        return SectionPlan((), '- "I', "list")
+        return introduction_plan(brief)
     return SectionPlan((), "", "free")
+
+
+def introduction_plan(brief: Brief) -> SectionPlan:
+    """Example Phrases in the persona's own voice, the first one introducing it by name:
+    a greeting is the line a writer expects first, and it is what a small model copies
+    when asked who it is (without it, SmolLM2 answers "My name is Elena")."""
+    return SectionPlan((), f"- \"I'm {brief.name},", "list")
 
 
 def section_stops(

@@ -26,15 +26,15 @@ class LengthProfile:
 
 LENGTH_PROFILES = {
     "concise": LengthProfile(
-        "150-250",
-        160,
+        "100-200",
+        130,
         40,
         "Be brief yet comprehensive: a few short sentences or list items per heading.",
     ),
-    "": LengthProfile("200-300", 220, 56, "Keep each section short, concrete and easy to follow."),
+    "": LengthProfile("150-250", 170, 56, "Keep each section short, concrete and easy to follow."),
     "detailed": LengthProfile(
-        "400-500",
-        420,
+        "300-400",
+        340,
         110,
         "Provide more depth under each heading, but keep every sentence clear.",
     ),
