@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from persona_studio import safejson
 from persona_studio.errors import NameTakenError, NotFoundError, StoreError
 from persona_studio.store import ratings
 from persona_studio.store.db import Database
@@ -120,12 +121,24 @@ def _missing(persona_id: int) -> NotFoundError:
     return NotFoundError(f"There is no persona with id {persona_id} (was it purged?).")
 
 
+def _valid_id(persona_id: Any) -> int:
+    # An id out of SQLite's range (a request anyone may write can name one) binds as an
+    # OverflowError, not as a row that is not there.
+    if isinstance(persona_id, bool) or not isinstance(persona_id, int):
+        raise _missing(persona_id)
+    if not safejson.fits_sqlite_int(persona_id):
+        raise NotFoundError("There is no persona with that id (the number is far too large).")
+    return persona_id
+
+
 def _exists(conn: sa.Connection, persona_id: int) -> None:
+    _valid_id(persona_id)
     if conn.execute(sa.select(P.persona_id).where(P.persona_id == persona_id)).first() is None:
         raise _missing(persona_id)
 
 
 def _row(conn: sa.Connection, persona_id: int) -> sa.Row[Any]:
+    _valid_id(persona_id)
     row = conn.execute(sa.select(PersonaRow).where(P.persona_id == persona_id)).first()
     if row is None:
         raise _missing(persona_id)
@@ -418,7 +431,7 @@ class Personas:
 
     def get(self, persona_id: int) -> Persona:
         def read(conn: sa.Connection) -> Persona:
-            row = _rated_row(conn, P.persona_id == persona_id)
+            row = _rated_row(conn, P.persona_id == _valid_id(persona_id))
             if row is None:
                 raise _missing(persona_id)
             return _to_persona(row)
