@@ -12,7 +12,13 @@ class PersonaStudioError(Exception):
     """A failure worth telling a person about, in words they can act on."""
 
 
-class InvalidRequestError(PersonaStudioError, ValueError):
+class UserInputError(PersonaStudioError):
+    """What was given (a request's field, a file to import, a database path, an export
+    target) cannot be used as it is; nothing was changed. The command line exits with 2 for
+    these (invalid input) and with 1 for every other failure."""
+
+
+class InvalidRequestError(UserInputError, ValueError):
     """A generation request failed validation. ``field`` names the offending field."""
 
     def __init__(self, field: str, message: str):
@@ -87,3 +93,8 @@ class ImportFormatError(PersonaStudioError):
 
 class ExportError(PersonaStudioError):
     """A persona could not be written to a file (bad target, disk full, no permission...)."""
+
+
+class ExportTargetError(ExportError, UserInputError):
+    """The path given to export to must not be written: the open database, a device, a fifo,
+    a link, a folder that does not exist. Nothing was written."""

@@ -3,7 +3,8 @@
     persona-studio export NAME --format FMT --out PATH [--db PATH] [--versions] [--from MODEL]
     persona-studio import FILE... [--db PATH]
 
-Export prints the path it wrote. Import reports each file on a line of its own (stdout for
+Export prints the path it wrote; it never replaces the open database, a device, a fifo or
+a link. Import reports each file on a line of its own (stdout for
 an import, stderr for a failure) and exits 0 only if every file was imported. Files are all
 read before the database is opened, so a run in which every file is refused leaves the
 database exactly as it was.
@@ -15,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from persona_studio.errors import PersonaStudioError
+from persona_studio.errors import PersonaStudioError, UserInputError
 from persona_studio.export.io import FORMATS, export_persona, import_file
 from persona_studio.export.model import PersonaDocument
 from persona_studio.export.store_glue import load_document, save_document
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _import(args, out, err)
     except PersonaStudioError as exc:
         err.write(f"error: {exc}\n")
-        return EXIT_FAILED
+        return EXIT_INVALID if isinstance(exc, UserInputError) else EXIT_FAILED
 
 
 def _db_path(args: argparse.Namespace) -> Path | None:
@@ -105,7 +106,9 @@ def _export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_INVALID
     with _open(args, err, create=False) as store:
         doc = load_document(store, args.name, with_versions=args.versions)
-    path = export_persona(doc, args.export_format, args.out, from_model=args.from_model)
+    path = export_persona(
+        doc, args.export_format, args.out, from_model=args.from_model, protect=[store.path]
+    )
     out.write(f"{path}\n")
     return EXIT_OK
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from persona_studio.errors import ExportError, ImportFormatError
+from persona_studio.errors import ExportError, ExportTargetError, ImportFormatError
 from persona_studio.export import jsonload
 from persona_studio.export.cards import (
     card_json,
@@ -42,6 +43,8 @@ from persona_studio.export.ps_json import is_ps_json, read_json, render_json
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 # Names whose stem may name a persona whose text does not ('Archivist Quill.md').
 _TEXT_SUFFIXES = {"md", "markdown", "txt", "text", "modelfile"}
+# SQLite's files beside a database: never the target of an export either.
+_DB_COMPANIONS = ("-journal", "-wal", "-shm")
 
 
 @dataclass(frozen=True)
@@ -102,26 +105,96 @@ def render(
 
 
 def export_persona(
-    doc: PersonaDocument, fmt: str, out: str | Path, *, from_model: str | None = None
+    doc: PersonaDocument,
+    fmt: str,
+    out: str | Path,
+    *,
+    from_model: str | None = None,
+    protect: Iterable[Path] = (),
 ) -> Path:
     """Write ``doc`` and return the path written.
 
     ``out`` an existing folder: a new file in it named after the persona (made safe, made
-    unique). Otherwise the file itself, replaced if it exists; a card PNG exported onto an
-    existing PNG keeps that picture and replaces only the card in it.
+    unique). Otherwise the file itself, replaced if it is a regular file; a card PNG
+    exported onto an existing PNG keeps that picture and replaces only the card in it. Never
+    replaced (ExportTargetError, nothing written): any of the files in ``protect`` (the open
+    database), and anything that is not a regular file: a device such as /dev/full, a fifo,
+    a link (which would redirect the write elsewhere). Either way the file appears whole or
+    not at all (see filenames.write_file).
     """
     info = file_format(fmt)
     target = Path(out).expanduser()
     if isinstance(out, str) and out.endswith(("/", os.sep)) and not target.is_dir():
-        raise ExportError(f"The folder {target} does not exist; create it or pick another.")
-    if target.is_dir():
+        raise ExportTargetError(f"The folder {target} does not exist; create it or pick another.")
+    if target.is_dir():  # a link to a folder counts: the person named it as one
         return write_new_file(
             target, doc.name, info.suffix, render(doc, fmt, from_model=from_model)
         )
     if not target.parent.is_dir():
-        raise ExportError(f"The folder {target.parent} does not exist; create it or pick another.")
-    base = _existing_png(target) if info.key == "card-png" and target.exists() else None
+        raise ExportTargetError(
+            f"The folder {target.parent} does not exist; create it or pick another."
+        )
+    exists = check_target(target, protect)
+    base = _existing_png(target) if info.key == "card-png" and exists else None
     return write_file(target, render(doc, fmt, base_png=base, from_model=from_model))
+
+
+def check_target(target: Path, protect: Iterable[Path] = ()) -> bool:
+    """Refuse (ExportTargetError) to replace ``target`` unless it is a regular file or
+    nothing, and none of ``protect``; True when there is a file to replace."""
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise ExportError(f"Cannot check {target} ({exc.strerror}).") from exc
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        raise ExportTargetError(
+            f"{target} is a link (to {os.readlink(target)}); a file is never written through "
+            "a link. Export to the file it points to, or choose another name."
+        )
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise ExportTargetError(
+            f"{target} is {_file_kind(info.st_mode)}, not a regular file, so it is not "
+            "replaced; choose a file name (or a folder)."
+        )
+    for kept in protect:
+        if _same_file(target, Path(kept), info):
+            raise ExportTargetError(
+                f"{target} is the database Persona Studio has open (or one of its files); "
+                "writing the export there would destroy it. Choose another file name."
+            )
+    return info is not None
+
+
+def _same_file(target: Path, kept: Path, info: os.stat_result | None) -> bool:
+    kept = kept.absolute()
+    companions = [kept, *(kept.with_name(kept.name + s) for s in _DB_COMPANIONS)]
+    resolved = target.resolve()
+    if any(resolved == c.resolve() for c in companions):
+        return True
+    if info is None:
+        return False
+    for path in companions:  # a hard link to it has a name of its own
+        try:
+            other = os.stat(path)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
+            return True
+    return False
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a fifo (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a file"
 
 
 def _existing_png(path: Path) -> bytes:

@@ -50,11 +50,13 @@ def drag_folder() -> Path:
 
 def export_personas(store, persona_ids: Iterable[int], fmt: str, out: Path) -> list[Path]:
     """Export each persona to ``out`` (a folder: files named after the personas; a file
-    path: only with one persona)."""
+    path: only with one persona). The open database is never the file replaced."""
     from persona_studio.export import document_from_persona, export_persona
 
     return [
-        export_persona(document_from_persona(store, store.personas.get(pid)), fmt, out)
+        export_persona(
+            document_from_persona(store, store.personas.get(pid)), fmt, out, protect=[store.path]
+        )
         for pid in persona_ids
     ]
 
