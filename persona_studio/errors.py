@@ -86,7 +86,7 @@ class LeaseLostError(StoreError):
     nothing was saved."""
 
 
-class ImportFormatError(PersonaStudioError):
+class ImportFormatError(UserInputError):
     """A file could not be read as a persona: the message names the file, says what is wrong
     with it and, where it helps, what to do."""
 

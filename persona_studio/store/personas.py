@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -425,6 +426,42 @@ class Personas:
     def create(self, p: NewPersona) -> SavedPersona:
         """Persona row + version 1 (+ subforum link, + generation facts) in one transaction."""
         return self._db.write(lambda conn: save_new(conn, p))
+
+    def create_with_history(
+        self,
+        p: NewPersona,
+        later_texts: Sequence[str] = (),
+        *,
+        rating: tuple[int, str, datetime | None] | None = None,
+    ) -> SavedPersona:
+        """An imported persona in ONE transaction: ``p`` as version 1, each of
+        ``later_texts`` as the next version (the last is the current text), and its
+        ``rating`` (stars, note, rated_at). All of it is saved, or (an error, a crash, a
+        kill) nothing is. The returned version is the last one saved."""
+        for text in later_texts:
+            _check_text(text)
+        checked = None
+        if rating is not None:
+            checked = (ratings.check_rating(rating[0]), ratings.check_note(rating[1]), rating[2])
+
+        def write(conn: sa.Connection) -> SavedPersona:
+            saved = save_new(conn, p)
+            version = saved.version
+            if later_texts:
+                now = now_utc()
+                for text in later_texts:
+                    version += 1
+                    _insert_version(conn, saved.persona_id, saved.name, text, version, now)
+                conn.execute(
+                    sa.update(PersonaRow)
+                    .where(P.persona_id == saved.persona_id)
+                    .values(prompt_instructions=later_texts[-1], updated_at=now, version=version)
+                )
+            if checked is not None and checked[0] is not None:
+                ratings.write_rating(conn, saved.persona_id, checked[0], checked[1], checked[2])
+            return replace(saved, version=version)
+
+        return self._db.write(write)
 
     def unique_name(self, name: str) -> str:
         return self._db.read(lambda conn: unique_name(conn, name))
