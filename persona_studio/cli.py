@@ -32,7 +32,7 @@ from persona_studio.engine.request import (
     PersonaGenerationRequest,
     check_seed,
 )
-from persona_studio.errors import InvalidRequestError, PersonaStudioError
+from persona_studio.errors import InvalidRequestError, PersonaStudioError, UserInputError
 from persona_studio.export import cli as export_cli
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID, OLLAMA_BASE_URL, list_models
 from persona_studio.store import Store
@@ -484,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from persona_studio.app import run_app
 
         return run_app(db_path=args.db)
-    except InvalidRequestError as exc:
+    except UserInputError as exc:  # a field, a file or a database path that cannot be used
         err.write(f"error: {exc}\n")
         return EXIT_INVALID
     except PersonaStudioError as exc:

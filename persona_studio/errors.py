@@ -72,6 +72,11 @@ class NotFoundError(StoreError, LookupError):
     """A persona, version, job or subforum that was asked for does not exist."""
 
 
+class InvalidDatabaseError(StoreError, UserInputError):
+    """The path given as the database is not a FORLLM database (a folder, not SQLite, another
+    application's SQLite file, a file that does not exist where one must)."""
+
+
 class InvalidInputError(StoreError, ValueError):
     """A value given to the store is out of range or malformed (a rating of 7, a note that is
     too long...); the message says what is allowed. Nothing was saved."""

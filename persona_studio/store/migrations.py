@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from persona_studio.errors import StoreError
+from persona_studio.errors import InvalidDatabaseError, StoreError
 from persona_studio.store import models
 from persona_studio.store.db import Database
 from persona_studio.store.forllm_schema import create_forllm_schema
@@ -189,7 +189,7 @@ def _inspect(conn: sa.Connection, path: Path) -> _FileState:
     if not tables:
         return _FileState(empty=True, pending=MIGRATIONS)
     if "personas" not in tables and "llm_requests" not in tables:
-        raise StoreError(
+        raise InvalidDatabaseError(
             f"{path} is a SQLite database, but not FORLLM's (it has no personas or "
             "llm_requests table). Choose FORLLM's forllm_data.db or a new file name."
         )
