@@ -126,3 +126,24 @@ def test_the_application_closes_on_sigterm_after_hostile_rows(
     assert process.returncode == 0, output
     assert took < 2.0, f"closing took {took:.1f} s"
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("subforum_id", ["Infinity", "1e999", str(10**30), '"x"'])
+def test_regenerate_opens_on_a_record_naming_no_usable_subforum(
+    qtbot, window, forllm_db: Path, subforum_id: str
+) -> None:
+    """FORLLM's generation_input_details is anyone's to write: the dialog opens anyway and
+    Queue says, next to the form, what is wrong."""
+    with sqlite3.connect(forllm_db) as conn:
+        persona_id = conn.execute(
+            "INSERT INTO personas (name, prompt_instructions, generation_source, "
+            "generation_input_details) VALUES ('Odd Expert', 'You are odd.', "
+            "'llm_generated_subforum_expert', ?)",
+            ('{"subforum_id": ' + subforum_id + "}",),
+        ).lastrowid
+    dialog = window.open_regenerate(persona_id)
+    assert dialog is not None and dialog.isVisible()
+    qtbot.mouseClick(dialog.queue_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and dialog.request_id is None
+    assert "subforum" in dialog.general_error.text().lower(), dialog.general_error.text()
+    dialog.reject()
