@@ -101,18 +101,29 @@ class _Staged:
 
     def __init__(self, folder: Path, data: bytes, *, unnamed: bool = True) -> None:
         self.folder = folder
+        self.data = data
         self.temp: Path | None = None  # a name of ours to remove, if there is one
         self.fd = self._open_unnamed() if unnamed else None
         if self.fd is None:
             self.fd = self._open_named()
+        self._write()
+
+    def _write(self) -> None:
         try:
-            view = memoryview(data)
+            view = memoryview(self.data)
             while view:
                 view = view[os.write(self.fd, view) :]
             os.fsync(self.fd)
         except OSError as exc:
             self.discard()
-            raise ExportError(_write_failed(folder, exc)) from exc
+            raise ExportError(_write_failed(self.folder, exc)) from exc
+
+    def _named_after_all(self) -> None:
+        """The unnamed file cannot be given a name here (no /proc, a file system that
+        refuses): write a named temporary file instead."""
+        self.discard()
+        self.fd = self._open_named()
+        self._write()
 
     def _open_unnamed(self) -> int | None:
         if not _O_TMPFILE or not os.path.isdir(_PROC_FD):
@@ -139,15 +150,22 @@ class _Staged:
 
     def link_as(self, path: Path) -> bool:
         """Give the file the name ``path`` unless something has it (False then)."""
-        try:
-            if self.temp is not None:
-                os.link(self.temp, path, follow_symlinks=False)
-            else:
+        if self.temp is None:
+            try:
                 _link_unnamed(self.fd, path)
+            except FileExistsError:
+                return False
+            except OSError:
+                self._named_after_all()
+            else:
+                self.discard()
+                return True
+        try:
+            os.link(self.temp, path, follow_symlinks=False)
         except FileExistsError:
             return False
         except OSError as exc:
-            if self.temp is None or exc.errno not in _NO_LINK:
+            if exc.errno not in _NO_LINK:
                 raise ExportError(_write_failed(path.parent, exc)) from exc
             # A file system without hard links: claim the name, then move the file onto it
             # (in the moment between, the name shows an empty file).
@@ -171,9 +189,9 @@ class _Staged:
                     _link_unnamed(self.fd, temp)
                 except FileExistsError:
                     continue
-                except OSError as exc:
-                    self.discard()
-                    raise ExportError(_write_failed(self.folder, exc)) from exc
+                except OSError:
+                    self._named_after_all()
+                    break
                 self.temp = temp
                 break
             else:
