@@ -30,8 +30,9 @@ from persona_studio.engine.request import (
     GENERATION_TYPES,
     LENGTH_PREFERENCES,
     PersonaGenerationRequest,
+    check_seed,
 )
-from persona_studio.errors import InvalidRequestError, PersonaStudioError
+from persona_studio.errors import InvalidRequestError, PersonaStudioError, UserInputError
 from persona_studio.export import cli as export_cli
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID, OLLAMA_BASE_URL, list_models
 from persona_studio.store import Store
@@ -168,6 +169,13 @@ def request_from_args(args: argparse.Namespace) -> PersonaGenerationRequest:
         )
         if value is not None
     }
+    options: dict[str, object] = {}
+    if args.critique:
+        options["critique"] = True
+    if args.seed is not None:
+        # Kept with the job: a job queued with --no-wait runs with it too, whichever worker
+        # takes it (FORLLM ignores this key).
+        options["seed"] = check_seed(args.seed, "--seed")
     return PersonaGenerationRequest.create(
         args.generation_type,
         details,
@@ -178,7 +186,7 @@ def request_from_args(args: argparse.Namespace) -> PersonaGenerationRequest:
         },
         llm_model_for_generation=args.model or DEFAULT_MODEL_ID,
         target_persona_name_override=args.override,
-        app_options={"critique": True} if args.critique else None,
+        app_options=options or None,
     )
 
 
@@ -279,8 +287,18 @@ def generate_into_store(
                 finished.append(update)
 
         pipeline, pool = build_pipeline(seed=seed)
+        worker = Worker(store, pipeline, listener=listen, on_interrupt="cancel")
         try:
-            Worker(store, pipeline, listener=listen).run(until_request=rid)
+            worker.run(until_request=rid)
+        except KeyboardInterrupt:
+            if worker.interrupted is not None:
+                err.write(f"\nJob {rid} was cancelled (Ctrl-C); it will not run again.\n")
+            else:
+                err.write(
+                    f"\nInterrupted; job {rid} is left to the queue's recovery (the next "
+                    "worker on this machine takes it up).\n"
+                )
+            raise
         finally:
             pool.close()
         if not finished:
@@ -341,8 +359,13 @@ def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
         count = worker.run(stop, once=once)
         err.write(f"{count} job(s) processed.\n")
     except KeyboardInterrupt:
-        worker.cancel_current()
-        err.write("Stopped; an interrupted job returns to the queue when a worker starts.\n")
+        if worker.interrupted is not None:
+            err.write(
+                f"\nStopped (Ctrl-C); job {worker.interrupted[0]} went back to the queue and "
+                "waits for the next worker.\n"
+            )
+        else:
+            err.write("\nStopped (Ctrl-C).\n")
     finally:
         pool.close()
         store.close()
@@ -461,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from persona_studio.app import run_app
 
         return run_app(db_path=args.db)
-    except InvalidRequestError as exc:
+    except UserInputError as exc:  # a field, a file or a database path that cannot be used
         err.write(f"error: {exc}\n")
         return EXIT_INVALID
     except PersonaStudioError as exc:

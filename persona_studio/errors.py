@@ -12,7 +12,13 @@ class PersonaStudioError(Exception):
     """A failure worth telling a person about, in words they can act on."""
 
 
-class InvalidRequestError(PersonaStudioError, ValueError):
+class UserInputError(PersonaStudioError):
+    """What was given (a request's field, a file to import, a database path, an export
+    target) cannot be used as it is; nothing was changed. The command line exits with 2 for
+    these (invalid input) and with 1 for every other failure."""
+
+
+class InvalidRequestError(UserInputError, ValueError):
     """A generation request failed validation. ``field`` names the offending field."""
 
     def __init__(self, field: str, message: str):
@@ -66,6 +72,11 @@ class NotFoundError(StoreError, LookupError):
     """A persona, version, job or subforum that was asked for does not exist."""
 
 
+class InvalidDatabaseError(StoreError, UserInputError):
+    """The path given as the database is not a FORLLM database (a folder, not SQLite, another
+    application's SQLite file, a file that does not exist where one must)."""
+
+
 class InvalidInputError(StoreError, ValueError):
     """A value given to the store is out of range or malformed (a rating of 7, a note that is
     too long...); the message says what is allowed. Nothing was saved."""
@@ -80,10 +91,15 @@ class LeaseLostError(StoreError):
     nothing was saved."""
 
 
-class ImportFormatError(PersonaStudioError):
+class ImportFormatError(UserInputError):
     """A file could not be read as a persona: the message names the file, says what is wrong
     with it and, where it helps, what to do."""
 
 
 class ExportError(PersonaStudioError):
     """A persona could not be written to a file (bad target, disk full, no permission...)."""
+
+
+class ExportTargetError(ExportError, UserInputError):
+    """The path given to export to must not be written: the open database, a device, a fifo,
+    a link, a folder that does not exist. Nothing was written."""

@@ -12,21 +12,26 @@ lease that the next worker recovers (the job runs again, once).
 from __future__ import annotations
 
 import contextlib
+import copy
+import logging
 import os
 import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from persona_studio.engine.pipeline import GenerationResult, PersonaPipeline, PipelineEvent
 from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.errors import InvalidRequestError, NotFoundError, StoreError
 from persona_studio.llm.base import CancelToken
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID
-from persona_studio.store import LeaseState, NewPersona, SavedPersona, Store
+from persona_studio.store import ClaimedJob, LeaseState, NewPersona, SavedPersona, Store
 
+log = logging.getLogger(__name__)
 CANCELLED_MESSAGE = "Cancelled by the user."
+INTERRUPTED_MESSAGE = "Cancelled with Ctrl-C (interrupted)."
 
 
 def new_owner() -> str:
@@ -66,13 +71,19 @@ class Worker:
         lease_seconds: float = 30.0,
         max_attempts: int = 3,
         listener: Callable[[WorkerUpdate], None] | None = None,
+        on_interrupt: Literal["requeue", "cancel"] = "requeue",
     ) -> None:
+        """``on_interrupt``: what Ctrl-C does to the running job: back to the queue (a
+        worker), or cancelled (``generate --db``, which queued the job itself)."""
         self.store = store
         self.pipeline = pipeline
         self.owner = owner or new_owner()
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.listener = listener
+        self.on_interrupt = on_interrupt
+        # (request id, "requeued" or "cancelled") once Ctrl-C stopped a job, for the message.
+        self.interrupted: tuple[int, str] | None = None
         self._current_cancel: CancelToken | None = None
         self._current_id: int | None = None
         self._lock = threading.Lock()
@@ -138,21 +149,89 @@ class Worker:
         if self.listener is not None:
             self.listener(update)
 
-    def _process(self, claimed) -> None:
+    def _process(self, claimed: ClaimedJob) -> None:
         rid = claimed.request_id
         try:
-            request = PersonaGenerationRequest.from_json(claimed.params_json)
-            if request.needs_subforum_lookup:
-                subforum = self.store.subforums.get(int(request.input_details["subforum_id"]))
-                request = request.with_subforum(subforum.name, subforum.description)
-            if not request.llm_model_for_generation:
-                request = request.with_model(claimed.llm_model or DEFAULT_MODEL_ID)
-        except (InvalidRequestError, NotFoundError) as exc:
-            message = f"This job cannot run: {exc}"
+            self._run_claimed(claimed)
+        except BaseException as exc:
+            self._abandon(rid, exc)
+            raise
+
+    def _abandon(self, rid: int, exc: BaseException) -> None:
+        """The job did not get to its end: release it at once instead of leaving it
+        'processing' until a later worker's lease recovery. Ctrl-C (KeyboardInterrupt) or
+        SystemExit: back to the queue, or cancelled (``on_interrupt``). A bug: failed, with
+        a message, and the exception goes on to whoever reports bugs."""
+        try:
+            if not isinstance(exc, Exception):
+                if self.on_interrupt == "cancel":
+                    if self.store.queue.fail(rid, self.owner, INTERRUPTED_MESSAGE, cancelled=True):
+                        self.interrupted = (rid, "cancelled")
+                elif self.store.queue.release(rid, self.owner):
+                    self.interrupted = (rid, "requeued")
+                return
+            log.error("Job %s failed with an internal error", rid, exc_info=exc)
+            message = (
+                f"Internal error while running this job ({type(exc).__name__}); the log has "
+                "the details. Retry it; if it fails again, report the problem."
+            )
             self.store.queue.fail(rid, self.owner, message)
             self._emit(WorkerUpdate("finished", rid, error=message))
-            return
+        except BaseException:
+            # A second Ctrl-C, or a file locked for too long: lease recovery (at the next
+            # start on this machine, at once) releases the job instead.
+            log.warning("Job %s could not be released; lease recovery will", rid)
 
+    def _prepare(self, claimed: ClaimedJob) -> PersonaGenerationRequest:
+        """The job's request, checked as far as it can be before any model is loaded:
+        request_params as anyone may have written them, the subforum FORLLM names by id,
+        the persona a Regenerate replaces, the model."""
+        request = PersonaGenerationRequest.from_json(claimed.params_json)
+        if request.needs_subforum_lookup:
+            subforum = self.store.subforums.get(request.input_details["subforum_id"])
+            request = request.with_subforum(subforum.name, subforum.description)
+        replaces = request.replaces_persona_id
+        if replaces is not None:
+            try:
+                self.store.personas.get(replaces)
+            except NotFoundError:
+                raise NotFoundError(
+                    f"it regenerates persona #{replaces}, which no longer exists (it was "
+                    "deleted for good). Remove this job, or generate a new persona instead."
+                ) from None
+        if not request.llm_model_for_generation:
+            request = request.with_model(claimed.llm_model or DEFAULT_MODEL_ID)
+        return request
+
+    def _pipeline_for(self, request: PersonaGenerationRequest) -> PersonaPipeline:
+        """The pipeline, with the job's own sampling seed if it asked for one."""
+        if request.seed is None or request.seed == self.pipeline.config.seed:
+            return self.pipeline
+        pipeline = copy.copy(self.pipeline)
+        pipeline.config = replace(self.pipeline.config, seed=request.seed)
+        return pipeline
+
+    def _run_claimed(self, claimed: ClaimedJob) -> None:
+        rid = claimed.request_id
+        try:
+            request = self._prepare(claimed)
+        except (InvalidRequestError, NotFoundError) as exc:
+            message = f"This job cannot run: {exc}"
+        except Exception as exc:
+            # Anyone may write a job row; reading one must never stop the worker. A bug here
+            # fails that job, says so, and the worker goes on.
+            log.error("Job %s: its request could not be read", rid, exc_info=exc)
+            message = (
+                f"This job cannot run: its request could not be read ({type(exc).__name__}; "
+                "the log has the details). Remove it, and queue the persona again."
+            )
+        else:
+            self._generate(rid, request)
+            return
+        self.store.queue.fail(rid, self.owner, message)
+        self._emit(WorkerUpdate("finished", rid, error=message))
+
+    def _generate(self, rid: int, request: PersonaGenerationRequest) -> None:
         cancel = CancelToken()
         with self._lock:
             self._current_cancel, self._current_id = cancel, rid
@@ -180,7 +259,7 @@ class Worker:
             self._emit(WorkerUpdate("event", rid, request=request, event=event))
 
         try:
-            result = self.pipeline.run(request, on_event=on_event, cancel=cancel)
+            result = self._pipeline_for(request).run(request, on_event=on_event, cancel=cancel)
         finally:
             heartbeat_stop.set()
             heartbeat.join()
@@ -213,15 +292,17 @@ class Worker:
                 self._fail_quietly(rid, error)
         else:
             error = CANCELLED_MESSAGE if result.cancelled else result.error_message
-            self._fail_quietly(rid, error or "Generation failed.")
+            # Cancelled here (Stop, or the window closing) is recorded as such at once: the
+            # stored cancel request may not have been written yet, or ever.
+            self._fail_quietly(rid, error or "Generation failed.", cancelled=result.cancelled)
         self._emit(
             WorkerUpdate("finished", rid, request=request, result=result, saved=saved, error=error)
         )
 
-    def _fail_quietly(self, rid: int, message: str) -> None:
+    def _fail_quietly(self, rid: int, message: str, *, cancelled: bool = False) -> None:
         # StoreError: the lease is gone (another worker owns the job now), nothing to mark.
         with contextlib.suppress(StoreError):
-            self.store.queue.fail(rid, self.owner, message)
+            self.store.queue.fail(rid, self.owner, message, cancelled=cancelled)
 
     def _heartbeat(self, rid, progress, cancel, lease_lost, stop) -> None:
         interval = max(0.5, self.lease_seconds / 5)

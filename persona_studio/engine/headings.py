@@ -37,9 +37,32 @@ def normalize_heading(text: str) -> str:
 
 
 def heading_key(text: str) -> str:
-    """Comparison key: case, spacing and '&' vs 'and' do not make two headings different."""
+    """Comparison key: case, spacing, punctuation and '&' vs 'and' do not make two headings
+    different; letters and digits of every script do."""
     text = normalize_heading(text).casefold().replace("&", " and ")
-    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+    return re.sub(r"[\W_]+", " ", text).strip()
+
+
+def heading_problem(heading: str) -> str | None:
+    """Why ``heading`` (already normalized) cannot head a section of a persona document, in
+    words that follow the quoted heading; None when it can. The test is the document format
+    itself: the heading line, read back by the parser, must give the same heading."""
+    if ":" in heading:
+        return (
+            "holds ':', which ends a heading in a persona document; leave it out or use a "
+            "dash instead (e.g. 'Tips - Advanced')."
+        )
+    if "#" in heading:
+        return (
+            "holds '#', which marks a heading in a persona document; leave it out (e.g. "
+            "'C Sharp Tips')."
+        )
+    parsed = parse_persona(f"{heading_line(heading)}\nx")
+    if len(parsed.sections) != 1 or parsed.sections[0].heading != heading:
+        return "cannot be written as a heading that reads back the same; reword it."
+    if not heading_key(heading):
+        return "needs at least one letter or digit."
+    return None
 
 
 def heading_line(heading: str, value: str = "") -> str:

@@ -16,7 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from persona_studio.engine.headings import DEFAULT_HEADINGS, PERSONA_NAME, normalize_heading
+from persona_studio import safejson
+from persona_studio.engine.headings import (
+    DEFAULT_HEADINGS,
+    PERSONA_NAME,
+    heading_key,
+    heading_problem,
+    normalize_heading,
+)
 from persona_studio.errors import InvalidRequestError
 
 FROM_NAME_AND_DESCRIPTION = "from_name_and_description"
@@ -34,6 +41,9 @@ MAX_TONE_CHARS = 120
 MAX_HEADING_CHARS = 80
 MAX_HEADINGS = 20
 MAX_MODEL_ID_CHARS = 1000
+# A request is a few KB; FORLLM or another program may write anything into request_params.
+MAX_PARAMS_CHARS = 1_000_000
+MAX_SEED = 2**31 - 1 - 100  # room for the pipeline's seed + attempt
 
 # input_details keys this application understands, per type. Other keys are kept as they are
 # (FORLLM writes subforum_id; a future FORLLM may write more).
@@ -63,13 +73,76 @@ def _text(field_name: str, value: Any, cap: int, *, name_like: bool = False) -> 
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidRequestError(field_name, f"must be text, not {type(value).__name__}.")
+        raise InvalidRequestError(field_name, f"must be text, not {_type_name(value)}.")
     text = clean_name(value) if name_like else clean_text(value)
     if len(text) > cap:
         raise InvalidRequestError(
             field_name, f"is {len(text):,} characters long; the limit is {cap:,}. Shorten it."
         )
     return text
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _shown(value: Any) -> str:
+    """A value from a request, as a message can quote it (however big or odd it is)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        digits = len(str(abs(value)))
+        return str(value) if digits <= 20 else f"a {digits:,}-digit number"
+    if isinstance(value, str):
+        return repr(safejson.printable(value, 40))
+    return _type_name(value)
+
+
+def _row_id(field_name: str, value: Any, what: str) -> int:
+    """A database id from a request: a whole number SQLite can hold (text digits, as some
+    programs write them, are accepted); InvalidRequestError naming the field otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidRequestError(field_name, f"must be {what} number, not {_type_name(value)}.")
+    try:
+        number = value if isinstance(value, int) else int(value.strip(), 10)
+    except ValueError:
+        number = 0
+    if number < 1 or not safejson.fits_sqlite_int(number):
+        raise InvalidRequestError(field_name, f"{_shown(value)} is not {what} number.")
+    return number
+
+
+def check_seed(value: Any, field_name: str = "seed") -> int:
+    """A sampling seed: a whole number from 0 to MAX_SEED."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise InvalidRequestError(
+            field_name, f"must be a whole number from 0 to {MAX_SEED:,}, not {_shown(value)}."
+        )
+    return value
+
+
+def _check_tree(params: Any) -> None:
+    """What no field check below could survive: nesting deeper than anything a request needs
+    (copying or printing it would recurse), and text no one can encode (lone surrogates)."""
+    try:
+        safejson.check_depth(params)
+    except safejson.UnusableJSON as exc:
+        raise InvalidRequestError("request_params", f"{exc}.") from None
+    path = safejson.first_surrogate(params)
+    if path is not None:
+        raise InvalidRequestError(
+            safejson.printable(path, 80),  # the field's own name may hold the surrogate
+            "holds a broken character (a lone UTF-16 surrogate, such as \\ud800) that cannot "
+            "be saved or shown; retype that text.",
+        )
 
 
 @dataclass(frozen=True)
@@ -82,7 +155,7 @@ class OutputPreferences:
     def headings(self) -> tuple[str, ...]:
         """The headings the persona will have, ``Persona Name`` always first."""
         chosen = self.desired_headings or DEFAULT_HEADINGS
-        rest = tuple(h for h in chosen if h.casefold() != PERSONA_NAME.casefold())
+        rest = tuple(h for h in chosen if heading_key(h) != heading_key(PERSONA_NAME))
         return (PERSONA_NAME, *rest)
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,20 +185,26 @@ class OutputPreferences:
                 f"has {len(headings_raw)} headings; at most {MAX_HEADINGS} are allowed.",
             )
         headings: list[str] = []
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
         for index, raw in enumerate(headings_raw):
             where = f"output_preferences.desired_headings[{index}]"
             if not isinstance(raw, str):
-                raise InvalidRequestError(where, f"must be text, not {type(raw).__name__}.")
+                raise InvalidRequestError(where, f"must be text, not {_type_name(raw)}.")
             heading = normalize_heading(clean_name(raw))
             if not heading:
                 raise InvalidRequestError(where, "is empty.")
             if len(heading) > MAX_HEADING_CHARS:
                 raise InvalidRequestError(where, f"is longer than {MAX_HEADING_CHARS} characters.")
-            key = heading.casefold()
+            problem = heading_problem(heading)
+            if problem is not None:
+                raise InvalidRequestError(where, f"'{heading}' {problem}")
+            # The structure check tells headings apart by heading_key: two that share a key
+            # would make every finished document fail it.
+            key = heading_key(heading)
             if key in seen:
-                raise InvalidRequestError(where, f"'{heading}' is listed twice.")
-            seen.add(key)
+                same = "" if seen[key] == heading else f" (as '{seen[key]}')"
+                raise InvalidRequestError(where, f"'{heading}' is listed twice{same}.")
+            seen[key] = heading
             headings.append(heading)
         length = _text(
             "output_preferences.length_preference", data.get("length_preference"), 20
@@ -189,16 +268,21 @@ class PersonaGenerationRequest:
     @classmethod
     def from_params(cls, params: Any) -> PersonaGenerationRequest:
         if not isinstance(params, Mapping):
-            raise InvalidRequestError("request_params", "must be a JSON object.")
+            raise InvalidRequestError(
+                "request_params", f"must be a JSON object, not {_type_name(params)}."
+            )
+        _check_tree(params)
         gtype = params.get("generation_type")
         if not isinstance(gtype, str) or gtype not in GENERATION_TYPES:
             raise InvalidRequestError(
                 "generation_type",
-                f"unknown type {gtype!r}; expected one of: {', '.join(GENERATION_TYPES)}.",
+                f"unknown type {_shown(gtype)}; expected one of: {', '.join(GENERATION_TYPES)}.",
             )
         details_raw = params.get("input_details") or {}
         if not isinstance(details_raw, Mapping):
-            raise InvalidRequestError("input_details", "must be an object of details.")
+            raise InvalidRequestError(
+                "input_details", f"must be an object of details, not {_type_name(details_raw)}."
+            )
         details: dict[str, Any] = {}
         for key, value in details_raw.items():
             if key in _TEXT_FIELDS:
@@ -208,16 +292,7 @@ class PersonaGenerationRequest:
                 if text:
                     details[key] = text
             elif key == "subforum_id":
-                if isinstance(value, bool) or not isinstance(value, int | str):
-                    raise InvalidRequestError(
-                        "input_details.subforum_id", "must be a subforum number."
-                    )
-                try:
-                    details[key] = int(value)
-                except ValueError:
-                    raise InvalidRequestError(
-                        "input_details.subforum_id", f"{value!r} is not a subforum number."
-                    ) from None
+                details[key] = _row_id("input_details.subforum_id", value, "a subforum")
             else:
                 details[key] = value
         model = _text(
@@ -236,12 +311,17 @@ class PersonaGenerationRequest:
         if not isinstance(options, Mapping):
             raise InvalidRequestError(APP_OPTIONS_KEY, "must be an object of options.")
         replaces = options.get("replaces_persona_id")
-        if replaces is not None and (isinstance(replaces, bool) or not isinstance(replaces, int)):
-            raise InvalidRequestError(
-                f"{APP_OPTIONS_KEY}.replaces_persona_id", "must be a persona number."
-            )
+        if replaces is not None:
+            if not isinstance(replaces, int):  # text digits are not ours: we write numbers
+                raise InvalidRequestError(
+                    f"{APP_OPTIONS_KEY}.replaces_persona_id",
+                    f"must be a persona number, not {_type_name(replaces)}.",
+                )
+            _row_id(f"{APP_OPTIONS_KEY}.replaces_persona_id", replaces, "a persona")
         if not isinstance(options.get("critique", False), bool):
             raise InvalidRequestError(f"{APP_OPTIONS_KEY}.critique", "must be true or false.")
+        if options.get("seed") is not None:
+            check_seed(options["seed"], f"{APP_OPTIONS_KEY}.seed")
         request = cls(
             generation_type=gtype,
             input_details=details,
@@ -254,13 +334,15 @@ class PersonaGenerationRequest:
         return request
 
     @classmethod
-    def from_json(cls, text: str | bytes | None) -> PersonaGenerationRequest:
-        if not text:
+    def from_json(cls, text: Any) -> PersonaGenerationRequest:
+        """The request in ``text``, llm_requests.request_params as anyone may have written it
+        (any SQLite type, any size, any nesting): a request, or InvalidRequestError."""
+        if text is None or text == "" or text == b"":
             raise InvalidRequestError("request_params", "is empty; the job has no request.")
         try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise InvalidRequestError("request_params", f"is not valid JSON ({exc}).") from None
+            data = safejson.parse(text, max_chars=MAX_PARAMS_CHARS)
+        except safejson.UnusableJSON as exc:
+            raise InvalidRequestError("request_params", f"{exc}.") from None
         return cls.from_params(data)
 
     def _check_required(self) -> None:
@@ -306,7 +388,13 @@ class PersonaGenerationRequest:
     def replaces_persona_id(self) -> int | None:
         """Regenerate: save the result as a new version of this persona."""
         value = self.app_options.get("replaces_persona_id")
-        return value if isinstance(value, int) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def seed(self) -> int | None:
+        """The sampling seed this job asked for (``generate --seed``), None for the worker's."""
+        value = self.app_options.get("seed")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     def to_json(self) -> str:
         return json.dumps(self.to_params(), ensure_ascii=False)
@@ -319,14 +407,19 @@ class PersonaGenerationRequest:
         )
 
     def with_subforum(self, name: str, description: str | None) -> PersonaGenerationRequest:
+        """The request with the subforum FORLLM named by id filled in; what FORLLM's table
+        holds is cut to the form's limits (it is context, not what the user typed here)."""
         details = dict(self.input_details)
-        details["subforum_name"] = clean_name(name)
+        details["subforum_name"] = clean_name(name)[:MAX_NAME_CHARS].strip()
         if description and not details.get("subforum_description"):
-            details["subforum_description"] = clean_text(description)
+            details["subforum_description"] = clean_text(description)[:MAX_TEXT_CHARS].strip()
         return replace(self, input_details=details)
 
-    def with_model(self, model_id: str) -> PersonaGenerationRequest:
-        return replace(self, llm_model_for_generation=model_id)
+    def with_model(self, model_id: Any, field_name: str = "llm_model") -> PersonaGenerationRequest:
+        """The request run on ``model_id``, checked like llm_model_for_generation (it may
+        come from FORLLM's llm_requests.llm_model column)."""
+        model = _text(field_name, model_id, MAX_MODEL_ID_CHARS, name_like=True)
+        return replace(self, llm_model_for_generation=model)
 
     def detail(self, key: str) -> str:
         value = self.input_details.get(key)

@@ -13,10 +13,13 @@ from persona_studio.export.io import (
     FORMATS,
     MAX_IMPORT_BYTES,
     FileFormat,
+    ImportTarget,
     export_persona,
     import_bytes,
     import_file,
+    import_targets,
     render,
+    safe_name,
 )
 from persona_studio.export.model import PersonaDocument, VersionEntry
 from persona_studio.export.store_glue import (
@@ -30,6 +33,7 @@ __all__ = [
     "FORMATS",
     "MAX_IMPORT_BYTES",
     "FileFormat",
+    "ImportTarget",
     "PersonaDocument",
     "SaveOutcome",
     "VersionEntry",
@@ -37,7 +41,9 @@ __all__ = [
     "export_persona",
     "import_bytes",
     "import_file",
+    "import_targets",
     "load_document",
     "render",
+    "safe_name",
     "save_document",
 ]

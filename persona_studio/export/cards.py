@@ -33,10 +33,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from persona_studio.engine.headings import PERSONA_NAME, parse_persona, render_persona
+from persona_studio.engine.request import MAX_NAME_CHARS
 from persona_studio.errors import ImportFormatError
 from persona_studio.export import jsonload
 from persona_studio.export.avatar import avatar_png
 from persona_studio.export.jsonload import type_name
+from persona_studio.export.limits import MAX_PERSONA_CHARS
 from persona_studio.export.model import (
     USER_MANUAL,
     PersonaDocument,
@@ -328,7 +330,10 @@ def _from_data(data: dict[str, Any], notes: list[str], *, backfilled: bool) -> P
     name = clean_name(_text(data, "name"))
     if not name:
         raise ImportFormatError("the card has no name.")
-    texts = {key: _text(data, key) for key in _TEXT_FIELDS}
+    # Cut to the import limits before anything is composed: expanding {{char}} macros with
+    # a name of 100,000 characters in a 14 MB description would make gigabytes of text.
+    # What is cut here is over the limit either way, and within_limits says so.
+    texts = {key: _text(data, key)[: MAX_PERSONA_CHARS + 1] for key in _TEXT_FIELDS}
     extensions = data.get("extensions")
     if extensions is not None and not isinstance(extensions, dict):
         notes.append(f"its 'extensions' was {type_name(extensions)}, not an object; ignored")
@@ -346,7 +351,7 @@ def _from_data(data: dict[str, Any], notes: list[str], *, backfilled: bool) -> P
             "persona from."
         )
     else:
-        text = compose_text(name, texts)
+        text = compose_text(name[:MAX_NAME_CHARS], texts)
     require_persona(name, text)
     kept = _kept_fields(data, notes, ours=bool(ours))
     notes_text = data.get("creator_notes")

@@ -3,10 +3,14 @@
     persona-studio export NAME --format FMT --out PATH [--db PATH] [--versions] [--from MODEL]
     persona-studio import FILE... [--db PATH]
 
-Export prints the path it wrote. Import reports each file on a line of its own (stdout for
-an import, stderr for a failure) and exits 0 only if every file was imported. Files are all
-read before the database is opened, so a run in which every file is refused leaves the
-database exactly as it was.
+Export prints the path it wrote; it never replaces the open database, a device, a fifo or
+a link (exit 2). Import takes files and folders (the persona files in them; links out of a
+folder are not followed) and reports each file on a line of its own (stdout for an import,
+stderr for a failure). It exits 0 if every file was imported, 2 if a file was refused as
+unusable (the others are imported all the same), 1 if saving failed. Each file is saved in
+one transaction, with its whole history, or not at all. Files are all read before the
+database is opened, so a run in which every file is refused leaves the database exactly as
+it was.
 """
 
 from __future__ import annotations
@@ -15,8 +19,14 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from persona_studio.errors import PersonaStudioError
-from persona_studio.export.io import FORMATS, export_persona, import_file
+from persona_studio.errors import PersonaStudioError, UserInputError
+from persona_studio.export.io import (
+    FORMATS,
+    export_persona,
+    import_file,
+    import_targets,
+    safe_name,
+)
 from persona_studio.export.model import PersonaDocument
 from persona_studio.export.store_glue import load_document, save_document
 from persona_studio.store import SavedPersona, Store
@@ -64,7 +74,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Import personas from Persona Studio JSON, character cards (V1, V2, V3; "
         "JSON or PNG), Markdown or text with persona headings, and Modelfiles.",
     )
-    imported.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imported.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="a persona file, or a folder of them"
+    )
     imported.add_argument(
         "--db", type=Path, dest="sub_db", metavar="PATH", help="FORLLM database file"
     )
@@ -78,7 +90,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _import(args, out, err)
     except PersonaStudioError as exc:
         err.write(f"error: {exc}\n")
-        return EXIT_FAILED
+        return EXIT_INVALID if isinstance(exc, UserInputError) else EXIT_FAILED
 
 
 def _db_path(args: argparse.Namespace) -> Path | None:
@@ -105,23 +117,29 @@ def _export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_INVALID
     with _open(args, err, create=False) as store:
         doc = load_document(store, args.name, with_versions=args.versions)
-    path = export_persona(doc, args.export_format, args.out, from_model=args.from_model)
+    path = export_persona(
+        doc, args.export_format, args.out, from_model=args.from_model, protect=[store.path]
+    )
     out.write(f"{path}\n")
     return EXIT_OK
 
 
 def _import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     parsed: list[tuple[Path, list[PersonaDocument] | PersonaStudioError]] = []
-    for path in args.files:
+    for target in import_targets(args.files):
+        if target.error is not None:
+            parsed.append((target.path, target.error))
+            continue
         try:
-            parsed.append((path, import_file(path)))
+            parsed.append((target.path, import_file(target.path, within=target.within)))
         except PersonaStudioError as exc:
-            parsed.append((path, exc))
-    failed = sum(isinstance(result, PersonaStudioError) for _, result in parsed)
-    if failed == len(parsed):
+            parsed.append((target.path, exc))
+    refused = sum(isinstance(result, PersonaStudioError) for _, result in parsed)
+    if refused == len(parsed):
         for _, exc in parsed:
             err.write(f"failed: {exc}\n")
-        return EXIT_FAILED
+        return EXIT_INVALID
+    failed = 0
     with _open(args, err, create=True) as store:
         for path, result in parsed:
             if isinstance(result, PersonaStudioError):
@@ -131,15 +149,20 @@ def _import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 try:
                     outcome = save_document(store, doc)
                 except PersonaStudioError as exc:
-                    err.write(f"failed: {path.name}: {exc}\n")
+                    err.write(f"failed: {safe_name(path)}: {exc}\n")
                     failed += 1
                     continue
                 out.write(_report(path, outcome.saved, outcome.notes) + "\n")
-    return EXIT_FAILED if failed else EXIT_OK
+    if failed:
+        return EXIT_FAILED
+    return EXIT_INVALID if refused else EXIT_OK
 
 
 def _report(path: Path, saved: SavedPersona, notes: tuple[str, ...]) -> str:
-    line = f"imported: {path.name}: '{saved.name}' (#{saved.persona_id}, version {saved.version})"
+    line = (
+        f"imported: {safe_name(path)}: '{saved.name}' (#{saved.persona_id}, "
+        f"version {saved.version})"
+    )
     if saved.renamed:
         line += f"; the name '{saved.requested_name}' was taken"
     if notes:

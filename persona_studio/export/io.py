@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from persona_studio.errors import ExportError, ImportFormatError
+from persona_studio import safejson
+from persona_studio.errors import ExportError, ExportTargetError, ImportFormatError
 from persona_studio.export import jsonload
 from persona_studio.export.cards import (
     card_json,
@@ -27,6 +29,7 @@ from persona_studio.export.cards import (
     read_card_png,
 )
 from persona_studio.export.filenames import write_file, write_new_file
+from persona_studio.export.limits import within_limits
 from persona_studio.export.markdown import persona_name, read_text, render_text
 from persona_studio.export.model import PersonaDocument
 from persona_studio.export.modelfile import (
@@ -42,6 +45,13 @@ from persona_studio.export.ps_json import is_ps_json, read_json, render_json
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 # Names whose stem may name a persona whose text does not ('Archivist Quill.md').
 _TEXT_SUFFIXES = {"md", "markdown", "txt", "text", "modelfile"}
+MAX_FOLDER_FILES = 1000
+_MAX_FOLDER_DEPTH = 8
+# SQLite's files beside a database: never the target of an export either.
+_DB_COMPANIONS = ("-journal", "-wal", "-shm")
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)
 
 
 @dataclass(frozen=True)
@@ -102,26 +112,96 @@ def render(
 
 
 def export_persona(
-    doc: PersonaDocument, fmt: str, out: str | Path, *, from_model: str | None = None
+    doc: PersonaDocument,
+    fmt: str,
+    out: str | Path,
+    *,
+    from_model: str | None = None,
+    protect: Iterable[Path] = (),
 ) -> Path:
     """Write ``doc`` and return the path written.
 
     ``out`` an existing folder: a new file in it named after the persona (made safe, made
-    unique). Otherwise the file itself, replaced if it exists; a card PNG exported onto an
-    existing PNG keeps that picture and replaces only the card in it.
+    unique). Otherwise the file itself, replaced if it is a regular file; a card PNG
+    exported onto an existing PNG keeps that picture and replaces only the card in it. Never
+    replaced (ExportTargetError, nothing written): any of the files in ``protect`` (the open
+    database), and anything that is not a regular file: a device such as /dev/full, a fifo,
+    a link (which would redirect the write elsewhere). Either way the file appears whole or
+    not at all (see filenames.write_file).
     """
     info = file_format(fmt)
     target = Path(out).expanduser()
     if isinstance(out, str) and out.endswith(("/", os.sep)) and not target.is_dir():
-        raise ExportError(f"The folder {target} does not exist; create it or pick another.")
-    if target.is_dir():
+        raise ExportTargetError(f"The folder {target} does not exist; create it or pick another.")
+    if target.is_dir():  # a link to a folder counts: the person named it as one
         return write_new_file(
             target, doc.name, info.suffix, render(doc, fmt, from_model=from_model)
         )
     if not target.parent.is_dir():
-        raise ExportError(f"The folder {target.parent} does not exist; create it or pick another.")
-    base = _existing_png(target) if info.key == "card-png" and target.exists() else None
+        raise ExportTargetError(
+            f"The folder {target.parent} does not exist; create it or pick another."
+        )
+    exists = check_target(target, protect)
+    base = _existing_png(target) if info.key == "card-png" and exists else None
     return write_file(target, render(doc, fmt, base_png=base, from_model=from_model))
+
+
+def check_target(target: Path, protect: Iterable[Path] = ()) -> bool:
+    """Refuse (ExportTargetError) to replace ``target`` unless it is a regular file or
+    nothing, and none of ``protect``; True when there is a file to replace."""
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise ExportError(f"Cannot check {target} ({exc.strerror}).") from exc
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        raise ExportTargetError(
+            f"{target} is a link (to {os.readlink(target)}); a file is never written through "
+            "a link. Export to the file it points to, or choose another name."
+        )
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise ExportTargetError(
+            f"{target} is {_file_kind(info.st_mode)}, not a regular file, so it is not "
+            "replaced; choose a file name (or a folder)."
+        )
+    for kept in protect:
+        if _same_file(target, Path(kept), info):
+            raise ExportTargetError(
+                f"{target} is the database Persona Studio has open (or one of its files); "
+                "writing the export there would destroy it. Choose another file name."
+            )
+    return info is not None
+
+
+def _same_file(target: Path, kept: Path, info: os.stat_result | None) -> bool:
+    kept = kept.absolute()
+    companions = [kept, *(kept.with_name(kept.name + s) for s in _DB_COMPANIONS)]
+    resolved = target.resolve()
+    if any(resolved == c.resolve() for c in companions):
+        return True
+    if info is None:
+        return False
+    for path in companions:  # a hard link to it has a name of its own
+        try:
+            other = os.stat(path)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
+            return True
+    return False
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a fifo (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a file"
 
 
 def _existing_png(path: Path) -> bytes:
@@ -144,27 +224,119 @@ def _existing_png(path: Path) -> bytes:
     return data
 
 
-def import_file(path: str | Path) -> list[PersonaDocument]:
+@dataclass(frozen=True)
+class ImportTarget:
+    """A file to import: ``path``, found in (or named inside) the folder ``within``, which a
+    link in it must not lead out of. ``error``: why a named path yields nothing to import."""
+
+    path: Path
+    within: Path
+    error: ImportFormatError | None = None
+
+
+def import_targets(paths: Iterable[str | Path]) -> list[ImportTarget]:
+    """The files to import for what a person named or dropped: a file as it is, a folder
+    as the persona files in it (and in its subfolders, hidden ones skipped; links to
+    folders are not entered). At most MAX_FOLDER_FILES per folder."""
+    targets: list[ImportTarget] = []
+    for given in map(Path, paths):
+        if not given.is_dir():
+            targets.append(ImportTarget(given, given.absolute().parent))
+            continue
+        root = given.resolve()
+        found = _folder_files(root)
+        if len(found) > MAX_FOLDER_FILES:
+            error = ImportFormatError(
+                f"{safe_name(given)}: the folder holds more than {MAX_FOLDER_FILES:,} files; "
+                "nothing in it was imported. Import it a part at a time."
+            )
+            targets.append(ImportTarget(given, root, error))
+            continue
+        if not found:
+            error = ImportFormatError(f"{safe_name(given)}: the folder holds no files.")
+            targets.append(ImportTarget(given, root, error))
+        targets.extend(ImportTarget(path, root) for path in found)
+    return targets
+
+
+def _folder_files(root: Path) -> list[Path]:
+    files: list[Path] = []
+    stack = [(root, 0)]
+    while stack and len(files) <= MAX_FOLDER_FILES:
+        folder, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                folder_here = entry.is_dir(follow_symlinks=False)
+                linked_folder = not folder_here and entry.is_dir()
+            except OSError:  # a link in a loop: listed, so that its refusal is reported
+                folder_here = linked_folder = False
+            if folder_here:
+                if depth < _MAX_FOLDER_DEPTH:
+                    subfolders.append((Path(entry.path), depth + 1))
+            elif not linked_folder:  # a link to a folder is not entered
+                files.append(Path(entry.path))
+        stack.extend(reversed(subfolders))
+    return files
+
+
+def safe_name(path: Path) -> str:
+    """A path's name as a message can carry it (file names may hold undecodable bytes)."""
+    return safejson.replace_surrogates(path.name)[0]
+
+
+def import_file(path: str | Path, *, within: str | Path | None = None) -> list[PersonaDocument]:
     """The personas in the file at ``path`` (one per file today; a list so that files
-    holding several can come without changing callers)."""
+    holding several can come without changing callers). A link is followed only if it leads
+    to a file inside ``within`` (default: the folder the link is in): a file dropped from a
+    folder, or named in it, never brings in a file from elsewhere (~/.ssh, /etc)."""
     path = Path(path)
+    name = safe_name(path)
+    folder = Path(within) if within is not None else path.absolute().parent
     try:
-        info = path.stat()
+        link = stat.S_ISLNK(os.lstat(path).st_mode)
     except FileNotFoundError:
-        raise ImportFormatError(f"{path}: there is no such file.") from None
+        raise ImportFormatError(f"{name}: there is no such file.") from None
     except OSError as exc:
-        raise ImportFormatError(f"{path}: cannot be read ({exc.strerror}).") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ImportFormatError(f"{path.name}: it is a folder or a device, not a file.")
-    if info.st_size > MAX_IMPORT_BYTES:
-        raise _too_big(path.name, info.st_size)
+        raise ImportFormatError(f"{name}: cannot be read ({exc.strerror}).") from None
     try:
-        with path.open("rb") as handle:
+        real = path.resolve()
+    except (RuntimeError, OSError):  # a loop of links (RuntimeError on Python < 3.13)
+        raise ImportFormatError(f"{name}: it is a link that leads round in a loop.") from None
+    if link and not real.is_relative_to(folder.resolve()):
+        raise ImportFormatError(
+            f"{name}: it is a link to {safejson.replace_surrogates(str(real))[0]}, outside "
+            "the folder it is in; links out of a folder are not followed. Import that file "
+            "itself if you mean to."
+        )
+    try:
+        info = real.stat()
+    except FileNotFoundError:
+        raise ImportFormatError(f"{name}: it is a link to a file that does not exist.") from None
+    except OSError as exc:
+        raise ImportFormatError(f"{name}: cannot be read ({exc.strerror}).") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ImportFormatError(f"{name}: it is a folder or a device, not a file.")
+    if info.st_size > MAX_IMPORT_BYTES:
+        raise _too_big(name, info.st_size)
+    try:
+        # O_NOFOLLOW: the name checked above cannot have become a link since; O_NONBLOCK:
+        # nor a fifo that would block the read for ever.
+        fd = os.open(real, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_BINARY)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ImportFormatError(f"{name}: it is a folder or a device, not a file.")
             data = handle.read(MAX_IMPORT_BYTES + 1)  # the file may have grown since stat()
     except OSError as exc:
-        raise ImportFormatError(f"{path.name}: cannot be read ({exc.strerror}).") from None
+        raise ImportFormatError(f"{name}: cannot be read ({exc.strerror}).") from None
     if len(data) > MAX_IMPORT_BYTES:
-        raise _too_big(path.name, len(data))
+        raise _too_big(name, len(data))
     return import_bytes(data, path.name)
 
 
@@ -176,12 +348,14 @@ def _too_big(name: str, size: int) -> ImportFormatError:
 
 
 def import_bytes(data: bytes, name: str) -> list[PersonaDocument]:
-    """The personas in ``data``; ``name`` is the file's name, for messages and for text
-    files that do not name their persona."""
+    """The personas in ``data``, within the import limits (export/limits.py); ``name`` is
+    the file's name, for messages and for text files that do not name their persona."""
+    name = safejson.replace_surrogates(name)[0]
     try:
-        return [_read(data, Path(name).name)]
+        return [within_limits(_read(data, Path(name).name))]
     except ImportFormatError as exc:
-        raise ImportFormatError(f"{name}: {exc}") from None
+        # A message may quote the file's own text: nothing in it may be unprintable.
+        raise ImportFormatError(f"{name}: {safejson.replace_surrogates(str(exc))[0]}") from None
 
 
 def _text_file_stem(base: str) -> str | None:

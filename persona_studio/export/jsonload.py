@@ -2,48 +2,36 @@
 
 A persona or a card is at most a few levels deep (a lorebook entry inside a list inside the
 card); MAX_DEPTH leaves ample room for that and for tools' extensions, while keeping every
-later step (copying, re-serialising on export) far from Python's recursion limit.
+later step (copying, re-serialising on export) far from Python's recursion limit. The bounds
+themselves are persona_studio.safejson's, shared with the queue's reading of FORLLM's rows.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from persona_studio import safejson
 from persona_studio.errors import ImportFormatError
 
-MAX_DEPTH = 64
+MAX_DEPTH = safejson.MAX_DEPTH
+# The file was already refused above export.io.MAX_IMPORT_BYTES; this only guards callers
+# that hand text in directly.
+_MAX_CHARS = 64 * 1024 * 1024
 
 
 def loads(text: str) -> Any:
     """Parse ``text``; ImportFormatError (without the file name) when it cannot be used."""
     try:
-        value = json.loads(text)
-    except RecursionError:
-        raise _too_deep() from None
-    except json.JSONDecodeError as exc:
-        raise ImportFormatError(
-            f"it is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
-        ) from None
-    except ValueError:  # the only other ValueError: an integer beyond Python's digit limit
-        raise ImportFormatError(
-            "it is not usable JSON (it holds a number thousands of digits long)."
-        ) from None
-    _check_depth(value)
-    return value
-
-
-def _check_depth(value: Any) -> None:
-    # Iterative on purpose: the check must not itself hit the recursion limit.
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise _too_deep()
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
+        return safejson.parse(text, max_chars=_MAX_CHARS, max_depth=MAX_DEPTH)
+    except safejson.UnusableJSON as exc:
+        reason = str(exc)
+        if reason.startswith("is nested"):
+            raise _too_deep() from None
+        if reason.startswith("holds a number"):
+            raise ImportFormatError(
+                "it is not usable JSON (it holds a number thousands of digits long)."
+            ) from None
+        raise ImportFormatError(f"it {reason}.") from None
 
 
 def _too_deep() -> ImportFormatError:

@@ -21,8 +21,9 @@ _FORLLM_PREAMBLE = re.compile(
 
 
 def render_text(doc: PersonaDocument) -> str:
-    """The persona text, ending with exactly one newline as text files should."""
-    return doc.prompt_instructions.rstrip("\n") + "\n"
+    """The persona text and one newline, as text files end (read_text takes that newline
+    off again, so a text that ends with its own newlines keeps them all)."""
+    return doc.prompt_instructions + "\n"
 
 
 def persona_name(text: str) -> str:
@@ -34,12 +35,13 @@ def persona_name(text: str) -> str:
     return clean_name(match.group("name")) if match else ""
 
 
-def read_text(text: str, fallback_name: str = "") -> PersonaDocument:
+def read_text(text: str, fallback_name: str = "", *, exact: bool = False) -> PersonaDocument:
     """A persona from Markdown or plain text. Its name comes from our heading, else FORLLM's
     preamble, else ``fallback_name`` (the file's name): FORLLM's hand-written personas are
-    bare instructions, and an export of one must import again."""
+    bare instructions, and an export of one must import again. ``exact``: ``text`` is the
+    persona text itself (a Modelfile's SYSTEM value), not a file that render_text wrote."""
     body = clean_text(text)
-    if body.endswith("\n"):  # the newline render_text adds; anything more was the author's
+    if body.endswith("\n") and not exact:  # the newline render_text adds; more is the text's
         body = body[:-1]
     if not body.strip():
         raise ImportFormatError("the file is empty.")

@@ -7,10 +7,16 @@ on this machine (the packaged default model included), which Ollama imports as i
 model (``openai:X@url``) or a bare FORLLM name becomes its model name. A persona without a
 recorded model uses the default model. ``--from`` (``base_model``) overrides all of that.
 
-Escaping: Ollama's parser has no escape sequences; a triple-quoted value ends at the first
-three double quotes followed by the end of the line. So every run of three or more double
-quotes in the text is written as the same number of single quotes, the only change ever
-made to it.
+Escaping: Ollama's parser (parser/parser.go, ParseFile) has no escape sequences. At each
+line break inside a triple-quoted value it checks whether the value so far, trimmed of white
+space (and without the characters it drops as unprintable), ends with three double quotes;
+if so, the value ends there. So ``\"\"\"`` in the middle of a line is written as it is, and only
+a line of the text that ends with ``\"\"\"`` (before its line break, ignoring trailing white
+space) gets one BRAILLE PATTERN BLANK (U+2800, printable but blank) right after the quotes,
+which keeps the value open. The reader takes exactly one such character off again, so every
+text, every ``\"\"\"`` and every final newline included, comes back as it was; Ollama's model
+sees the blank. The text is written between the quotes exactly as it is (no newline added
+or removed), which is what Ollama reads, and what the reader gives back.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from persona_studio.export.markdown import read_text
 from persona_studio.export.model import PersonaDocument, clean_name
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID, parse_model_id, resolve_gguf
 
-_QUOTE_RUN = re.compile(r'"{3,}')
+_MARK = "\u2800"  # BRAILLE PATTERN BLANK: printable, not white space, shows as nothing
 # A SYSTEM value as Ollama's parser reads it: from the opening triple quote to the first
 # triple quote that only spaces separate from the end of a line (or of the file).
 _SYSTEM = re.compile(
@@ -54,7 +60,7 @@ def render_modelfile(doc: PersonaDocument, base: str) -> str:
     if not base.strip() or "\n" in base or '"' in base:
         raise ExportError(f"{base!r} cannot be a Modelfile's FROM: give a model name or path.")
     source = f'"{base}"' if re.search(r"\s", base) else base  # Ollama splits FROM at spaces
-    text = _QUOTE_RUN.sub(lambda m: "'" * len(m.group()), doc.prompt_instructions.strip("\n"))
+    text = _escape(doc.prompt_instructions)
     name = clean_name(doc.name)
     return (
         f"# {name}{_MADE_HERE}\n"
@@ -62,6 +68,46 @@ def render_modelfile(doc: PersonaDocument, base: str) -> str:
         f"FROM {source}\n"
         f'SYSTEM """{text}"""\n'
     )
+
+
+def _seen(ch: str) -> bool:
+    """Whether Ollama's end-of-value check sees ``ch``: it trims white space and never
+    stores unprintable characters (the same classes as Go's unicode.IsSpace / IsPrint)."""
+    return ch.isprintable() and not ch.isspace()
+
+
+def _quotes_at_end(line: str) -> tuple[int, int] | None:
+    """For a line whose last characters Ollama sees are three double quotes, perhaps
+    followed by our marks: (where the marks start, where they end); else None."""
+    end = len(line)
+    while end and not _seen(line[end - 1]):
+        end -= 1
+    start = end
+    while start and line[start - 1] == _MARK:
+        start -= 1
+    seen = "".join(ch for ch in line[:start] if _seen(ch) or ch in " \t")
+    return (start, end) if seen.endswith('"""') else None
+
+
+def _escape(text: str) -> str:
+    """Mark every line that would end Ollama's value early (the last line cannot: the
+    closing quotes follow it)."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines[:-1]):
+        found = _quotes_at_end(line)
+        if found is not None:
+            lines[index] = line[: found[0]] + _MARK + line[found[0] :]
+    return "\n".join(lines)
+
+
+def _unescape(text: str) -> str:
+    """What _escape wrote, back to the text it was given."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines[:-1]):
+        found = _quotes_at_end(line)
+        if found is not None and found[1] > found[0]:
+            lines[index] = line[: found[0]] + line[found[0] + 1 :]
+    return "\n".join(lines)
 
 
 def looks_like_modelfile(text: str) -> bool:
@@ -76,6 +122,10 @@ def read_modelfile(text: str, fallback_name: str = "") -> PersonaDocument:
         raise ImportFormatError('it has no SYSTEM """...""" instruction to read a persona from.')
     comment = _NAME_COMMENT.search(text)
     try:
-        return read_text(systems[-1].group("text"), comment["name"] if comment else fallback_name)
+        return read_text(
+            _unescape(systems[-1].group("text")),
+            comment["name"] if comment else fallback_name,
+            exact=True,
+        )
     except ImportFormatError as exc:
         raise ImportFormatError(f"its SYSTEM text: {exc}") from None

@@ -12,7 +12,7 @@ A persona's rating travels as ``ratings = {"rating": 1-5, "note": "...", "rated_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,7 +100,8 @@ def save_document(store: Store, doc: PersonaDocument) -> SaveOutcome:
     if doc.generation_type is None and (doc.extensions or doc.card_fields):
         card = {"extensions": doc.extensions, "fields": doc.card_fields}
         details = {**(details or {}), CARD_KEY: card}
-    saved = store.personas.create(
+    # One transaction: a crash or a kill mid-import leaves the whole persona or nothing.
+    saved = store.personas.create_with_history(
         NewPersona(
             name=doc.name,
             prompt_instructions=texts[0],
@@ -111,20 +112,11 @@ def save_document(store: Store, doc: PersonaDocument) -> SaveOutcome:
             model=doc.model,
             request_params=doc.request_params,
             stats=doc.stats,
-        )
+        ),
+        texts[1:],
+        rating=rating,
     )
-    version = saved.version
-    try:
-        for text in texts[1:]:
-            version = store.personas.save_edit(saved.persona_id, text).version
-        if rating is not None:
-            store.personas.rate(saved.persona_id, rating[0], rating[1], rated_at=rating[2])
-    except BaseException:
-        # The store has no multi-step transaction to offer; undo by hand, so a failed
-        # import leaves nothing behind.
-        store.personas.purge(saved.persona_id)
-        raise
-    return SaveOutcome(replace(saved, version=version), tuple(notes))
+    return SaveOutcome(saved, tuple(notes))
 
 
 def _rating(value: Any, notes: list[str]) -> tuple[int, str, datetime | None] | None:

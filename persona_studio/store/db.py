@@ -28,7 +28,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from persona_studio.errors import StoreError
+from persona_studio.errors import InvalidDatabaseError, StoreError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def translate(exc: BaseException, path: Path, busy_timeout_s: float) -> StoreErr
             "save changes; fix the permissions or copy the file somewhere writable."
         )
     if primary == _SQLITE_NOTADB:
-        return StoreError(
+        return InvalidDatabaseError(
             f"{path} is not a SQLite database (or is encrypted). Choose FORLLM's "
             "forllm_data.db or a new file name."
         )

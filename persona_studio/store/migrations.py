@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from persona_studio.errors import StoreError
+from persona_studio.errors import InvalidDatabaseError, StoreError
 from persona_studio.store import models
 from persona_studio.store.db import Database
 from persona_studio.store.forllm_schema import create_forllm_schema
@@ -189,7 +189,7 @@ def _inspect(conn: sa.Connection, path: Path) -> _FileState:
     if not tables:
         return _FileState(empty=True, pending=MIGRATIONS)
     if "personas" not in tables and "llm_requests" not in tables:
-        raise StoreError(
+        raise InvalidDatabaseError(
             f"{path} is a SQLite database, but not FORLLM's (it has no personas or "
             "llm_requests table). Choose FORLLM's forllm_data.db or a new file name."
         )
@@ -219,6 +219,10 @@ def prepare(db: Database) -> PrepareResult:
     state = db.read(lambda conn: _inspect(conn, db.path))
     if not state.empty and not state.pending:
         return PrepareResult(created=False, backup_path=None)
+    if not state.empty:
+        # A damaged file must not be written to (its problems would spread into every row we
+        # add) nor backed up as if it were sound: check it whole before the first change.
+        check_integrity(db)
     backup: list[Path] = []  # kept across retries of the transaction: one backup per open
 
     def migrate(conn: sa.Connection) -> PrepareResult:
@@ -238,6 +242,42 @@ def prepare(db: Database) -> PrepareResult:
         return PrepareResult(created=state.empty, backup_path=backup[0] if backup else None)
 
     return db.write(migrate)
+
+
+_MAX_PROBLEMS_SHOWN = 3
+
+
+def check_integrity(db: Database) -> None:
+    """StoreError, saying how to recover, unless SQLite's PRAGMA integrity_check finds the
+    file sound. Reads only; the file is left exactly as it was."""
+
+    def read(conn: sa.Connection) -> list[str]:
+        return [str(row[0]) for row in conn.exec_driver_sql("PRAGMA integrity_check")]
+
+    try:
+        problems = db.read(read)
+    except StoreError as exc:  # so damaged that the check itself cannot run
+        problems = [str(exc)]
+    if problems == ["ok"]:
+        return
+    path = db.path
+    shown = "; ".join(problems[:_MAX_PROBLEMS_SHOWN])
+    more = len(problems) - _MAX_PROBLEMS_SHOWN
+    if more > 0:
+        shown += f"; and {more} more"
+    backups = sorted(path.parent.glob(f"{path.stem}.backup-*.db"))
+    restore = (
+        f"restore the newest backup, {backups[-1].name}, by copying it over the file (it was "
+        "saved before Persona Studio last changed the file)"
+        if backups
+        else "restore a backup of it if you have one"
+    )
+    raise StoreError(
+        f"{path} is damaged (SQLite's integrity check found: {shown}). Persona Studio did "
+        f"not change it. To recover, close FORLLM, then either {restore}, or salvage what "
+        f"SQLite can read into a new file: sqlite3 {path.name} .recover | sqlite3 "
+        f"{path.stem}-recovered.db, and open that file instead."
+    )
 
 
 def backup_file(path: Path) -> Path:

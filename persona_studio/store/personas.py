@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from persona_studio import safejson
 from persona_studio.errors import NameTakenError, NotFoundError, StoreError
 from persona_studio.store import ratings
 from persona_studio.store.db import Database
@@ -120,12 +122,24 @@ def _missing(persona_id: int) -> NotFoundError:
     return NotFoundError(f"There is no persona with id {persona_id} (was it purged?).")
 
 
+def _valid_id(persona_id: Any) -> int:
+    # An id out of SQLite's range (a request anyone may write can name one) binds as an
+    # OverflowError, not as a row that is not there.
+    if isinstance(persona_id, bool) or not isinstance(persona_id, int):
+        raise _missing(persona_id)
+    if not safejson.fits_sqlite_int(persona_id):
+        raise NotFoundError("There is no persona with that id (the number is far too large).")
+    return persona_id
+
+
 def _exists(conn: sa.Connection, persona_id: int) -> None:
+    _valid_id(persona_id)
     if conn.execute(sa.select(P.persona_id).where(P.persona_id == persona_id)).first() is None:
         raise _missing(persona_id)
 
 
 def _row(conn: sa.Connection, persona_id: int) -> sa.Row[Any]:
+    _valid_id(persona_id)
     row = conn.execute(sa.select(PersonaRow).where(P.persona_id == persona_id)).first()
     if row is None:
         raise _missing(persona_id)
@@ -413,12 +427,48 @@ class Personas:
         """Persona row + version 1 (+ subforum link, + generation facts) in one transaction."""
         return self._db.write(lambda conn: save_new(conn, p))
 
+    def create_with_history(
+        self,
+        p: NewPersona,
+        later_texts: Sequence[str] = (),
+        *,
+        rating: tuple[int, str, datetime | None] | None = None,
+    ) -> SavedPersona:
+        """An imported persona in ONE transaction: ``p`` as version 1, each of
+        ``later_texts`` as the next version (the last is the current text), and its
+        ``rating`` (stars, note, rated_at). All of it is saved, or (an error, a crash, a
+        kill) nothing is. The returned version is the last one saved."""
+        for text in later_texts:
+            _check_text(text)
+        checked = None
+        if rating is not None:
+            checked = (ratings.check_rating(rating[0]), ratings.check_note(rating[1]), rating[2])
+
+        def write(conn: sa.Connection) -> SavedPersona:
+            saved = save_new(conn, p)
+            version = saved.version
+            if later_texts:
+                now = now_utc()
+                for text in later_texts:
+                    version += 1
+                    _insert_version(conn, saved.persona_id, saved.name, text, version, now)
+                conn.execute(
+                    sa.update(PersonaRow)
+                    .where(P.persona_id == saved.persona_id)
+                    .values(prompt_instructions=later_texts[-1], updated_at=now, version=version)
+                )
+            if checked is not None and checked[0] is not None:
+                ratings.write_rating(conn, saved.persona_id, checked[0], checked[1], checked[2])
+            return replace(saved, version=version)
+
+        return self._db.write(write)
+
     def unique_name(self, name: str) -> str:
         return self._db.read(lambda conn: unique_name(conn, name))
 
     def get(self, persona_id: int) -> Persona:
         def read(conn: sa.Connection) -> Persona:
-            row = _rated_row(conn, P.persona_id == persona_id)
+            row = _rated_row(conn, P.persona_id == _valid_id(persona_id))
             if row is None:
                 raise _missing(persona_id)
             return _to_persona(row)

@@ -19,12 +19,14 @@ import json
 import os
 import socket
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from persona_studio import safejson
 from persona_studio.errors import LeaseLostError, NotFoundError, StoreError
 from persona_studio.store.db import Database
 from persona_studio.store.models import JobRow, LlmRequestRow
@@ -38,7 +40,7 @@ from persona_studio.store.records import (
     SavedPersona,
     parse_json_object,
 )
-from persona_studio.store.timestamps import now_utc
+from persona_studio.store.timestamps import UtcTimestamp, now_utc
 
 GENERATE_PERSONA = "generate_persona"
 CANCELLED_BEFORE_START = "Cancelled by the user before it started."
@@ -47,19 +49,32 @@ CANCELLED = "Cancelled by the user."  # what the worker passes to fail() after a
 R = LlmRequestRow
 J = JobRow
 
+_STATUSES = {status.value for status in JobStatus}
 _ACTIVE = (JobStatus.PROCESSING, JobStatus.PENDING, JobStatus.PENDING_DEPENDENCY)
 _FINISHED = (JobStatus.COMPLETE, JobStatus.ERROR)
 # Claim order: an explicit position first (set by reorder), then first come first served.
 _CLAIM_ORDER = (J.position.is_(None), J.position, R.requested_at, R.request_id)
 
+
+def _raw(column: Any, type_: Any = None) -> Any:
+    """``column`` as stored, text as its bytes: FORLLM's columns may hold text that is not
+    UTF-8 (any program can write the file), which sqlite3 refuses to decode, failing the
+    whole query; the bytes are decoded here, leniently, instead. Numbers, blobs and NULL
+    come as they are, so a message can say what the column held."""
+    value = sa.case(
+        (sa.func.typeof(column) == "text", sa.cast(column, sa.LargeBinary)), else_=column
+    )
+    return sa.type_coerce(value, type_ or sa.types.NullType()).label(column.key)
+
+
 _JOB_COLUMNS = (
     R.request_id,
-    R.status,
-    R.llm_model,
-    R.requested_at,
-    R.processed_at,
-    R.error_message,
-    R.request_params,
+    _raw(R.status),
+    _raw(R.llm_model),
+    _raw(R.requested_at, UtcTimestamp),
+    _raw(R.processed_at, UtcTimestamp),
+    _raw(R.error_message),
+    _raw(R.request_params),
     J.stage,
     J.tokens,
     J.tokens_per_s,
@@ -116,32 +131,81 @@ def _windows_pid_alive(pid: int) -> bool:
         kernel32.CloseHandle(handle)
 
 
-def _hints(params_json: str | None) -> tuple[str | None, str | None]:
-    """generation_type and a display name from params anyone may have written."""
-    params = parse_json_object(params_json) or {}
+# request_params bigger than this are not read for the queue view's labels (the worker
+# refuses them too: a request is a few KB).
+_HINT_PARAMS_CHARS = 1_000_000
+_HINT_CHARS = 200
+
+
+def _hint_text(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return safejson.printable(" ".join(value.split()), _HINT_CHARS)
+
+
+@dataclass(frozen=True)
+class _Hints:
+    generation_type: str | None = None
+    name: str | None = None
+    subforum_name: str | None = None
+    subforum_id: int | None = None
+
+
+def _hints(params_json: Any) -> _Hints:
+    """What the queue view shows of a request anyone may have written: the generation type,
+    a display name and the subforum, each only if it is plain, printable text (or, for the
+    subforum's id, a number SQLite can hold). Never raises: a job whose request cannot be
+    read is still listed, so that it can be removed."""
+    params = parse_json_object(params_json, max_chars=_HINT_PARAMS_CHARS) or {}
     details = params.get("input_details")
     details = details if isinstance(details, dict) else {}
-    gtype = params.get("generation_type")
-    for candidate in (
+    candidates = (
         params.get("target_persona_name_override"),
         details.get("name_hint"),
         details.get("name"),
-    ):
-        if isinstance(candidate, str) and candidate.strip():
-            return (gtype if isinstance(gtype, str) else None), candidate.strip()
-    return (gtype if isinstance(gtype, str) else None), None
+    )
+    name = next((text for text in map(_hint_text, candidates) if text), None)
+    subforum_id = details.get("subforum_id")
+    if isinstance(subforum_id, str):  # some programs write ids as text
+        digits = subforum_id.strip()
+        plain = digits.isascii() and digits.isdigit() and len(digits) < 20
+        subforum_id = int(digits) if plain else None
+    usable = isinstance(subforum_id, int) and not isinstance(subforum_id, bool)
+    if not usable or not safejson.fits_sqlite_int(subforum_id):
+        subforum_id = None
+    gtype = _hint_text(params.get("generation_type"))
+    return _Hints(gtype, name, _hint_text(details.get("subforum_name")), subforum_id)
+
+
+def _utf8(value: Any) -> Any:
+    """Stored bytes as the text they are, if they are UTF-8 text; else as they are."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+    return value
+
+
+def _text_column(value: Any) -> str | None:
+    """A text column another program may have filled with anything, as text one can show."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return safejson.replace_surrogates(value if isinstance(value, str) else str(value))[0]
 
 
 def _to_job(row: sa.Row[Any]) -> Job:
-    gtype, hint = _hints(row.request_params)
+    hints = _hints(row.request_params)
     return Job(
         request_id=row.request_id,
-        status=JobStatus(row.status),
-        llm_model=row.llm_model,
+        status=JobStatus(_text_column(row.status)),
+        llm_model=_text_column(row.llm_model),
         requested_at=row.requested_at,
         processed_at=row.processed_at,
-        error_message=row.error_message,
-        params_json=row.request_params,
+        error_message=_text_column(row.error_message),
+        params_json=_text_column(row.request_params),
         stage=row.stage,
         tokens=row.tokens,
         tokens_per_s=row.tokens_per_s,
@@ -152,9 +216,11 @@ def _to_job(row: sa.Row[Any]) -> Job:
         persona_id=row.persona_id,
         heartbeat_at=row.heartbeat_at,
         owner=row.owner,
-        generation_type=gtype,
-        name_hint=hint,
+        generation_type=hints.generation_type,
+        name_hint=hints.name,
         claimed_at=row.claimed_at,
+        subforum_name=hints.subforum_name,
+        subforum_id=hints.subforum_id,
     )
 
 
@@ -171,6 +237,11 @@ def _job(conn: sa.Connection, request_id: int) -> Job:
     row = conn.execute(_jobs_query().where(R.request_id == request_id)).first()
     if row is None:
         raise NotFoundError(f"There is no persona generation job {request_id} (was it removed?).")
+    if _text_column(row.status) not in _STATUSES:
+        raise StoreError(
+            f"Job {request_id} has the status {_text_column(row.status)!r}, which neither "
+            "FORLLM nor Persona Studio writes; it is left alone. Fix or delete it in FORLLM."
+        )
     return _to_job(row)
 
 
@@ -294,7 +365,7 @@ class JobQueue:
                 sa.update(LlmRequestRow)
                 .where(R.request_id == next_id, R.status == JobStatus.PENDING.value)
                 .values(status=JobStatus.PROCESSING.value, processed_at=now)
-                .returning(R.request_id, R.request_params, R.llm_model)
+                .returning(R.request_id, _raw(R.request_params), _raw(R.llm_model))
             ).first()
             if row is None:
                 return None
@@ -319,7 +390,9 @@ class JobQueue:
                 )
                 .returning(J.attempts)
             ).scalar_one()
-            return ClaimedJob(row.request_id, row.request_params, row.llm_model, attempts)
+            return ClaimedJob(
+                row.request_id, _utf8(row.request_params), _utf8(row.llm_model), attempts
+            )
 
         return self._db.write(write)
 
@@ -388,22 +461,55 @@ class JobQueue:
                 "was cancelled, recovered after a stall or taken over. Its result was not saved."
             )
 
-    def fail(self, request_id: int, owner: str | None, message: str) -> None:
-        """Mark the job failed. With an ``owner``, only while that worker holds the lease (a
-        worker that lost it must not overwrite what happened since); ``None`` fails any job
-        that has not finished."""
-        text = message.strip() or "The job failed without a message."
+    def fail(
+        self, request_id: int, owner: str | None, message: str, *, cancelled: bool = False
+    ) -> bool:
+        """Mark the job failed (``cancelled``: stopped by the user, which the view shows as
+        "Cancelled"; a cancel requested through the store counts too). With an ``owner``,
+        only while that worker holds the lease (a worker that lost it must not overwrite
+        what happened since); ``None`` fails any job that has not finished. Returns whether
+        the job was marked."""
+        # Messages may quote what a job row held: only text that can be stored goes in.
+        text = safejson.printable(message.strip(), 20_000) or "The job failed without a message."
 
-        def write(conn: sa.Connection) -> None:
+        def write(conn: sa.Connection) -> bool:
             job = _job(conn, request_id)
             if job.status in _FINISHED:
-                return
+                return False
             if owner is not None and (job.status != JobStatus.PROCESSING or job.owner != owner):
-                return
+                return False
             _finish(conn, request_id, JobStatus.ERROR, text)
-            _upsert_job(conn, request_id, cancelled=job.cancel_requested, stage=None)
+            _upsert_job(conn, request_id, cancelled=cancelled or job.cancel_requested, stage=None)
+            return True
 
-        self._db.write(write)
+        return self._db.write(write)
+
+    def release(self, request_id: int, owner: str) -> bool:
+        """Put a job this worker holds back in the queue at once (the worker was stopped
+        with Ctrl-C): pending again, the lease dropped, and the claim not counted as an
+        attempt (the job did nothing wrong). Returns whether it was released."""
+
+        def write(conn: sa.Connection) -> bool:
+            job = _job(conn, request_id)
+            if job.status != JobStatus.PROCESSING or job.owner != owner:
+                return False
+            conn.execute(
+                sa.update(LlmRequestRow)
+                .where(R.request_id == request_id)
+                .values(status=JobStatus.PENDING.value, processed_at=None)
+            )
+            _upsert_job(
+                conn,
+                request_id,
+                owner=None,
+                owner_pid=None,
+                owner_host=None,
+                stage=None,
+                attempts=max(0, job.attempts - 1),
+            )
+            return True
+
+        return self._db.write(write)
 
     def cancel(self, request_id: int) -> JobStatus:
         """Pending: cancelled at once (status 'error'). Processing: the worker is asked to stop

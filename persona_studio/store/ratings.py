@@ -8,12 +8,14 @@ which templates and settings gave their best personas.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from persona_studio import safejson
 from persona_studio.errors import InvalidInputError
 from persona_studio.store.models import PersonaGenerationRow, PersonaRow, RatingRow
 from persona_studio.store.records import Rating, RatingGroup, parse_json_object
@@ -88,7 +90,16 @@ _NO_INFO: _GroupKey = ((), None, "", False, False, False)
 
 
 def _text_of(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    return safejson.printable(value.strip(), 300) if isinstance(value, str) else ""
+
+
+def _plain(value: Any) -> str:
+    """A recorded value as text a report can show (the column may hold anything)."""
+    if isinstance(value, str):
+        return safejson.printable(value, 300)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return safejson.printable(repr(value), 300)
+    return safejson.printable(json.dumps(value, ensure_ascii=False), 300)
 
 
 def _group_key(gen: sa.Row[Any] | None) -> _GroupKey:
@@ -105,8 +116,8 @@ def _group_key(gen: sa.Row[Any] | None) -> _GroupKey:
     options = options if isinstance(options, dict) else {}
     critique = options.get("critique") is True or "critique" in versions
     return (
-        tuple(sorted((str(stage), str(version)) for stage, version in versions.items())),
-        gen.model or None,
+        tuple(sorted((_plain(stage), _plain(version)) for stage, version in versions.items())),
+        _text_of(gen.model) or None,
         _text_of(prefs.get("length_preference")).lower(),
         bool(_text_of(prefs.get("tone_preference"))),
         critique,

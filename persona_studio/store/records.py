@@ -8,11 +8,17 @@ text no one could parse.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from persona_studio import safejson
+
+# JSON columns are ours or FORLLM's, but anyone may write the file: what is bigger or deeper
+# than anything either application writes is treated as absent. An import (20 MB at most)
+# stays under it.
+MAX_JSON_COLUMN_CHARS = 32 * 1024 * 1024
 
 
 class JobStatus(StrEnum):
@@ -36,8 +42,9 @@ class LeaseState(StrEnum):
 @dataclass(frozen=True)
 class ClaimedJob:
     request_id: int
-    params_json: str | None  # raw request_params; the worker parses and validates it
-    llm_model: str | None
+    # request_params as stored (bytes only if they are not UTF-8); the worker parses it
+    params_json: str | bytes | None
+    llm_model: Any  # as stored: text, or whatever else a program wrote there
     attempts: int
 
 
@@ -66,6 +73,9 @@ class Job:
     name_hint: str | None
     # When a worker of ours last took the job: with processed_at, how long its run took.
     claimed_at: datetime | None = None
+    # What input_details say of a subforum expert's subforum (FORLLM gives only its id).
+    subforum_name: str | None = None
+    subforum_id: int | None = None
 
 
 _NOT_GENERATED = (None, "user_manual", "imported")
@@ -226,12 +236,11 @@ class Subforum:
     description: str | None
 
 
-def parse_json_object(text: str | None) -> dict[str, Any] | None:
-    """A JSON object from a column anyone may have written; None if it is not one."""
+def parse_json_object(
+    text: Any, *, max_chars: int = MAX_JSON_COLUMN_CHARS
+) -> dict[str, Any] | None:
+    """A JSON object from a column anyone may have written; None if it is not one (not
+    text, not JSON, bigger than ``max_chars``, nested deeper than safejson.MAX_DEPTH)."""
     if not text:
         return None
-    try:
-        value = json.loads(text)
-    except (TypeError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
+    return safejson.object_or_none(text, max_chars=max_chars)

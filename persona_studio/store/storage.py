@@ -6,7 +6,7 @@ from pathlib import Path
 from types import TracebackType
 
 from persona_studio import paths
-from persona_studio.errors import StoreError
+from persona_studio.errors import InvalidDatabaseError, StoreError
 from persona_studio.store.db import DEFAULT_BUSY_TIMEOUT_S, Database
 from persona_studio.store.migrations import prepare
 from persona_studio.store.personas import Personas
@@ -21,14 +21,16 @@ def _check_file(path: Path) -> None:
     """Refuse early what SQLite would only reject at the first query, or silently accept
     (SQLite happily treats a directory or a text file's name as something to create)."""
     if path.is_dir():
-        raise StoreError(f"{path} is a folder; choose a database file (e.g. forllm_data.db).")
+        raise InvalidDatabaseError(
+            f"{path} is a folder; choose a database file (e.g. forllm_data.db)."
+        )
     try:
         with path.open("rb") as handle:
             header = handle.read(len(_SQLITE_HEADER))
     except OSError as exc:
         raise StoreError(f"{path} cannot be read ({exc.strerror}).") from exc
     if header and header != _SQLITE_HEADER:
-        raise StoreError(
+        raise InvalidDatabaseError(
             f"{path} is not a SQLite database. Choose FORLLM's forllm_data.db or a new file name."
         )
 
@@ -67,7 +69,9 @@ class Store:
         if target.exists():
             _check_file(target)
         elif not create:
-            raise StoreError(f"{target} does not exist. Check the path, or let it be created.")
+            raise InvalidDatabaseError(
+                f"{target} does not exist. Check the path, or let it be created."
+            )
         else:
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from persona_studio import safejson
 from persona_studio.errors import NotFoundError
 from persona_studio.store.db import Database
 from persona_studio.store.models import SettingRow, SubforumRow
@@ -33,6 +34,9 @@ class Subforums:
         return self._db.read(lambda conn: [_to_subforum(r) for r in conn.execute(query)])
 
     def get(self, subforum_id: int) -> Subforum:
+        if not safejson.fits_sqlite_int(subforum_id):  # FORLLM's rows may name anything
+            raise NotFoundError("There is no subforum with that id (the number is far too large).")
+
         def read(conn: sa.Connection) -> Subforum:
             row = conn.execute(
                 sa.select(S.subforum_id, S.name, S.description).where(S.subforum_id == subforum_id)

@@ -36,18 +36,19 @@ def now_text() -> str:
 
 
 def from_db(value: Any) -> datetime | None:
-    """Parse what a TIMESTAMP column holds; ``None`` for NULL or text nobody could parse."""
+    """Parse what a TIMESTAMP column holds; ``None`` for NULL or text nobody could parse
+    (anyone may write the file: bytes, numbers, years that overflow a time zone shift)."""
     if value is None:
         return None
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        text = value.decode() if isinstance(value, bytes) else str(value)
-        try:
+    try:
+        if isinstance(value, datetime):
+            parsed = value
+        else:
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
             parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 class _TimestampText(UserDefinedType[str]):

@@ -8,7 +8,6 @@ worker's heartbeat writes every few seconds) fill in for jobs other processes ru
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,30 +78,19 @@ def status_text(job) -> str:
     return status
 
 
-def _details(job) -> dict:
-    try:
-        params = json.loads(job.params_json or "{}")
-    except ValueError:
-        return {}
-    details = params.get("input_details") if isinstance(params, dict) else None
-    return details if isinstance(details, dict) else {}
-
-
 def subforum_id_only(job) -> int | None:
-    """The subforum of an expert job FORLLM queued with its id only (no name to show)."""
-    details = _details(job)
-    if job.name_hint or details.get("subforum_name"):
+    """The subforum of an expert job FORLLM queued with its id only (no name to show). The
+    store read it from the request, boundedly (anyone may write request_params); the view
+    never parses a request itself."""
+    if job.name_hint or job.subforum_name:
         return None
-    try:
-        return int(details["subforum_id"])
-    except (KeyError, TypeError, ValueError):
-        return None
+    return job.subforum_id
 
 
 def job_label(job, subforum_names: dict[int, str]) -> str:
     if job.name_hint:
         return job.name_hint
-    subforum = _details(job).get("subforum_name")
+    subforum = job.subforum_name
     if not subforum:
         subforum_id = subforum_id_only(job)
         subforum = subforum_names.get(subforum_id) if subforum_id is not None else None

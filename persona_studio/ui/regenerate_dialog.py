@@ -179,8 +179,8 @@ class RegenerateDialog(QDialog):
             return
         try:
             subforum = self.store.subforums.get(int(subforum_id))
-        except (PersonaStudioError, ValueError):
-            return
+        except (PersonaStudioError, ValueError, TypeError, OverflowError):
+            return  # what the record holds is no subforum id (anyone may write the file)
         details["subforum_name"] = subforum.name
         if subforum.description and not details.get("subforum_description"):
             details["subforum_description"] = subforum.description

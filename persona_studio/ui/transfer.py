@@ -50,11 +50,13 @@ def drag_folder() -> Path:
 
 def export_personas(store, persona_ids: Iterable[int], fmt: str, out: Path) -> list[Path]:
     """Export each persona to ``out`` (a folder: files named after the personas; a file
-    path: only with one persona)."""
+    path: only with one persona). The open database is never the file replaced."""
     from persona_studio.export import document_from_persona, export_persona
 
     return [
-        export_persona(document_from_persona(store, store.personas.get(pid)), fmt, out)
+        export_persona(
+            document_from_persona(store, store.personas.get(pid)), fmt, out, protect=[store.path]
+        )
         for pid in persona_ids
     ]
 
@@ -79,13 +81,18 @@ class ImportResult:
 
 
 def import_paths(store, paths: Iterable[Path]) -> list[ImportResult]:
-    """Import every file; one file's failure does not stop the others."""
-    from persona_studio.export import import_file, save_document
+    """Import every file (a folder: the persona files in it; a link out of it is not
+    followed); one file's failure does not stop the others."""
+    from persona_studio.export import import_file, import_targets, save_document
 
     results: list[ImportResult] = []
-    for path in paths:
+    for target in import_targets(paths):
+        path = target.path
+        if target.error is not None:
+            results.append(ImportResult(path, False, str(target.error)))
+            continue
         try:
-            docs = import_file(path)
+            docs = import_file(path, within=target.within)
             for doc in docs:
                 outcome = save_document(store, doc)
                 saved = outcome.saved
@@ -101,4 +108,6 @@ def import_paths(store, paths: Iterable[Path]) -> list[ImportResult]:
 
 
 def report_text(results: list[ImportResult]) -> str:
-    return "\n".join(f"{'✓' if r.ok else '✗'} {r.path.name}: {r.message}" for r in results)
+    from persona_studio.export import safe_name
+
+    return "\n".join(f"{'✓' if r.ok else '✗'} {safe_name(r.path)}: {r.message}" for r in results)

@@ -87,6 +87,16 @@ def test_generate_prints_the_persona_on_stdout():
             ["--type", "general_purpose_assistant", "--heading", "A", "--heading", "a"],
             "output_preferences.desired_headings[1]",
         ),
+        # Headings the document format cannot carry: refused before anything runs.
+        (
+            ["--type", "general_purpose_assistant", "--heading", "Tips: Advanced"],
+            "output_preferences.desired_headings[0]: 'Tips: Advanced' holds ':'",
+        ),
+        (
+            ["--type", "general_purpose_assistant", "--heading", "A", "--heading", "Notes # 2"],
+            "output_preferences.desired_headings[1]: 'Notes # 2' holds '#'",
+        ),
+        (["--type", "general_purpose_assistant", "--seed", "-1"], "--seed: must be a whole"),
     ],
 )
 def test_invalid_input_exits_2_naming_the_field(args, needle):
@@ -188,4 +198,17 @@ def test_chat_with_an_unknown_persona_or_model_says_so(tmp_path):
     assert proc.returncode == 2 and "the limit is 4,000" in proc.stderr
     missing = tmp_path / "missing.db"
     proc = run_cli("chat", "Homelab Hank", "--db", str(missing), "--ask", "Hi")
-    assert proc.returncode == 1 and not missing.exists()
+    assert proc.returncode == 2 and not missing.exists()  # an unusable --db: invalid input
+
+
+@pytest.mark.parametrize("command", [["worker", "--once"], ["generate", "--no-wait"]])
+def test_a_database_path_that_is_not_sqlite_exits_2(command, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n", encoding="utf-8")
+    extra = ["--type", "general_purpose_assistant"] if command[0] == "generate" else []
+    for db in (text, tmp_path):
+        proc = run_cli(*command, "--db", str(db), *extra)
+        assert proc.returncode == 2, proc.stderr
+        assert "not a SQLite database" in proc.stderr or "is a folder" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert text.read_text(encoding="utf-8") == "not a database\n"

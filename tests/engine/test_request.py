@@ -208,3 +208,142 @@ def test_our_options_round_trip_under_their_own_key():
             }
         )
     assert info.value.field == "persona_studio.replaces_persona_id"
+
+
+# -- rows anyone may write: every value ends as InvalidRequestError naming the field ----------
+
+GPA = "general_purpose_assistant"
+_EXPERT = "subforum_expert"
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "request_params", "nested more than 64 levels"),
+        (
+            '{"generation_type": "general_purpose_assistant", "input_details": {"x": '
+            + "[" * 70
+            + "]" * 70
+            + "}}",
+            "request_params",
+            "nested more than 64 levels",
+        ),
+        (
+            json.dumps({"generation_type": _EXPERT, "input_details": {"subforum_id": 10**30}}),
+            "input_details.subforum_id",
+            "a 31-digit number is not a subforum number",
+        ),
+        (
+            json.dumps({"generation_type": _EXPERT, "input_details": {"subforum_id": "9" * 40}}),
+            "input_details.subforum_id",
+            "is not a subforum number",
+        ),
+        (
+            '{"generation_type": "subforum_expert", "input_details": {"subforum_id": Infinity}}',
+            "input_details.subforum_id",
+            "must be a subforum number, not a number",
+        ),
+        ('{"n": ' + "9" * 5000 + "}", "request_params", "thousands of digits"),
+        (
+            '{"generation_type": "general_purpose_assistant", "input_details": '
+            '{"name_hint": "A \\ud800 B"}}',
+            "input_details.name_hint",
+            "lone UTF-16 surrogate",
+        ),
+        (
+            '{"generation_type": "general_purpose_assistant", "input_details": '
+            '{"new \\udfff key": 1}}',
+            "input_details.new \ufffd key",
+            "lone UTF-16 surrogate",
+        ),
+        (b"\xff\xfe{}", "request_params", "binary data"),
+        (7, "request_params", "is a number, not JSON text"),
+        (2.5, "request_params", "is a number, not JSON text"),
+        ('"just text"', "request_params", "must be a JSON object, not str"),
+        (
+            json.dumps({"generation_type": GPA, "input_details": {"name_hint": "x" * 2_000_000}}),
+            "request_params",
+            "more than the 1,000,000 allowed",
+        ),
+        (
+            json.dumps({"generation_type": GPA, "input_details": {"name_hint": "x" * 500_000}}),
+            "input_details.name_hint",
+            "the limit is 120",
+        ),
+        (
+            json.dumps({"generation_type": GPA, "persona_studio": {"replaces_persona_id": 10**30}}),
+            "persona_studio.replaces_persona_id",
+            "is not a persona number",
+        ),
+        (
+            json.dumps({"generation_type": GPA, "persona_studio": {"replaces_persona_id": True}}),
+            "persona_studio.replaces_persona_id",
+            "must be a persona number",
+        ),
+        (
+            json.dumps({"generation_type": GPA, "persona_studio": {"seed": 2**40}}),
+            "persona_studio.seed",
+            "must be a whole number from 0 to",
+        ),
+        (
+            json.dumps({"generation_type": 10**30}),
+            "generation_type",
+            "unknown type a 31-digit number",
+        ),
+    ],
+)
+def test_hostile_request_params_are_refused_in_words(text, field, words):
+    with pytest.raises(InvalidRequestError) as info:
+        PersonaGenerationRequest.from_json(text)
+    assert info.value.field == field
+    assert words in str(info.value)
+    str(info.value).encode("utf-8", "surrogatepass")  # the message itself can be shown
+
+
+def test_the_model_column_is_checked_like_the_request_field():
+    request = PersonaGenerationRequest.create(GPA, {})
+    assert request.with_model("  llama3 ").llm_model_for_generation == "llama3"
+    with pytest.raises(InvalidRequestError, match="llm_model: must be text, not a number"):
+        request.with_model(12)
+    with pytest.raises(InvalidRequestError, match="llm_model: is 2,000 characters long"):
+        request.with_model("m" * 2000)
+
+
+def test_a_seed_is_kept_with_the_request():
+    request = PersonaGenerationRequest.create(GPA, {}, app_options={"seed": 7})
+    again = PersonaGenerationRequest.from_json(request.to_json())
+    assert again.seed == 7
+    assert PersonaGenerationRequest.create(GPA, {}).seed is None
+
+
+# -- headings the document format cannot carry ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headings", "index", "words"),
+    [
+        (["Core Identity", "Tips: Advanced"], 1, "holds ':', which ends a heading"),
+        (["Setup # Notes"], 0, "holds '#', which marks a heading"),
+        (["C# Tips"], 0, "holds '#'"),
+        (["Tone & Style", "Tone and Style"], 1, "listed twice (as 'Tone & Style')"),
+        (["Core Identity", "core-identity"], 1, "listed twice"),
+        (["!!!"], 0, "needs at least one letter or digit"),
+    ],
+)
+def test_headings_the_document_cannot_carry_are_refused_up_front(headings, index, words):
+    with pytest.raises(InvalidRequestError) as info:
+        PersonaGenerationRequest.create(GPA, {}, {"desired_headings": headings})
+    assert info.value.field == f"output_preferences.desired_headings[{index}]"
+    assert words in str(info.value)
+
+
+def test_every_accepted_heading_passes_the_structure_check_of_its_document():
+    """The point of the check: a heading it lets through always makes a document that the
+    pipeline's final structure check accepts (letters of every script count)."""
+    from persona_studio.engine.headings import check_structure, render_persona
+
+    headings = ["性格", "语气", "Über mich", "Q&A", "Tips - Advanced", "100% Honest", "(Notes)"]
+    request = PersonaGenerationRequest.create(GPA, {}, {"desired_headings": headings})
+    chosen = request.output_preferences.headings
+    text = render_persona("Ada", [(h, "Some words here.") for h in chosen[1:]])
+    assert check_structure(text, chosen) == []

@@ -161,7 +161,7 @@ def test_cli_import_of_bad_files_changes_nothing(forllm_db: Path, tmp_path: Path
     before = _digest(forllm_db)
     out, err = io.StringIO(), io.StringIO()
     args = _args(["import", *map(str, bad), "--db", str(forllm_db)])
-    assert run(args, out, err) == 1
+    assert run(args, out, err) == 2  # invalid input, as the README's exit codes say
     assert out.getvalue() == ""
     lines = err.getvalue().splitlines()
     assert len(lines) == len(BAD_FILES) and all(line.startswith("failed: ") for line in lines)
@@ -175,7 +175,7 @@ def test_cli_mixed_import_saves_only_the_good_ones(store, forllm_db: Path, tmp_p
     bad = _materialise("truncated.png", tmp_path)
     count = store.personas.count(include_inactive=True)
     out, err = io.StringIO(), io.StringIO()
-    assert run(_args(["import", str(bad), str(good), "--db", str(forllm_db)]), out, err) == 1
+    assert run(_args(["import", str(bad), str(good), "--db", str(forllm_db)]), out, err) == 2
     assert out.getvalue().startswith("imported: ok.json: 'Ok'")
     assert err.getvalue().startswith("failed: truncated.png: the PNG is truncated")
     assert store.personas.count(include_inactive=True) == count + 1

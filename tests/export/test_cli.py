@@ -125,5 +125,5 @@ def test_usage_errors(forllm_db: Path, tmp_path: Path) -> None:
         "--db",
         str(tmp_path / "missing.db"),
     )
-    assert code == 1 and "does not exist" in err
+    assert code == 2 and "does not exist" in err  # a database path that cannot be used
     assert not (tmp_path / "missing.db").exists()

@@ -75,16 +75,41 @@ def test_ollama_reads_the_persona_text(tmp_path: Path) -> None:
 def test_triple_quotes_cannot_end_the_system_text_early() -> None:
     text = (
         '## Persona Name: Quoter\n## Core Identity:\nWrites """docstrings""" and says ""hi"".'
-        '\nEnds a line with """\n"""\n## Example Phrases:\n- "Quote me."'
+        '\nEnds a line with """\n"""\nSpaces after """  \n## Example Phrases:\n- "Quote me."'
     )
     modelfile = render(hank(prompt_instructions=text, name="Quoter"), "modelfile").decode()
     commands = ollama_parse(modelfile)
-    expected = text.replace('"""', "'''")
+    # Ollama reads all of it: quotes inside a line as they are; a line that ends with them
+    # gets one braille blank (U+2800) after them, which keeps the value open.
+    blank = "\u2800"
+    expected = (
+        '## Persona Name: Quoter\n## Core Identity:\nWrites """docstrings""" and says ""hi"".'
+        f'\nEnds a line with """{blank}\n"""{blank}\nSpaces after """{blank}  \n'
+        '## Example Phrases:\n- "Quote me."'
+    )
     assert commands[-1] == ("system", expected)
-    assert modelfile.count('"""') == 2
-    # ... and our importer reads the same thing back.
+    # ... and our importer gives back exactly the text that was exported.
     [doc] = import_bytes(modelfile.encode(), "Modelfile")
-    assert doc.prompt_instructions == expected
+    assert doc.prompt_instructions == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'x\n"""',  # ends with quotes: the closing quotes follow them
+        'x"""\n',  # the final newline kept
+        '"""\n',
+        'x"""\u2800\ny',  # a blank of the text's own after quotes: kept, not taken off
+        'x""\u200b"\ny',  # quotes Ollama sees as three (it drops the zero-width space)
+        "\n\nleading and trailing newlines\n\n",
+    ],
+)
+def test_modelfile_round_trip_is_exact(text: str) -> None:
+    body = f"## Persona Name: Edgy\n{text}"
+    modelfile = render(hank(prompt_instructions=body, name="Edgy"), "modelfile").decode()
+    assert ollama_parse(modelfile)[-1][0] == "system"  # Ollama reads it to the end
+    [doc] = import_bytes(modelfile.encode(), "Modelfile")
+    assert doc.prompt_instructions == body
 
 
 def test_import_reads_what_ollama_reads(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 from persona_studio.engine.headings import check_structure
 from persona_studio.export import FORMATS, export_persona, import_file, load_document, save_document
 from persona_studio.export.model import USER_MANUAL, PersonaDocument
+from persona_studio.store import NewPersona
 
 from .fixtures import V2_CARD_WITH_BOOK
 from .helpers import HANK_TEXT, hank
@@ -136,3 +137,28 @@ def test_imported_card_extras_survive_the_store(store, tmp_path: Path) -> None:
     assert back.extensions == V2_CARD_WITH_BOOK["data"]["extensions"]
     assert back.prompt_instructions == doc.prompt_instructions
     assert check_structure(back.prompt_instructions)  # a sparse card cannot fill every heading
+
+
+@pytest.mark.parametrize("fmt", ["md", "txt", "modelfile", "json"])
+@pytest.mark.parametrize(
+    "ending",
+    ["", "\n", "\n\n", '\nEnds with quotes """', '\nQuotes """ mid-line and at the end """\n'],
+)
+def test_final_newlines_and_triple_quotes_survive(fmt: str, ending: str, tmp_path: Path) -> None:
+    text = f'## Persona Name: Edge\n## Core Identity:\nSays """hi""".{ending}'
+    doc = PersonaDocument(name="Edge", prompt_instructions=text)
+    [back] = import_file(export_persona(doc, fmt, tmp_path, from_model=FROM))
+    assert back.prompt_instructions == text
+
+
+def test_a_stored_persona_ending_in_a_newline_exports_and_imports_unchanged(
+    store, tmp_path: Path
+) -> None:
+    """What the pipeline saves ends with a newline: md, txt and Modelfile round trips used
+    to drop it, so every re-import made a new, different version."""
+    text = "## Persona Name: Newline Nell\n## Core Identity:\nEnds like a file.\n"
+    saved = store.personas.create(NewPersona("Newline Nell", text, None, None))
+    for fmt in ("md", "txt", "modelfile"):
+        path = export_persona(load_document(store, "Newline Nell"), fmt, tmp_path, from_model=FROM)
+        [doc] = import_file(path)
+        assert doc.prompt_instructions == store.personas.get(saved.persona_id).prompt_instructions

@@ -223,3 +223,68 @@ def test_new_tables_declare_their_rules(forllm_db: Path) -> None:
         conn.close()
     assert "CHECK (rating IN (1, 2, 3, 4, 5))" in ratings_sql
     assert [(row[1], row[2]) for row in unique] == [("ps_template_versions_version", 1)]
+
+
+def _damage_an_index(path: Path) -> None:
+    """Damage FORLLM's file the way a bad disk or a crashed copy can: an index that no longer
+    matches its table (every read still works; SQLite's integrity check says what is wrong).
+    The index's recorded definition is changed without rebuilding it."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("CREATE INDEX damage_probe ON personas (name)")
+        conn.commit()
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute(
+            "UPDATE sqlite_master SET sql = 'CREATE INDEX damage_probe ON personas "
+            "(prompt_instructions)' WHERE name = 'damage_probe'"
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok"
+        assert conn.execute("SELECT COUNT(*) FROM personas").fetchone()[0] > 0
+    finally:
+        conn.close()
+
+
+def test_a_damaged_file_is_refused_before_the_first_migration(forllm_db: Path) -> None:
+    _damage_an_index(forllm_db)
+    before = forllm_db.read_bytes()
+    with pytest.raises(StoreError) as info:
+        Store.open(forllm_db)
+    message = str(info.value)
+    assert "is damaged (SQLite's integrity check found: row 1 missing from index" in message
+    assert "Persona Studio did not change it" in message
+    assert "sqlite3 forllm_data.db .recover | sqlite3 forllm_data-recovered.db" in message
+    assert "restore a backup of it if you have one" in message
+    assert forllm_db.read_bytes() == before  # not migrated, not written
+    assert sorted(p.name for p in forllm_db.parent.iterdir()) == ["forllm_data.db"]  # no backup
+
+
+def test_the_refusal_names_the_newest_backup(forllm_db: Path) -> None:
+    older = forllm_db.with_name("forllm_data.backup-20250101-000000.db")
+    newer = forllm_db.with_name("forllm_data.backup-20250601-120000.db")
+    for backup in (older, newer):
+        backup.write_bytes(forllm_db.read_bytes())
+    _damage_an_index(forllm_db)
+    with pytest.raises(StoreError, match=f"restore the newest backup, {newer.name}, by copying"):
+        Store.open(forllm_db)
+
+
+def test_the_cli_refuses_a_damaged_file_in_words(forllm_db: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    _damage_an_index(forllm_db)
+    persona = tmp_path / "ada.md"
+    persona.write_text("## Persona Name: Ada\nHelpful.\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "persona_studio", "import", "--db", str(forllm_db), str(persona)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert ".recover" in proc.stderr
