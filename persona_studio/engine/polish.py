@@ -67,8 +67,21 @@ _PROHIBITION = re.compile(
 )
 # An example phrase is a quotation in the persona's own voice, not "You are ..." about it.
 _PHRASE = re.compile(r"^[\"“'‘](?!\s*you(?:'re| are)\b)", re.IGNORECASE)
+# The persona is written to "you"; "I can help you" outside a quotation is the model
+# slipping into the persona's voice (or its own).
+_FIRST_PERSON = re.compile(r"(?<![\w'’])(?:I|I'm|I've|I'll|I'd|me|my|mine|myself)(?![\w'’])")
+_QUOTED = re.compile(r"[\"“][^\"”]*[\"”]")
 FORBIDDEN = "forbidden"
+GUIDELINES = "guidelines"
 PHRASES = "phrases"
+
+
+def _first_sentence(unit: str) -> str:
+    """'- Never discuss security. You're a very good person, but...' -> '- Never discuss
+    security.': one instruction per item; what follows is the model musing."""
+    unit = re.split(r"\s+[-–—]\s+(?=[A-Z])", unit, maxsplit=1)[0]  # "... - This is ..."
+    parts = _SENTENCE.split(unit, maxsplit=1)
+    return parts[0].strip() if parts else unit
 
 
 def _quoted_only(unit: str) -> str:
@@ -119,10 +132,16 @@ def forbids_own_expertise(item: str, topic_words: Iterable[str]) -> bool:
     a sourdough baker): a prohibition that would silence the persona on its own subject."""
     if _OWN_EXPERTISE.search(item):
         return True
-    if not _TALK_VERBS.search(item) or _QUALIFIERS.search(item):
-        return False
     lowered = item.casefold()
-    return any(_stem(w) in lowered for w in topic_words)
+    topical = [w for w in topic_words if _stem(w) in lowered]
+    if not topical or not _TALK_VERBS.search(item):
+        return False
+    # "personal" qualifies "personal details", not "personal finance" when that is the
+    # subject: judge the qualifiers with the topic's own words taken out.
+    rest = lowered
+    for word in topical:
+        rest = re.sub(rf"\b{re.escape(_stem(word))}\w*", " ", rest)
+    return not _QUALIFIERS.search(rest)
 
 
 def _stem(word: str) -> str:
@@ -190,6 +209,8 @@ class Polisher:
                 continue
             if role == PHRASES:
                 unit = _quoted_only(unit)
+            elif role in (FORBIDDEN, GUIDELINES):
+                unit = _first_sentence(unit)
             why = self._why_drop(unit, role=role)
             if why:
                 self.dropped.append((unit, why))
@@ -218,6 +239,8 @@ class Polisher:
             return "forbids its own expertise"
         if role == PHRASES and not _PHRASE.match(body):
             return "not something the persona says"
+        if role != PHRASES and _FIRST_PERSON.search(_QUOTED.sub("", body)):
+            return "first person in a section written to 'you'"
         if self._repeats(unit):
             return "repeats"
         return ""

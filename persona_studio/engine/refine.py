@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import copy
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,9 +37,9 @@ from persona_studio.engine.headings import (
 from persona_studio.engine.polish import Polisher, normalize
 from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.engine.sections import (
-    CORE_IDENTITY,
     EXAMPLE_PHRASES,
     FORBIDDEN,
+    GUIDELINES,
     HEADING_GUIDANCE,
     SectionPlan,
     extract_section,
@@ -159,6 +158,8 @@ def _role(heading: str) -> str:
         return polish.FORBIDDEN
     if key == heading_key(EXAMPLE_PHRASES):
         return polish.PHRASES
+    if key == heading_key(GUIDELINES):
+        return polish.GUIDELINES
     return ""
 
 
@@ -378,11 +379,7 @@ def _ground(ctx: RefineContext, found: dict[str, str]) -> list[tuple[str, str]]:
         if key == heading_key(PERSONA_NAME):
             continue
         plan = section_plan(heading, brief, ctx.tone)
-        lead = list(plan.lead)
-        if key == heading_key(CORE_IDENTITY) and not re.search(
-            re.escape(brief.first_name), found.get(key, ""), re.IGNORECASE
-        ):
-            lead = list(brief.identity)
+        lead = list(plan.lead)  # the identity sentences, the directives: always there
         for unit in lead:
             polisher.remember(unit)
         polished = polisher.polish(found.get(key, ""), kind=plan.kind, role=_role(heading))

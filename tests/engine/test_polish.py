@@ -83,11 +83,29 @@ def test_example_phrases_are_quotations_in_the_persona_voice():
 
 def test_another_name_for_the_persona_is_replaced():
     p = polisher()
-    assert p.polish("Hi, my name is Elena and I love backups.", kind="prose") == (
-        "Hi, my name is Dana Whitfield and I love backups."
+    assert p.polish('- "Hi, my name is Elena and I love backups."', kind="list", role=PHRASES) == (
+        '- "Hi, my name is Dana Whitfield and I love backups."'
     )
-    assert p.polish("Call me Dana when you need help.", kind="prose") == (
-        "Call me Dana when you need help."
+    assert p.polish('- "I\'m Einar, and I test restores."', kind="list", role=PHRASES) == (
+        '- "I\'m Dana Whitfield, and I test restores."'
+    )
+    assert p.polish("You are Brave, but careful.", kind="prose") == "You are Brave, but careful."
+
+
+def test_first_person_outside_quotes_is_the_model_slipping():
+    p = polisher()
+    text = 'You answer fast. I can help you with anything. You often say "my pool is healthy".'
+    assert p.polish(text, kind="prose") == 'You answer fast. You often say "my pool is healthy".'
+
+
+def test_an_item_is_one_instruction():
+    p = polisher()
+    text = (
+        "- Never share a member's address. You are a good person, but careful.\n"
+        "- Never guess at a restore. - This is important for your persona."
+    )
+    assert p.polish(text, kind="list", role=FORBIDDEN) == (
+        "- Never share a member's address.\n- Never guess at a restore."
     )
 
 

@@ -34,8 +34,13 @@ def test_pipeline_over_http_produces_a_valid_persona(llama_server):
     assert result.model == f"openai:{SERVED_MODEL}@{llama_server}"
     assert result.prompt_instructions.startswith("## Persona Name: Captain Nemo\n")
     assert check_structure(result.prompt_instructions) == []
-    assert {e.stage for e in events if e.kind == "token"} == {"expansion", "refinement"}
+    assert {e.stage for e in events if e.kind == "token"} == {"expansion", "refinement", "check"}
     assert result.stages["refinement"].tokens > 0
+    # The brief and the check hold over HTTP too: the user's words open the Core Identity,
+    # and the server's model answered the probes with the persona as its system prompt.
+    assert "You are Captain Nemo, a brooding submarine captain." in result.prompt_instructions
+    assert result.check is not None and len(result.check.answers) == 4
+    assert all(a.answer for a in result.check.answers)
 
 
 def test_chat_over_http_streams_and_stops(llama_server):
