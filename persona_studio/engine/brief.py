@@ -62,6 +62,11 @@ _FOCUS_DIRECTIVE = re.compile(
     r"^(?:focus|concentrate|specialize|specialise|center|centre)\s+(?:\w+\s+)?(?:on|in)\s+(.+)$",
     re.IGNORECASE,
 )
+# "Choose a name different from: Hank." (older jobs of ours said so): a naming instruction.
+_NAMING = re.compile(
+    r"\b(?:choose|pick|use|give|find)\b.{0,30}\bname\b|\bname\b.{0,20}\b(?:different|unlike)\b",
+    re.IGNORECASE,
+)
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -321,6 +326,8 @@ def split_directives(text: str) -> Directives:
         sentence = raw.strip(" -*•\t").strip()
         if not re.search(r"\w{2,}", sentence):
             continue
+        if _NAMING.search(sentence):
+            continue  # about making the persona, not about the persona: names are ours
         if _NEGATIVE_DIRECTIVE.match(sentence):
             prohibitions.append(_sentence(sentence))
         else:

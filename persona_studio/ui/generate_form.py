@@ -88,13 +88,12 @@ def _line(name: str, placeholder: str) -> QLineEdit:
     return edit
 
 
-def batch_directives(global_directives: str, focus: str | None, taken_names: list[str]) -> str:
-    """One expert's directives: what all share, its own focus, and the names to avoid."""
+def batch_directives(global_directives: str, focus: str | None) -> str:
+    """One expert's directives: what all share, and its own focus. (Names need no directive:
+    the engine gives each persona a name unlike every name in the file.)"""
     parts = [global_directives.strip()]
     if focus:
         parts.append(focus.strip())
-    if taken_names:
-        parts.append(f"Choose a name different from: {', '.join(taken_names)}.")
     return "\n".join(p for p in parts if p)
 
 
@@ -450,7 +449,9 @@ class GenerateForm(QWidget):
     def _update_naming_note(self) -> None:
         names = self.taken_names()
         self.naming_note.setText(
-            "Each new expert is asked for a name different from: " + ", ".join(names) + "."
+            "Each new expert gets a name unlike every persona's in the file, these included: "
+            + ", ".join(names)
+            + "."
             if names
             else ""
         )
@@ -521,9 +522,7 @@ class GenerateForm(QWidget):
         for i in range(count):
             details = dict(base)
             details["additional_directives"] = batch_directives(
-                self.directives.toPlainText(),
-                focuses[i] if count > 1 else None,
-                self.taken_names(),
+                self.directives.toPlainText(), focuses[i] if count > 1 else None
             )
             if count == 1:
                 details["name_hint"] = self.expert_name.text()
