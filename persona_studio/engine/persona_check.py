@@ -28,7 +28,13 @@ from typing import Any
 
 from persona_studio.engine.headings import parse_persona
 from persona_studio.engine.polish import mentions_ai
-from persona_studio.llm.base import CancelToken, ChatMessage, LLMBackend, SamplingParams
+from persona_studio.llm.base import (
+    CancelToken,
+    ChatMessage,
+    ContinuingBackend,
+    LLMBackend,
+    SamplingParams,
+)
 
 WHO = "who"
 NAME = "name"
@@ -324,7 +330,7 @@ def answers(
     of a logit, which depend on how the cache was filled)."""
     if not questions:
         return
-    if not hasattr(backend, "continuation"):
+    if not isinstance(backend, ContinuingBackend):
         for question in questions:
             pieces = backend.stream_chat(
                 _messages(system, question), params, cancel=cancel, deadline=deadline

@@ -78,7 +78,7 @@ from persona_studio.errors import (
     GenerationFailed,
     PersonaStudioError,
 )
-from persona_studio.llm.base import CancelToken, ChatMessage, LLMBackend
+from persona_studio.llm.base import CancelToken, ChatMessage, ContinuingBackend, LLMBackend
 
 __all__ = [
     "CHECK",
@@ -267,7 +267,7 @@ class PersonaPipeline:
         keep the best attempt."""
         headings = request.output_preferences.headings
         stats = result.stages.setdefault(REFINEMENT, StageStats())
-        continues = hasattr(backend, "continuation")
+        continues = isinstance(backend, ContinuingBackend)
         attempts = self.config.check_attempts if self.config.check else 1
         best: tuple[float, list[tuple[str, str]], CheckResult | None] | None = None
         for attempt in range(max(1, attempts)):
@@ -370,7 +370,7 @@ class PersonaPipeline:
         """The brainstorm: started from the brief's identity where the backend can continue
         a turn, then stripped of what a writer would strike."""
         messages = messages_for(prompt)
-        if not hasattr(backend, "continuation"):
+        if not isinstance(backend, ContinuingBackend):
             raw = self._free_stage(
                 EXPANSION,
                 "Expansion (brainstorm)",

@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from persona_studio.errors import GenerationCancelled, StageTimeoutError
 
@@ -104,3 +104,24 @@ class LLMBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the model or connection."""
+
+
+@runtime_checkable
+class ContinuingBackend(Protocol):
+    """A backend that can continue a turn the caller has partly written (the embedded one).
+
+    The pipeline writes the persona's headings and openings into the assistant's turn and
+    lets the model continue; the persona check evaluates a persona once and answers every
+    probe from that state. Backends without it (HTTP servers) get the validate-and-repair
+    path and plain ``stream_chat`` probes.
+    """
+
+    def chat_tokens(self, messages: Sequence[ChatMessage]) -> list[int]: ...
+
+    def tokenize_text(self, text: str) -> list[int]: ...
+
+    def continuation(
+        self, tokens: Sequence[int], params: SamplingParams, **options: Any
+    ) -> Any: ...
+
+    def evaluate_fresh(self, tokens: Sequence[int]) -> None: ...
