@@ -44,6 +44,8 @@ _CHATML_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 _DEFAULT_N_CTX = 4096
+# The chunk size of a canonical evaluation (see EmbeddedBackend.evaluate_fresh).
+CANONICAL_CHUNK = 64
 # Token n-grams a persona may not repeat (see no_repeat_processor).
 NO_REPEAT_NGRAM = 4
 
@@ -278,6 +280,8 @@ class EmbeddedBackend(LLMBackend):
         self._eog: frozenset[int] | None = None
         self._banned_at_start: list[int] | None = None
         self._content_mask: list[bool] | None = None
+        # The tokens the last evaluate_fresh put in the cache (see there).
+        self._canonical: list[int] = []
 
     # -- model facts ----------------------------------------------------------------------
 
@@ -364,27 +368,44 @@ class EmbeddedBackend(LLMBackend):
         return ban_repeats
 
     def preference_processor(self, prefer: WordPreference):
-        """A logits processor adding ``prefer.bias`` to the first token of each preferred
-        word for the first ``prefer.within`` tokens, until one of them has been written."""
+        """A logits processor nudging a continuation to write one of ``prefer.words``.
+
+        For the first ``prefer.within`` tokens, the first token of each word (with and
+        without a leading space or capital) gets ``prefer.bias``; once a word's first
+        pieces have been written, its next piece gets twice that, so "sourdough" begun as
+        " S" is finished as "ourdough" rather than becoming "Soccer". It stops once a
+        whole word has been written."""
         import numpy as np
 
-        ids: set[int] = set()
+        spellings: set[tuple[int, ...]] = set()
         for word in prefer.words:
             for form in {word, word[:1].upper() + word[1:], word.lower()}:
                 for text in (f" {form}", form):
-                    pieces = self.tokenize_text(text)
+                    pieces = tuple(self.tokenize_text(text))
                     if pieces:
-                        ids.add(pieces[0])
-        boosted = np.array(sorted(ids), dtype=np.intc)
+                        spellings.add(pieces)
+        first = np.array(sorted({pieces[0] for pieces in spellings}), dtype=np.intc)
         state = {"start": -1, "done": False}
 
         def prefer_words(input_ids, scores):
             if state["start"] < 0:
                 state["start"] = len(input_ids)
-            elif int(input_ids[-1]) in ids:
-                state["done"] = True
-            if not state["done"] and len(input_ids) - state["start"] < prefer.within:
-                scores[boosted] += prefer.bias
+            if state["done"]:
+                return scores
+            written = [int(token) for token in input_ids[state["start"] :]]
+            following: set[int] = set()
+            for pieces in spellings:
+                for k in range(min(len(pieces), len(written)), 0, -1):
+                    if written[-k:] == list(pieces[:k]):
+                        if k == len(pieces):
+                            state["done"] = True
+                            return scores
+                        following.add(pieces[k])
+                        break
+            if following:
+                scores[np.array(sorted(following), dtype=np.intc)] += 2 * prefer.bias
+            elif len(written) < prefer.within:
+                scores[first] += prefer.bias
             return scores
 
         return prefer_words
@@ -479,11 +500,33 @@ class EmbeddedBackend(LLMBackend):
         )
 
     def evaluate_fresh(self, tokens: Sequence[int]) -> None:
-        """Empty the KV cache and evaluate ``tokens`` alone. Continuations that start with
-        them and pass ``keep_cached=len(tokens)`` then compute from the same state every
-        time: how the persona check gets the same greedy answers on every run."""
-        self.llama.reset()
-        self.llama.eval(list(tokens))
+        """Put exactly ``tokens`` in the KV cache, computed the canonical way: in chunks of
+        ``CANONICAL_CHUNK`` tokens from position 0. Continuations that start with them and
+        pass ``keep_cached=len(tokens)`` then compute from the same state every time, which
+        is how the persona check gets the same greedy answers on every run.
+
+        Because each chunk's result depends only on the tokens up to it, the chunks a
+        previous canonical evaluation already computed for the same leading tokens are
+        kept: a persona checked again after one section was rewritten is evaluated from
+        that section on, not from the start (prompt tokens cost half a generated one)."""
+        tokens = list(tokens)
+        llama = self.llama
+        reuse = 0
+        previous = self._canonical
+        if previous and list(llama._input_ids[: len(previous)]) == previous:
+            common = 0
+            for a, b in zip(previous, tokens, strict=False):
+                if a != b:
+                    break
+                common += 1
+            reuse = (common // CANONICAL_CHUNK) * CANONICAL_CHUNK
+        if reuse == 0:
+            llama.reset()
+        else:
+            llama.n_tokens = reuse
+        for start in range(reuse, len(tokens), CANONICAL_CHUNK):
+            llama.eval(tokens[start : start + CANONICAL_CHUNK])
+        self._canonical = tokens
 
     def stream_chat(
         self,
