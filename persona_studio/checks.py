@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from persona_studio.engine.brief import build_brief
 from persona_studio.engine.persona_check import (
@@ -33,13 +33,17 @@ from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.errors import PersonaStudioError
 from persona_studio.llm.base import CancelToken, LLMBackend
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID
-from persona_studio.store import NewCheck, PersonaCheck, Store
+
+if TYPE_CHECKING:  # the window imports this module before it loads the store (SQLAlchemy)
+    from persona_studio.store import NewCheck, PersonaCheck, Store
 
 _check_ids = itertools.count(1)
 
 
 def new_check(result: CheckResult) -> NewCheck:
     """``result`` as the store keeps it with a persona version."""
+    from persona_studio.store.records import NewCheck
+
     return NewCheck(
         model=result.model,
         score=round(min(max(result.score, 0.0), 1.0), 3),
