@@ -530,13 +530,24 @@ class Personas:
         ``order_by='rating'`` puts the best first with ``descending=True``; unrated personas
         come last either way. ``order_by='check'`` sorts by the score of the current
         version's latest check the same way (unchecked personas last)."""
-        query = (
-            _summaries()
-            .where(*_filters(search, source, include_inactive))
-            .order_by(*_order(order_by, descending))
-            .limit(limit)
-            .offset(offset or None)
-        )
+        filters = _filters(search, source, include_inactive)
+        order = _order(order_by, descending)
+        if order_by == "check":
+            query = _summaries().where(*filters).order_by(*order).limit(limit)
+            query = query.offset(offset or None)
+        else:
+            # The page first (its order needs the personas and ratings only), then the
+            # latest check of each persona on it: looked up for the rows shown, not for
+            # every persona in the file.
+            page = (
+                sa.select(P.persona_id)
+                .select_from(_WITH_RATING)
+                .where(*filters)
+                .order_by(*order)
+                .limit(limit)
+                .offset(offset or None)
+            )
+            query = _summaries().where(P.persona_id.in_(page)).order_by(*order)
         return self._db.read(lambda conn: [_to_summary(r) for r in conn.execute(query)])
 
     def count(
