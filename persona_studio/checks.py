@@ -86,7 +86,10 @@ def stored_result(stored: PersonaCheck | None) -> CheckResult | None:
 def _request_of(store: Store, persona_id: int) -> PersonaGenerationRequest | None:
     """The request that generated the persona's current text, rebuilt from what the file
     keeps (ours in full, FORLLM's as type and input details); None if there is none."""
-    info = store.personas.generation_info(persona_id)
+    try:
+        info = store.personas.generation_info(persona_id)
+    except (PersonaStudioError, RecursionError):  # a request no one could have made
+        return None
     if not info:
         return None
     params = info.get("request_params")
@@ -118,7 +121,10 @@ def hints_for(store: Store, persona_id: int, name: str) -> tuple[tuple[str, ...]
 
 def model_for(store: Store, persona_id: int) -> str:
     """The model that made the persona's current text, else the built-in default."""
-    info = store.personas.generation_info(persona_id) or {}
+    try:
+        info = store.personas.generation_info(persona_id) or {}
+    except (PersonaStudioError, RecursionError):
+        info = {}
     model = info.get("model")
     return model if isinstance(model, str) and model.strip() else DEFAULT_MODEL_ID
 

@@ -5,6 +5,9 @@ stage). Through a scripted backend, fast; the real model's path is in tests/ui/t
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from persona_studio.engine.headings import DEFAULT_HEADINGS
 from persona_studio.engine.pipeline import PersonaPipeline, PipelineConfig
 from persona_studio.engine.templates import TemplateLibrary
@@ -76,3 +79,37 @@ def test_names_differ_and_the_check_is_saved_with_the_persona(store: Store, tmp_
     assert any("Q: Who are you?\nA: I run the Home Lab subforum." in e.text for e in check_events)
     info = store.personas.generation_info(first_job.persona_id)
     assert info is not None and "check" in info["stats"]["stages"]
+
+
+def test_the_worker_and_the_check_glue_import_no_qt() -> None:
+    probe = (
+        "import sys, persona_studio.worker, persona_studio.checks, persona_studio.cli; "
+        "print([m for m in sys.modules if m.startswith(('PySide6', 'qasync', "
+        "'persona_studio.ui'))])"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_hints_come_from_the_request_that_made_the_persona(store: Store) -> None:
+    from persona_studio.checks import hints_for, model_for
+    from persona_studio.llm.catalog import DEFAULT_MODEL_ID
+
+    # FORLLM's own generated persona: its type and input details are enough.
+    words, may_be_ai = hints_for(store, 3, "Homelab Hank")
+    assert words and may_be_ai is False
+    assert model_for(store, 3) == DEFAULT_MODEL_ID  # FORLLM keeps no model with it
+    # Written by hand: no request, so the persona's own text decides.
+    assert hints_for(store, 2, "Archivist Quill") == ((), None)
+    # A generation record no one could have written: no hints, no crash.
+    store.personas.save_edit(2, "## Persona Name: Quill")
+    from tests.store.sqlite_helpers import sql
+
+    sql(
+        store.path,
+        "INSERT INTO ps_persona_generation (persona_id, version, request_params, model, "
+        "created_at) VALUES (2, 9, ?, 42, '2026-01-01 00:00:00')",
+        ("[" * 100_000,),
+    )
+    assert hints_for(store, 2, "Quill") == ((), None)
+    assert model_for(store, 2) == DEFAULT_MODEL_ID
