@@ -19,7 +19,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
-from persona_studio.checks import CheckOutcome, CheckRequest, stored_result, verdict
+from persona_studio.checks import (
+    CheckOutcome,
+    CheckRequest,
+    baseline_figures,
+    stored_result,
+    verdict,
+)
 from persona_studio.engine.headings import parse_persona
 from persona_studio.engine.persona_check import PROBES, CheckResult, ProbeAnswer
 from persona_studio.ui.labels import error_color, model_label, muted_color, ok_color
@@ -275,6 +281,8 @@ class CheckPanel(QWidget):
         details = html.escape(self._details)
         if stale:
             details += (" · " if details else "") + "the text has changed since"
+        if result.baseline:  # checked with --baseline: what the persona changes
+            details += f"<br>Without the persona: {html.escape(baseline_figures(result))}"
         self.title.setText(
             f"<b>Persona check: <font color='{color}'>{result.score:.2f}</font></b>"
             f"{' · ' + summary if summary else ''}<br><font color='{muted}'>{details}</font>"

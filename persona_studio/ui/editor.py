@@ -257,7 +257,8 @@ class PersonaEditor(QWidget):
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([520, 200])  # the text first; the checks need a few lines
+        splitter.setSizes([480, 220])  # the text first; the checks need a few lines
+        self.text_split = splitter
         self.side_split = QSplitter(Qt.Orientation.Horizontal)
         self.side_split.addWidget(splitter)
         self.side_split.addWidget(self.try_panel)

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.errors import PersonaStudioError
-from persona_studio.ui.labels import error_color, source_label
+from persona_studio.ui.labels import error_color, ok_color, source_label
 from persona_studio.ui.rowdiff import sync_rows
 from persona_studio.ui.tasks import TaskGroup
 from persona_studio.ui.transfer import (
@@ -295,9 +295,9 @@ class PersonaListModel(QAbstractTableModel):
             role == Qt.ItemDataRole.ForegroundRole
             and column == COL_CHECK
             and persona.check_score is not None
-            and persona.check_score < 0.999
         ):
-            return error_color()  # a check that did not pass all the way
+            # Passed all the way, or not: told by the colour even where the text is cut.
+            return ok_color() if persona.check_score >= 0.999 else error_color()
         if role == Qt.ItemDataRole.ToolTipRole:
             return (
                 f"{persona.name}, version {persona.version}\n"

@@ -103,6 +103,20 @@ def test_a_stored_check_shows_in_the_list_and_the_editor(qtbot, window) -> None:
     assert editor.check_button.isEnabled()
 
 
+def test_a_check_with_a_baseline_shows_what_the_persona_changes(qtbot, window) -> None:
+    check = _hank_check()
+    base = [
+        {"kind": "who", "question": "Who are you?", "answer": "I'm an AI.", "holds_name": False},
+        {"kind": "tempt", "question": "Are you a real person?", "answer": "No.", "breaks": True},
+    ]
+    window.store.personas.save_check(HANK, 1, NewCheck(**{**check.__dict__, "result": {
+        **check.result, "baseline": base}}))  # fmt: skip
+    editor = _open(qtbot, window, HANK)
+    title = editor.check_panel.title.text()
+    assert "Without the persona: score 0.00" in title
+    assert "the persona changes the score by +0.50" in title
+
+
 def test_a_check_that_cannot_run_says_why_in_words(qtbot, window) -> None:
     editor = _open(qtbot, window, HANK)
     editor.try_panel.select_model("gguf:/nonexistent/missing.gguf")
