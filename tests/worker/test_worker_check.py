@@ -108,8 +108,8 @@ def test_hints_come_from_the_request_that_made_the_persona(store: Store) -> None
     sql(
         store.path,
         "INSERT INTO ps_persona_generation (persona_id, version, request_params, model, "
-        "created_at) VALUES (2, 9, ?, 42, '2026-01-01 00:00:00')",
+        "created_at) VALUES (2, 9, ?, '  ', '2026-01-01 00:00:00')",
         ("[" * 100_000,),
     )
     assert hints_for(store, 2, "Quill") == ((), None)
-    assert model_for(store, 2) == DEFAULT_MODEL_ID
+    assert model_for(store, 2) == DEFAULT_MODEL_ID  # a blank model: the built-in one
