@@ -30,7 +30,7 @@ STAGE_TITLES = {
     "check": "Persona check: asking the model as the persona",
 }
 AGAIN_TITLES = {
-    "refinement": "Refinement again: the check found the persona weak, so it is written again",
+    "refinement": "Refinement again: rewriting what the check found weak",
     "check": "Persona check again: asking the model as the new persona",
 }
 

@@ -161,7 +161,7 @@ def test_the_stream_view_copes_with_a_second_refinement_after_a_check(qtbot) -> 
         "Stage 1 · Expansion: brainstorming ideas",
         "Stage 2 · Refinement: writing the persona",
         "Stage 3 · Persona check: asking the model as the persona",
-        "Stage 4 · Refinement again: the check found the persona weak, so it is written again",
+        "Stage 4 · Refinement again: rewriting what the check found weak",
         "Stage 5 · Persona check again: asking the model as the new persona",
     ]
     assert "Q: Who are you?\nA: I'm Bob." in text
