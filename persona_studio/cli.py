@@ -8,6 +8,8 @@
     persona-studio import FILE...       read persona files into the database
     persona-studio chat NAME [--ask Q]... [--probes]   talk to a persona (its text is the
                                         system prompt); interactive without --ask/--probes
+    persona-studio check NAME [--model ID] [--baseline]   the persona check of its current
+                                        text, kept with its version
 
 Exit codes: 0 success, 1 the job failed (message on stderr), 2 invalid input.
 """
@@ -24,8 +26,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from persona_studio.checks import figures
 from persona_studio.engine.factory import build_pipeline
-from persona_studio.engine.pipeline import GenerationResult, PipelineEvent
+from persona_studio.engine.pipeline import CHECK, GenerationResult, PipelineEvent
 from persona_studio.engine.request import (
     GENERATION_TYPES,
     LENGTH_PREFERENCES,
@@ -67,7 +70,9 @@ class StreamPrinter:
         elif event.kind == "token":
             self._tps = event.tokens_per_s
             for part in event.text.splitlines(keepends=True):
-                if self._at_line_start:
+                if self._at_line_start and self._stage == CHECK:
+                    self.out.write(f"[{self._stage}] ")
+                elif self._at_line_start:
                     self.out.write(f"[{self._stage} {self._tps:5.1f} tok/s] ")
                 self.out.write(part)
                 self._at_line_start = part.endswith("\n")
@@ -77,10 +82,18 @@ class StreamPrinter:
         if not self._at_line_start:
             self.out.write("\n")
         for stage, stats in result.stages.items():
+            if stage == CHECK:  # its text is the pipeline's (Q/A), not the model's tokens
+                self.out.write(f"{stage}: {stats.seconds:.1f} s\n")
+                continue
             self.out.write(
                 f"{stage}: {stats.tokens} tokens in {stats.seconds:.1f} s "
                 f"({stats.tokens_per_s:.1f} tok/s)\n"
             )
+        if result.check is not None:
+            attempts = (
+                f" (best of {result.refinements} refinements)" if result.refinements > 1 else ""
+            )
+            self.out.write(f"persona check: {figures(result.check)}{attempts}\n")
         self.out.flush()
 
 
@@ -153,6 +166,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask who it is, what it will never talk about, and about its domain",
     )
     chat.add_argument("--seed", type=int, help="sampling seed, for repeatable replies")
+    check = commands.add_parser(
+        "check",
+        help="the persona check: does the model hold the persona?",
+        description="Ask the model that uses a saved persona the probe questions (who are "
+        "you, your name, what you know, are you a real person) with the persona's current "
+        "text as the system prompt, greedily, and score the answers: name hold, domain hit, "
+        "breaks of character. The result is kept with the persona's current version.",
+    )
+    check.add_argument("name", metavar="NAME", help="the persona's name (any letter case)")
+    check.add_argument("--db", type=Path, dest="sub_db", metavar="PATH")
+    check.add_argument(
+        "--model", help="model identifier (default: the model that made it, else the built-in)"
+    )
+    check.add_argument(
+        "--baseline",
+        action="store_true",
+        help="ask the same questions without the persona too, and show the difference",
+    )
     export_cli.add_commands(commands)
     return parser
 
@@ -465,6 +496,75 @@ def cmd_chat(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) 
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _answer_lines(answer, *, name: str) -> str:
+    from persona_studio.checks import verdict
+
+    passed, why = verdict(answer, name=name)
+    reply = " ".join(answer.answer.split()) or "(no answer)"
+    return f"Q: {answer.question}\nA: {reply}\n   [{'pass' if passed else 'FAIL'}] {why}\n"
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The persona check of a saved persona's current text: each question, its answer and
+    verdict on ``out`` as they come, then the figures; kept with the current version."""
+    from persona_studio.checks import (
+        baseline_figures,
+        check_stored_persona,
+        model_for,
+        new_check,
+    )
+    from persona_studio.engine.headings import parse_persona
+    from persona_studio.llm.catalog import BackendPool
+
+    with Store.open(_db_path(args), create=False) as store:
+        persona = store.personas.get_by_name(args.name)  # unknown: exits 1, as chat does
+        text = persona.prompt_instructions
+        name = parse_persona(text).name or persona.name  # the name the check looks for
+        model_id = args.model or model_for(store, persona.persona_id)
+        err.write(
+            f"Checking {persona.name} (version {persona.version}) with {model_id}: the model "
+            "answers as the persona, greedily.\n"
+        )
+
+        def show(answer) -> None:
+            out.write(_answer_lines(answer, name=name))
+            out.flush()
+
+        pool = BackendPool()
+        try:
+            result = check_stored_persona(
+                store,
+                pool.get(model_id),
+                persona.persona_id,
+                persona.name,
+                text,
+                baseline=args.baseline,
+                on_answer=show,
+            )
+        finally:
+            pool.close()
+        if result.baseline:
+            out.write("\nWithout the persona (baseline):\n")
+            for answer in result.baseline:
+                out.write(_answer_lines(answer, name=name))
+        if result.may_be_ai:
+            out.write("\n(The persona is an AI or an assistant: saying so is no break.)\n")
+        out.write(f"\nWith the persona: {figures(result)}\n")
+        if result.baseline:
+            out.write(f"Without it:       {baseline_figures(result)}\n")
+        out.write("Passed.\n" if result.passed else "Not passed.\n")
+        out.flush()
+        saved = store.personas.save_check_if_current(persona.persona_id, text, new_check(result))
+        if saved is None:
+            err.write(
+                f"{persona.name} changed while it was checked; the result was not kept. "
+                "Run the check again.\n"
+            )
+        else:
+            err.write(f"Kept with version {saved.version} of {persona.name}.\n")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -479,6 +579,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_worker(args, err)
         if args.command == "chat":
             return cmd_chat(args, sys.stdin, out, err)
+        if args.command == "check":
+            return cmd_check(args, out, err)
         if args.command in export_cli.COMMANDS:
             return export_cli.run(args, out, err)
         from persona_studio.app import run_app

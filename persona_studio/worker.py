@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from persona_studio.checks import new_check
 from persona_studio.engine.pipeline import GenerationResult, PersonaPipeline, PipelineEvent
 from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.errors import InvalidRequestError, NotFoundError, StoreError
@@ -259,7 +260,15 @@ class Worker:
             self._emit(WorkerUpdate("event", rid, request=request, event=event))
 
         try:
-            result = self._pipeline_for(request).run(request, on_event=on_event, cancel=cancel)
+            # The file's names, so that a chosen name differs from them (a batch's jobs run
+            # one after the other, each saved before the next starts: they differ too).
+            try:
+                taken = self.store.personas.names()
+            except StoreError:
+                taken = []
+            result = self._pipeline_for(request).run(
+                request, on_event=on_event, cancel=cancel, avoid_names=taken
+            )
         finally:
             heartbeat_stop.set()
             heartbeat.join()
@@ -343,8 +352,11 @@ class Worker:
             stats={
                 "stages": {k: v.to_dict() for k, v in result.stages.items()},
                 "structure_method": result.structure_method,
+                "refinements": result.refinements,
                 "brainstorm": result.brainstorm,
             },
             subforum_id=int(subforum_id) if isinstance(subforum_id, int) else None,
             replaces_persona_id=request.replaces_persona_id,
+            # The kept attempt's persona check, saved with the persona's version.
+            check=new_check(result.check) if result.check is not None else None,
         )

@@ -8,6 +8,8 @@ a persona with the default model and captures the screen:
 - docs/screenshots/editor.png: the generated persona in the editor after an edit.
 - docs/screenshots/editor-history.png: the version history with the diff of that edit.
 - docs/screenshots/try-it.png: the "Try it" panel after two probe questions.
+- docs/screenshots/editor-check.png: the editor's Check tab after Check on the edited
+  persona: each probe question, the model's answer and its verdict; the list's Check column.
 
     .venv/bin/python scripts/screenshots.py
 
@@ -49,10 +51,11 @@ def take(db_path: Path, settings_path: Path) -> None:
     import asyncio
 
     import qasync
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
 
     from persona_studio.app import make_application
     from persona_studio.ui.main_window import GENERATE_TAB, MainWindow
+    from persona_studio.ui.persona_list import COL_CHECK
     from persona_studio.ui.preferences import Preferences
 
     app = make_application([])
@@ -123,6 +126,20 @@ def take(db_path: Path, settings_path: Path) -> None:
             await answered.wait()
         await settle()
         capture(window, OUT / "try-it.png")
+
+        checked = asyncio.Event()
+        window.worker.checkFinished.connect(lambda _outcome: checked.set())
+        editor.run_check()
+        await checked.wait()
+        # Room for the answers and the list's Check column: the queue and Try it out of the
+        # way, the list wider, the check tab taller, the list sorted by check score.
+        window.queue_dock.hide()
+        editor.try_button.setChecked(False)
+        window.personas.parentWidget().setSizes([720, 680])
+        editor.text_split.setSizes([300, 430])
+        window.personas.view.sortByColumn(COL_CHECK, Qt.SortOrder.DescendingOrder)
+        await settle(1.0)  # the list picks up the kept check
+        capture(window, OUT / "editor-check.png")
         window.close()
 
     closed = asyncio.Event()

@@ -107,6 +107,20 @@ CREATE TABLE IF NOT EXISTS ps_template_versions (
     first_seen_at TIMESTAMP NOT NULL
 )"""
 
+# One row per check of a persona version (persona_check.py): the figures the list sorts and
+# shows, and the whole result (questions, answers, verdicts, baseline) as JSON.
+_CREATE_PS_PERSONA_CHECKS = """
+CREATE TABLE IF NOT EXISTS ps_persona_checks (
+    id INTEGER PRIMARY KEY,
+    persona_id INTEGER NOT NULL,
+    version INTEGER NOT NULL,                -- the persona version whose text was checked
+    model TEXT,                              -- the model that answered
+    checked_at TIMESTAMP NOT NULL,
+    score REAL,                              -- 0..1
+    summary TEXT,                            -- 'name 2/2 · domain 1/1 · in character'
+    result TEXT                              -- JSON: the whole CheckResult
+)"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subforums.description", _add_subforum_description),
     Migration(2, "ps_jobs", _run_ddl(_CREATE_PS_JOBS)),
@@ -137,6 +151,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             _CREATE_PS_TEMPLATE_VERSIONS,
             "CREATE UNIQUE INDEX IF NOT EXISTS ps_template_versions_version "
             "ON ps_template_versions (version)",
+        ),
+    ),
+    Migration(
+        7,
+        "ps_persona_checks",
+        _run_ddl(
+            _CREATE_PS_PERSONA_CHECKS,
+            # The latest check of a version: the list joins it for every persona it shows.
+            "CREATE INDEX IF NOT EXISTS ps_persona_checks_version "
+            "ON ps_persona_checks (persona_id, version, id)",
         ),
     ),
 )

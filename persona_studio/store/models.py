@@ -207,3 +207,19 @@ class TemplateVersionRow(SQLModel, table=True):
     source: str = _text(nullable=False)
     text: str = _text(nullable=False)
     first_seen_at: datetime = _timestamp(nullable=False)
+
+
+class PersonaCheckRow(SQLModel, table=True):
+    """A persona check of one version: the model's answers to the probe questions with the
+    persona as system prompt, and their score (persona_studio/engine/persona_check.py)."""
+
+    __tablename__ = "ps_persona_checks"
+
+    id: int | None = _pk()
+    persona_id: int = _int(nullable=False)
+    version: int = _int(nullable=False)
+    model: str | None = _text()
+    checked_at: datetime = _timestamp(nullable=False)
+    score: float | None = Field(default=None, sa_type=sa.REAL)
+    summary: str | None = _text()
+    result: str | None = _text()  # JSON

@@ -7,7 +7,8 @@ for a deleted persona. Names are unique ignoring case, as FORLLM's create_person
 (``COLLATE NOCASE``), across active and inactive personas alike, because FORLLM's UNIQUE
 index covers both: a clash gets 'Name (2)', 'Name (3)'... instead of an IntegrityError.
 
-A writer's ratings live in our ps_ratings table (ratings.py), joined in by persona_id.
+A writer's ratings live in our ps_ratings table (ratings.py), joined in by persona_id; the
+persona checks of each version in ps_persona_checks (checks.py).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import sqlalchemy as sa
 
 from persona_studio import safejson
 from persona_studio.errors import NameTakenError, NotFoundError, StoreError
+from persona_studio.store import checks as checks_db
 from persona_studio.store import ratings
 from persona_studio.store.db import Database
 from persona_studio.store.models import (
     JobRow,
+    PersonaCheckRow,
     PersonaGenerationRow,
     PersonaRow,
     PersonaVersionRow,
@@ -36,8 +39,10 @@ from persona_studio.store.models import (
     SubforumRow,
 )
 from persona_studio.store.records import (
+    NewCheck,
     NewPersona,
     Persona,
+    PersonaCheck,
     PersonaSummary,
     PersonaVersion,
     Rating,
@@ -51,13 +56,18 @@ from persona_studio.store.timestamps import now_utc
 LOCAL_USER_ID = 1  # FORLLM's CURRENT_USER_ID ('LocalUser'); FORLLM has no other user
 FALLBACK_PERSONA_ID = 1  # FORLLM re-inserts it on every start and falls back to it
 
-OrderBy = Literal["name", "updated", "created", "source", "rating"]
+OrderBy = Literal["name", "updated", "created", "source", "rating", "check"]
 
 P = PersonaRow
 V = PersonaVersionRow
 Rt = RatingRow
 # Every persona with its rating, if it has one (ps_ratings.persona_id is its primary key).
 _WITH_RATING = sa.outerjoin(PersonaRow, RatingRow, Rt.persona_id == P.persona_id)
+C = PersonaCheckRow
+# ...and, for the list, the latest check of its current version, if it has one.
+_WITH_RATING_AND_CHECK = _WITH_RATING.outerjoin(
+    PersonaCheckRow, C.id == checks_db.latest_check_id()
+)
 
 _PREVIEW_CHARS = 160
 # FORLLM's generator puts this line before every generated text; a list preview skips it.
@@ -202,11 +212,14 @@ _SUMMARY_COLUMNS = (
     # Enough text for the preview after FORLLM's preamble, without loading ~2 KB per row.
     sa.func.substr(P.prompt_instructions, 1, 400).label("head"),
     Rt.rating,
+    # As stored (no type processing): checks.lenient_* judge what another program wrote.
+    sa.type_coerce(C.score, sa.types.NullType()).label("check_score"),
+    sa.type_coerce(C.summary, sa.types.NullType()).label("check_summary"),
 )
 
 
 def _summaries() -> sa.Select[Any]:
-    return sa.select(*_SUMMARY_COLUMNS).select_from(_WITH_RATING)
+    return sa.select(*_SUMMARY_COLUMNS).select_from(_WITH_RATING_AND_CHECK)
 
 
 def _to_summary(row: sa.Row[Any]) -> PersonaSummary:
@@ -220,6 +233,8 @@ def _to_summary(row: sa.Row[Any]) -> PersonaSummary:
         is_active=bool(row.is_active),
         preview=_preview(row.head),
         rating=row.rating,
+        check_score=checks_db.lenient_score(row.check_score),
+        check_summary=checks_db.lenient_text(row.check_summary, checks_db.MAX_SUMMARY_CHARS),
     )
 
 
@@ -325,6 +340,8 @@ def save_new(conn: sa.Connection, p: NewPersona, *, request_id: int | None = Non
     """Save ``p`` inside the caller's write transaction (queue.complete shares it)."""
     _check_text(p.prompt_instructions)
     requested = _clean_name(p.name)
+    if p.check is not None:
+        checks_db.check_new(p.check)
     # The texts first, then the persona whose record names them (all one transaction).
     remember_texts(conn, check_template_texts(p.template_texts))
     if p.replaces_persona_id is not None:
@@ -373,6 +390,8 @@ def save_new(conn: sa.Connection, p: NewPersona, *, request_id: int | None = Non
                 created_at=now_utc(),
             )
         )
+    if p.check is not None:
+        checks_db.write_check(conn, persona_id, version, p.check)
     renamed = p.replaces_persona_id is None and name != requested
     return SavedPersona(persona_id, name, version, requested_name=requested, renamed=renamed)
 
@@ -408,13 +427,18 @@ def _order(order_by: OrderBy, descending: bool) -> Sequence[Any]:
         "created": [P.created_at],
         "source": [sa.func.coalesce(P.generation_source, "user_manual"), name],
         "rating": [Rt.rating, name],
+        "check": [checks_db.sortable_score(), name],
     }
     if order_by not in keys:
         raise StoreError(f"Cannot sort personas by {order_by!r}; use one of {sorted(keys)}.")
     columns = [*keys[order_by], P.persona_id]
     ordered = [c.desc() for c in columns] if descending else columns
-    # Unrated personas come last whichever way the ratings run.
-    return [Rt.rating.is_(None), *ordered] if order_by == "rating" else ordered
+    # Unrated (unchecked) personas come last whichever way the ratings (scores) run.
+    if order_by == "rating":
+        return [Rt.rating.is_(None), *ordered]
+    if order_by == "check":
+        return [checks_db.sortable_score().is_(None), *ordered]
+    return ordered
 
 
 class Personas:
@@ -504,14 +528,26 @@ class Personas:
         """Summaries for a list view. ``source``: a generation_source value; 'user_manual'
         also matches FORLLM's NULL, 'llm_generated' matches every generated type.
         ``order_by='rating'`` puts the best first with ``descending=True``; unrated personas
-        come last either way."""
-        query = (
-            _summaries()
-            .where(*_filters(search, source, include_inactive))
-            .order_by(*_order(order_by, descending))
-            .limit(limit)
-            .offset(offset or None)
-        )
+        come last either way. ``order_by='check'`` sorts by the score of the current
+        version's latest check the same way (unchecked personas last)."""
+        filters = _filters(search, source, include_inactive)
+        order = _order(order_by, descending)
+        if order_by == "check":
+            query = _summaries().where(*filters).order_by(*order).limit(limit)
+            query = query.offset(offset or None)
+        else:
+            # The page first (its order needs the personas and ratings only), then the
+            # latest check of each persona on it: looked up for the rows shown, not for
+            # every persona in the file.
+            page = (
+                sa.select(P.persona_id)
+                .select_from(_WITH_RATING)
+                .where(*filters)
+                .order_by(*order)
+                .limit(limit)
+                .offset(offset or None)
+            )
+            query = _summaries().where(P.persona_id.in_(page)).order_by(*order)
         return self._db.read(lambda conn: [_to_summary(r) for r in conn.execute(query)])
 
     def count(
@@ -629,6 +665,7 @@ class Personas:
                 sa.update(JobRow).where(JobRow.persona_id == persona_id).values(persona_id=None)
             )
             conn.execute(sa.delete(RatingRow).where(Rt.persona_id == persona_id))
+            conn.execute(sa.delete(PersonaCheckRow).where(C.persona_id == persona_id))
             conn.execute(sa.delete(PersonaRow).where(P.persona_id == persona_id))
 
         self._db.write(write)
@@ -677,6 +714,74 @@ class Personas:
             lambda conn: ratings.rating_report(
                 conn, include_inactive=include_inactive, best_per_group=best_per_group
             )
+        )
+
+    # -- persona checks --------------------------------------------------------------------
+
+    def save_check(self, persona_id: int, version: int, check: NewCheck) -> PersonaCheck:
+        """Keep ``check`` with version ``version`` of the persona (a later check of the same
+        version does not replace it: the latest one counts). NotFoundError for an unknown
+        persona or version, InvalidInputError for a check that cannot be stored."""
+        checks_db.check_new(check)
+
+        def write(conn: sa.Connection) -> PersonaCheck:
+            row = _row(conn, persona_id)
+            known = version == (row.version or 1) or (
+                conn.execute(
+                    sa.select(V.version_id)
+                    .where(V.persona_id == persona_id, V.version == version)
+                    .limit(1)
+                ).first()
+                is not None
+            )
+            if not known:
+                raise NotFoundError(f"Persona '{row.name}' has no version {version}.")
+            return checks_db.write_check(conn, persona_id, version, check)
+
+        return self._db.write(write)
+
+    def save_check_if_current(
+        self, persona_id: int, text: str, check: NewCheck
+    ) -> PersonaCheck | None:
+        """Keep ``check`` with the persona's current version if ``text`` (the text that was
+        checked) is that version's text; None, nothing saved, if it is not (unsaved edits,
+        or the persona changed meanwhile). One transaction: the text cannot change between
+        the comparison and the save."""
+        checks_db.check_new(check)
+
+        def write(conn: sa.Connection) -> PersonaCheck | None:
+            row = _row(conn, persona_id)
+            if row.prompt_instructions != text:
+                return None
+            return checks_db.write_check(conn, persona_id, row.version or 1, check)
+
+        return self._db.write(write)
+
+    def latest_check(self, persona_id: int, version: int | None = None) -> PersonaCheck | None:
+        """The latest check of ``version`` (default: the current version), None if it has
+        none. Read leniently (see store/checks.py): never raises for what the row holds."""
+
+        def read(conn: sa.Connection) -> PersonaCheck | None:
+            row = _row(conn, persona_id)
+            wanted = version if version is not None else (row.version or 1)
+            return checks_db.read_latest(conn, persona_id, wanted)
+
+        return self._db.read(read)
+
+    def checks(self, persona_id: int) -> list[PersonaCheck]:
+        """Every check of every version of the persona, oldest first."""
+
+        def read(conn: sa.Connection) -> list[PersonaCheck]:
+            _row(conn, persona_id)
+            return checks_db.read_all(conn, persona_id)
+
+        return self._db.read(read)
+
+    def names(self) -> list[str]:
+        """Every persona's name, deleted ones included (FORLLM's unique index covers them):
+        what a new persona's chosen name must differ from."""
+        return self._db.read(
+            lambda conn: [str(n) for n in conn.scalars(sa.select(P.name)) if n is not None]
         )
 
     def generation_info(self, persona_id: int) -> dict[str, Any] | None:

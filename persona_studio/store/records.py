@@ -82,6 +82,33 @@ _NOT_GENERATED = (None, "user_manual", "imported")
 
 
 @dataclass(frozen=True)
+class NewCheck:
+    """A persona check to keep with a persona version (ps_persona_checks): the model that
+    answered, the score (0..1), its summary in words and the whole result as a JSON object
+    (persona_studio.engine.persona_check.CheckResult.to_dict(); the store does not read it)."""
+
+    model: str
+    score: float
+    summary: str
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PersonaCheck:
+    """A stored check, read leniently: ``score`` None and ``result`` None where the file
+    holds something that is not a score or not a JSON object (anyone may write the file)."""
+
+    check_id: int
+    persona_id: int
+    version: int
+    model: str
+    checked_at: datetime | None
+    score: float | None
+    summary: str
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
 class NewPersona:
     """A persona to save.
 
@@ -108,6 +135,8 @@ class NewPersona:
     # text), source 'shipped' or 'user'. Saved once per version in ps_template_versions, in
     # the same transaction as the persona, so its history can show the exact prompt.
     template_texts: dict[str, tuple[str, str, str, str]] | None = None
+    # The persona check of this text, kept with the version in the same transaction.
+    check: NewCheck | None = None
 
     @property
     def is_generated(self) -> bool:
@@ -158,6 +187,9 @@ class PersonaSummary:
     is_active: bool
     preview: str  # the start of the instructions, FORLLM's generated preamble left out
     rating: int | None = None  # 1-5, None when not rated
+    # The latest persona check of the current version; None / "" when it has none.
+    check_score: float | None = None
+    check_summary: str = ""
 
 
 @dataclass(frozen=True)

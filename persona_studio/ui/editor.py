@@ -1,6 +1,7 @@
 """The persona editor: Markdown text with its headings highlighted, a live structure check,
-the persona's size in tokens against the model's context window, Save as a new version, and
-beside the text the "Try it" panel to chat with the persona as it stands.
+the persona check (how the model answers as the persona, and a Check button for the text as
+edited), the persona's size in tokens against the model's context window, Save as a new
+version, and beside the text the "Try it" panel to chat with the persona as it stands.
 
 Small models have little room: a 900-token persona in a 2,048-token window leaves the
 conversation less than half, so the size is shown as a share of the window, not just a count.
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -44,6 +46,7 @@ from persona_studio.errors import (
     NotFoundError,
     PersonaStudioError,
 )
+from persona_studio.ui.check_panel import CheckPanel
 from persona_studio.ui.labels import error_color, model_label, source_label
 from persona_studio.ui.preferences import DEFAULT_CONTEXT
 from persona_studio.ui.tasks import TaskGroup
@@ -112,6 +115,7 @@ class PersonaEditor(QWidget):
     regenerateRequested = Signal(int)
     tokensWanted = Signal(int, str)  # key, text: count them with the selected model
     rated = Signal(int)  # persona id: its rating or rating note changed
+    checked = Signal(int)  # persona id: a check was kept with one of its versions
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -181,6 +185,16 @@ class PersonaEditor(QWidget):
         self.try_button.setAccessibleName("Show the Try it chat panel")
         self.try_button.setToolTip("Show or hide the panel to chat with this persona")
         self.try_button.toggled.connect(self.try_panel.setVisible)
+        self.check_panel = CheckPanel()
+        self.check_panel.changed.connect(self._check_changed)
+        self.check_button = QPushButton("Check")
+        self.check_button.setAccessibleName("Check the persona on the model")
+        self.check_button.setToolTip(
+            "Ask the model chosen for Try it who the persona is, its name, what it knows and "
+            "whether it is a real person, with the text as it is here (unsaved edits "
+            "included) as the system prompt, and score the answers"
+        )
+        self.check_button.clicked.connect(self.run_check)
 
         self.rating = QComboBox()
         self.rating.setAccessibleName("Rating")
@@ -213,14 +227,29 @@ class PersonaEditor(QWidget):
         buttons.addWidget(self.history_button)
         buttons.addWidget(self.regenerate_button)
         buttons.addWidget(self.try_button)
+        buttons.addWidget(self.check_button)
         buttons.addStretch(1)
         buttons.addWidget(self.delete_button)
 
+        structure = QWidget()
+        structure_layout = QVBoxLayout(structure)
+        structure_layout.setContentsMargins(4, 4, 4, 4)
+        structure_layout.addWidget(self.issues_title)
+        structure_layout.addWidget(self.issues, 1)
+        check_page = QWidget()
+        check_layout = QVBoxLayout(check_page)
+        check_layout.setContentsMargins(4, 4, 4, 4)
+        check_layout.addWidget(self.check_panel)
+        # The two checks of the text, each a tab whose title says how it went.
+        self.checks_tabs = QTabWidget()
+        self.checks_tabs.setObjectName("checksTabs")
+        self.checks_tabs.setDocumentMode(True)
+        self.checks_tabs.addTab(structure, "Structure")
+        self.checks_tabs.addTab(check_page, "Check")
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
-        lower_layout.addWidget(self.issues_title)
-        lower_layout.addWidget(self.issues, 1)
+        lower_layout.addWidget(self.checks_tabs, 1)
         lower_layout.addWidget(self.size_label)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.text)
@@ -228,7 +257,8 @@ class PersonaEditor(QWidget):
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([600, 120])  # the text first; the check needs a few lines
+        splitter.setSizes([480, 220])  # the text first; the checks need a few lines
+        self.text_split = splitter
         self.side_split = QSplitter(Qt.Orientation.Horizontal)
         self.side_split.addWidget(splitter)
         self.side_split.addWidget(self.try_panel)
@@ -285,6 +315,7 @@ class PersonaEditor(QWidget):
         self.name_error.setVisible(False)
         self.message.setVisible(False)
         self.try_panel.set_persona(None)
+        self.check_panel.set_persona(None)
         self._update_state()
 
     def load(self, persona_id: int) -> bool:
@@ -294,6 +325,7 @@ class PersonaEditor(QWidget):
         try:
             persona = self.store.personas.get(persona_id)
             info = self.store.personas.generation_info(persona_id)
+            check = self.store.personas.latest_check(persona_id, persona.version)
         except PersonaStudioError as exc:
             self._show_message(str(exc), error=True)
             return False
@@ -321,6 +353,10 @@ class PersonaEditor(QWidget):
         self.check_structure()
         self.update_size()
         self.try_panel.set_persona(persona.persona_id, persona.name, self.text.toPlainText)
+        self.check_panel.set_persona(
+            persona.persona_id, persona.name, self.text.toPlainText, self.try_panel.model_id
+        )
+        self.check_panel.show_stored(check, persona.prompt_instructions)
         self._update_state()
         return True
 
@@ -409,6 +445,7 @@ class PersonaEditor(QWidget):
         ):
             widget.setEnabled(has)
         idle = has and not self._busy
+        self.check_button.setEnabled(has and self.check_panel.pending is None)
         self.save_button.setEnabled(idle and self.is_dirty())
         self.delete_button.setEnabled(idle)
         name = self.name_edit.text().strip()
@@ -476,9 +513,11 @@ class PersonaEditor(QWidget):
 
     def check_structure(self) -> None:
         self.try_panel.update_probes()
+        self.check_panel.refresh()
         self.issues.clear()
         if self.persona is None:
             self.highlighter.set_issue_lines(set())
+            self.checks_tabs.setTabText(0, "Structure")
             return
         problems = check_structure(self.text.toPlainText(), self.headings)
         lines = set()
@@ -499,6 +538,7 @@ class PersonaEditor(QWidget):
             if problems
             else "Structure check: OK"
         )
+        self.checks_tabs.setTabText(0, self.issues_title.text().replace(" check", ""))
         self.highlighter.set_issue_lines(lines)
 
     def _jump_to_issue(self, item: QListWidgetItem) -> None:
@@ -553,6 +593,42 @@ class PersonaEditor(QWidget):
         self.size_label.setText(text)
         self.size_label.setStyleSheet(f"color: {error_color().name()};" if share >= 50 else "")
 
+    # -- the persona check ------------------------------------------------------------------
+
+    def run_check(self) -> bool:
+        """Check the text as it is here (unsaved edits included), on the worker thread."""
+        self.checks_tabs.setCurrentIndex(1)
+        started = self.check_panel.start()
+        self._update_state()
+        return started
+
+    def _check_changed(self) -> None:
+        self.checks_tabs.setTabText(1, self.check_panel.summary())
+        self._update_state()
+
+    def _keep_check_of_saved_text(self, persona_id: int, text: str) -> None:
+        """A check run on unsaved text that has now been saved as it was checked: keep it
+        with the new version (off the GUI thread)."""
+        result = self.check_panel.unsaved_result_for(text)
+        if result is None or self.store is None:
+            return
+        store = self.store
+
+        def keep():
+            from persona_studio.checks import new_check
+
+            return store.personas.save_check_if_current(persona_id, text, new_check(result))
+
+        def kept(saved) -> None:
+            if saved is not None and self.persona_id == persona_id:
+                self.check_panel.kept(saved.version)
+            self.checked.emit(persona_id)
+
+        def failed(exc: PersonaStudioError) -> None:
+            self._show_message(f"The check of this text was not kept: {exc}", error=True)
+
+        self.writes.off_thread(keep, kept, failed)
+
     # -- actions --------------------------------------------------------------------------
 
     def save(
@@ -571,7 +647,11 @@ class PersonaEditor(QWidget):
         def saved(version) -> None:
             self._set_busy(False)
             if self.persona_id == persona_id and self.text.toPlainText() == text:
+                unsaved_check = self.check_panel.unsaved_result_for(text)
                 self.load(persona_id)
+                if unsaved_check is not None:
+                    self.check_panel.show_result(unsaved_check, text, "keeping it…")
+                    self._keep_check_of_saved_text(persona_id, text)
             elif self.persona_id == persona_id:  # typed on while it saved: keep the new text
                 self._loaded_text = text
                 self.persona = self.store.personas.get(persona_id)
@@ -609,6 +689,9 @@ class PersonaEditor(QWidget):
                 self.persona = persona
                 self.name_edit.setText(persona.name)
                 self.try_panel.set_persona(persona_id, persona.name, self.text.toPlainText)
+                self.check_panel.set_persona(
+                    persona_id, persona.name, self.text.toPlainText, self.try_panel.model_id
+                )
                 self.name_error.setVisible(False)
                 self._show_message(f"Renamed to “{persona.name}”.")
                 self._update_state()

@@ -44,6 +44,13 @@ def source_label(generation_source: str | None) -> str:
     return generation_source
 
 
+def stage_label(stage: str | None) -> str:
+    """A generation stage as the stream view and the queue name it ("Persona check")."""
+    if not stage:
+        return ""
+    return "Persona check" if stage == "check" else stage.capitalize()
+
+
 def model_label(model_id: str | None) -> str:
     """A short name for a model identifier (see persona_studio.llm.catalog)."""
     if not model_id:
@@ -67,6 +74,11 @@ def dark_palette() -> bool:
 def error_color() -> QColor:
     """Red that stays readable on the current light or dark background."""
     return QColor("#ff8a80") if dark_palette() else QColor("#b71c1c")
+
+
+def ok_color() -> QColor:
+    """Green that stays readable on the current light or dark background."""
+    return QColor("#a5d6a7") if dark_palette() else QColor("#1b5e20")
 
 
 def muted_color() -> QColor:

@@ -253,6 +253,12 @@ class MainWindow(QMainWindow):
         worker.chatStarted.connect(self._chat_started)
         worker.chatText.connect(try_panel.reply_text)
         worker.chatFinished.connect(self._chat_finished)
+        check_panel = self.editor.check_panel
+        check_panel.checkWanted.connect(self._check_persona)
+        check_panel.stopWanted.connect(worker.stop_check)
+        worker.checkStarted.connect(self._check_started)
+        worker.checkAnswered.connect(check_panel.answered)
+        worker.checkFinished.connect(self._check_finished)
         self.editor.try_button.setChecked(self.prefs.try_panel_shown)
         self.editor.try_button.toggled.connect(
             lambda shown: setattr(self.prefs, "try_panel_shown", shown)
@@ -287,6 +293,7 @@ class MainWindow(QMainWindow):
             self.editor.renamed,
             self.editor.deleted,
             self.editor.rated,
+            self.editor.checked,
         ):
             signal.connect(self._persona_changed)
         self.editor.historyRequested.connect(self.open_history)
@@ -429,8 +436,9 @@ class MainWindow(QMainWindow):
         if self.worker.current_request is not None:
             self.stream.model_loading(model_id)
             self.queue.model.set_live(self.worker.current_request, loading=True)
-        else:  # loading for a question in the "Try it" panel
+        else:  # loading for a question in the "Try it" panel, or a persona check
             self.editor.try_panel.model_loading(model_id)
+            self.editor.check_panel.model_loading(model_id)
 
     def _model_loaded(self, model_id: str, seconds: float) -> None:
         self.model_state.setText(f"Model {model_label(model_id)} ready")
@@ -492,6 +500,26 @@ class MainWindow(QMainWindow):
         self.editor.try_panel.reply_finished(reply)
         if self.worker.current_request is None:
             self.model_state.setText("Model ready; waiting for jobs")
+
+    # -- the editor's persona check -----------------------------------------------------------
+
+    def _check_persona(self, request) -> None:
+        """A check from the editor goes to the worker thread like a Try it question: after
+        the running job, if there is one (the editor says so)."""
+        self.worker.check(request)
+        if self.worker.current_request is not None:
+            self.editor.check_panel.waiting_for(self._running_job_name)
+
+    def _check_started(self, check_id: int) -> None:
+        self.editor.check_panel.started(check_id)
+        self.model_state.setText("Checking the persona")
+
+    def _check_finished(self, outcome) -> None:
+        self.editor.check_panel.finished(outcome)
+        if self.worker.current_request is None:
+            self.model_state.setText("Model ready; waiting for jobs")
+        if outcome.saved_version is not None:
+            self._persona_changed(outcome.persona_id)  # the list shows the new score
 
     def _pause_toggled(self, paused: bool) -> None:
         self.worker.set_paused(paused)

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.errors import PersonaStudioError
-from persona_studio.ui.labels import source_label
+from persona_studio.ui.labels import error_color, ok_color, source_label
 from persona_studio.ui.rowdiff import sync_rows
 from persona_studio.ui.tasks import TaskGroup
 from persona_studio.ui.transfer import (
@@ -53,14 +53,15 @@ from persona_studio.ui.transfer import (
 Index = QModelIndex | QPersistentModelIndex
 
 PAGE_SIZE = 200
-COLUMNS = ("Name", "Source", "Updated", "Created", "Rating")
-COL_NAME, COL_SOURCE, COL_UPDATED, COL_CREATED, COL_RATING = range(len(COLUMNS))
+COLUMNS = ("Name", "Source", "Updated", "Created", "Rating", "Check")
+COL_NAME, COL_SOURCE, COL_UPDATED, COL_CREATED, COL_RATING, COL_CHECK = range(len(COLUMNS))
 ORDER_BY = {
     COL_NAME: "name",
     COL_SOURCE: "source",
     COL_UPDATED: "updated",
     COL_CREATED: "created",
     COL_RATING: "rating",
+    COL_CHECK: "check",  # by score; unchecked personas last
 }
 PERSONA_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SOURCES = (
@@ -77,6 +78,24 @@ def _day(value) -> str:
 
 def _when(value) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else "unknown"
+
+
+def check_text(persona) -> str:
+    """The Check column: the current version's check summary ("" when unchecked)."""
+    if persona.check_summary:
+        return persona.check_summary
+    return f"score {persona.check_score:.2f}" if persona.check_score is not None else ""
+
+
+def check_tooltip(persona) -> str:
+    if persona.check_score is None and not persona.check_summary:
+        return "Not checked: open it and click Check to see how the model answers as it."
+    score = f"{persona.check_score:.2f}" if persona.check_score is not None else "unknown"
+    return (
+        f"Persona check of version {persona.version}: score {score}"
+        + (f" ({persona.check_summary})" if persona.check_summary else "")
+        + ". The editor shows the questions and answers."
+    )
 
 
 class PersonaListModel(QAbstractTableModel):
@@ -263,9 +282,22 @@ class PersonaListModel(QAbstractTableModel):
                 return _day(persona.created_at)
             if column == COL_RATING:
                 return "★" * persona.rating if persona.rating else ""
+            if column == COL_CHECK:
+                return check_text(persona)
             return None
         if role == Qt.ItemDataRole.AccessibleTextRole and column == COL_RATING:
             return f"{persona.rating} of 5" if persona.rating else "Not rated"
+        if role == Qt.ItemDataRole.AccessibleTextRole and column == COL_CHECK:
+            return check_text(persona) or "Not checked"
+        if role == Qt.ItemDataRole.ToolTipRole and column == COL_CHECK:
+            return check_tooltip(persona)
+        if (
+            role == Qt.ItemDataRole.ForegroundRole
+            and column == COL_CHECK
+            and persona.check_score is not None
+        ):
+            # Passed all the way, or not: told by the colour even where the text is cut.
+            return ok_color() if persona.check_score >= 0.999 else error_color()
         if role == Qt.ItemDataRole.ToolTipRole:
             return (
                 f"{persona.name}, version {persona.version}\n"
@@ -325,6 +357,8 @@ class PersonaListPanel(QWidget):
             (COL_UPDATED, "0000-00-00"),
             (COL_CREATED, "0000-00-00"),
             (COL_RATING, "★★★★★"),
+            # The summary's start; the tooltip has it whole ("· in character").
+            (COL_CHECK, "name 2/2 · domain 1/1"),
         ):
             header.resizeSection(column, metrics.horizontalAdvance(sample) + 24)
         self.count_label = QLabel()

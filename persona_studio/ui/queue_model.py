@@ -25,6 +25,7 @@ from persona_studio.ui.labels import (
     format_duration,
     generation_type_label,
     model_label,
+    stage_label,
 )
 from persona_studio.ui.rowdiff import sync_rows
 
@@ -241,7 +242,7 @@ class QueueModel(QAbstractTableModel):
             return status_text(job)
         if column == COL_STAGE:
             stage = live.stage if live is not None and live.stage else job.stage
-            return stage.capitalize() if stage else ""
+            return stage_label(stage)
         if column == COL_PROGRESS:
             tokens = live.tokens if live is not None and live.tokens else job.tokens
             return f"{tokens:,} tokens" if tokens else ""

@@ -1,7 +1,9 @@
 """The streaming view: the running job's text as the model writes it, stage by stage.
 
 Expansion (the free brainstorm) and refinement (the persona itself) get a header each and
-distinct styling, so a writer can tell scratch notes from the result at a glance.
+distinct styling, so a writer can tell scratch notes from the result at a glance. The
+persona check follows, with each probe question and the model's answer as the persona; when
+it finds the persona weak, a second refinement and check follow under headers of their own.
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.ui.editor import HeadingHighlighter
-from persona_studio.ui.labels import error_color, model_label, muted_color
+from persona_studio.ui.labels import error_color, model_label, muted_color, stage_label
 
 # Numbered as they arrive: with the optional critique stage, refinement is stage 3.
 STAGE_TITLES = {
     "expansion": "Expansion: brainstorming ideas",
     "critique": "Critique: reviewing the brainstorm",
     "refinement": "Refinement: writing the persona",
+    "check": "Persona check: asking the model as the persona",
+}
+AGAIN_TITLES = {
+    "refinement": "Refinement again: rewriting what the check found weak",
+    "check": "Persona check again: asking the model as the new persona",
 }
 
 
@@ -38,6 +45,8 @@ class StreamView(QWidget):
         self.persona_id: int | None = None
         self._stage = ""
         self._stage_number = 0
+        self._stages_seen: set[str] = set()
+        self._answers = 0  # probe answers shown in the current check stage
 
         self.title = QLabel("No generation running")
         title_font = self.title.font()
@@ -92,6 +101,8 @@ class StreamView(QWidget):
         self.persona_id = None
         self._stage = ""
         self._stage_number = 0
+        self._stages_seen = set()
+        self._answers = 0
         self.text.clear()
         self.title.setText(
             f"Generating “{name}” with {model_label(model_id) or 'the default model'}"
@@ -113,8 +124,14 @@ class StreamView(QWidget):
             return
         self._stage = stage
         self._stage_number += 1
-        self.stage_label.setText(stage.capitalize())
-        title = STAGE_TITLES.get(stage, stage.capitalize())
+        again = stage in self._stages_seen
+        self._stages_seen.add(stage)
+        self._answers = 0
+        self.stage_label.setText(stage_label(stage))
+        if again:
+            title = AGAIN_TITLES.get(stage, f"{stage.capitalize()} again")
+        else:
+            title = STAGE_TITLES.get(stage, stage.capitalize())
         self._append_header(f"Stage {self._stage_number} · {title}")
 
     def append(self, request_id: int, stage: str, text: str, tokens: int, rate: float) -> None:
@@ -123,7 +140,12 @@ class StreamView(QWidget):
         if stage != self._stage:
             self.stage(request_id, stage)
         self._append_text(text, stage)
-        self.rate_label.setText(f"{tokens:,} tokens · {rate:.1f} tok/s")
+        if stage == "check":  # the pipeline's own text, not tokens: the rate stays the last
+            self._answers += text.count("Q: ")
+            plural = "s" if self._answers != 1 else ""
+            self.stage_label.setText(f"{stage_label(stage)} · {self._answers} answer{plural}")
+        else:
+            self.rate_label.setText(f"{tokens:,} tokens · {rate:.1f} tok/s")
 
     def retry(self, request_id: int, stage: str, message: str) -> None:
         if request_id == self.request_id:
@@ -168,7 +190,15 @@ class StreamView(QWidget):
         if stage == "expansion":
             char.setFontItalic(True)
             char.setForeground(muted_color())
-        self._end_cursor().insertText(text, char)
+        if stage == "check":
+            # The questions in bold, the answers as written (each answer arrives whole).
+            cursor = self._end_cursor()
+            bold = QTextCharFormat()
+            bold.setFontWeight(QFont.Weight.Bold)
+            for line in text.splitlines(keepends=True):
+                cursor.insertText(line, bold if line.startswith("Q: ") else char)
+        else:
+            self._end_cursor().insertText(text, char)
         if at_bottom:
             self._scroll_to_end()
 

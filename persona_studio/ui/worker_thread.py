@@ -9,9 +9,9 @@ jobs the thread's event loop stays free, so the editor can have a persona's toke
 the loaded model and new model settings can be applied, on the thread that owns the model.
 The polling period is the same half second ``run`` would sleep.
 
-The "Try it" chat runs here too, so there is never more than one model run at a time: a
-question waits while a job runs, and is answered before the next job is claimed (a person is
-waiting for it; the queue is not).
+The "Try it" chat and the editor's persona check run here too, so there is never more than
+one model run at a time: a question (or a check) waits while a job runs, and is answered
+before the next job is claimed (a person is waiting for it; the queue is not).
 
 Token text is batched (about every 30 ms) before it crosses to the GUI: one signal per token
 at 100+ tokens/s would keep the GUI thread busy repainting for nothing.
@@ -29,8 +29,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
+from persona_studio.checks import CheckOutcome, CheckRequest
 from persona_studio.engine.chat import ChatReply, ChatRequest
-from persona_studio.errors import ModelError, PersonaStudioError
+from persona_studio.errors import GenerationCancelled, ModelError, PersonaStudioError
 from persona_studio.llm.catalog import BackendPool, EmbeddedSettings, parse_model_id
 from persona_studio.ui.heap import long_lived
 from persona_studio.ui.preferences import ModelSettings
@@ -138,6 +139,9 @@ class _Runner(QObject):
     chat_started = Signal(int)
     chat_text = Signal(int, str, int, float)
     chat_finished = Signal(object)
+    check_started = Signal(int)
+    check_answered = Signal(int, object)
+    check_finished = Signal(object)
 
     def __init__(self, db_path: Path, settings: ModelSettings, paused: bool) -> None:
         super().__init__()
@@ -155,8 +159,9 @@ class _Runner(QObject):
             lambda text, rid, stage, tokens, rate: self.text.emit(rid, stage, text, tokens, rate)
         )
         self._job_stage = ""  # the stage of the text held in _job_text
-        # Questions from the "Try it" panel: put here from the GUI thread, taken here.
-        self._chats: queue.SimpleQueue[ChatRequest] = queue.SimpleQueue()
+        # Questions from the "Try it" panel and the editor's checks: put here from the GUI
+        # thread, taken here, in the order they were asked.
+        self._chats: queue.SimpleQueue[ChatRequest | CheckRequest] = queue.SimpleQueue()
 
     # -- on the worker thread ---------------------------------------------------------------
 
@@ -217,13 +222,16 @@ class _Runner(QObject):
 
     @Slot()
     def answer_chats(self) -> None:
-        """Answer every waiting question, one after the other (pausing the queue does not
-        hold them back: a pause is about jobs)."""
+        """Answer every waiting question and run every waiting check, one after the other
+        (pausing the queue does not hold them back: a pause is about jobs)."""
         while True:
             try:
                 request = self._chats.get_nowait()
             except queue.Empty:
                 return
+            if isinstance(request, CheckRequest):
+                self._run_check(request)
+                continue
             try:
                 reply = self._answer(request)
             except Exception:
@@ -254,6 +262,58 @@ class _Runner(QObject):
         reply = answer(backend, request, reply_text.add)
         reply_text.flush()
         return reply
+
+    def _run_check(self, request: CheckRequest) -> None:
+        try:
+            outcome = self._check(request)
+        except Exception:
+            # A bug: the editor must not wait for ever; the exception goes on to the error
+            # reporter (log + dialog).
+            self.check_finished.emit(
+                CheckOutcome(
+                    request.check_id,
+                    request.persona_id,
+                    request.text,
+                    error="An internal error; the log has details.",
+                )
+            )
+            raise
+        self.check_finished.emit(outcome)
+
+    def _check(self, request: CheckRequest) -> CheckOutcome:
+        """The persona check of the text as the editor showed it; kept with the persona's
+        current version when that text is the version's (saved, unchanged since)."""
+        from persona_studio.checks import check_stored_persona, new_check
+        from persona_studio.engine.persona_check import CHECK_SECONDS
+
+        rid, pid, text = request.check_id, request.persona_id, request.text
+        if self._stopping.is_set() or request.cancel.cancelled:
+            return CheckOutcome(rid, pid, text, cancelled=True)
+        if self._pool is None or self._store is None:
+            return CheckOutcome(rid, pid, text, error="The generation worker is not running.")
+        self.check_started.emit(rid)
+        try:
+            result = check_stored_persona(
+                self._store,
+                self._pool.get(request.model_id),
+                pid,
+                request.name,
+                text,
+                cancel=request.cancel,
+                deadline=time.monotonic() + CHECK_SECONDS,
+                on_answer=lambda answer: self.check_answered.emit(rid, answer),
+            )
+        except GenerationCancelled:
+            return CheckOutcome(rid, pid, text, cancelled=True)
+        except PersonaStudioError as exc:
+            return CheckOutcome(rid, pid, text, error=str(exc))
+        try:
+            saved = self._store.personas.save_check_if_current(pid, text, new_check(result))
+        except PersonaStudioError as exc:
+            return CheckOutcome(
+                rid, pid, text, result, error=f"The check ran, but could not be kept: {exc}"
+            )
+        return CheckOutcome(rid, pid, text, result, saved.version if saved else None)
 
     @Slot(int, str, str)
     def count(self, key: int, text: str, model_id: str) -> None:
@@ -337,7 +397,7 @@ class _Runner(QObject):
         self._stopping.set()
         self.cancel(None)
 
-    def submit_chat(self, request: ChatRequest) -> None:
+    def submit_chat(self, request: ChatRequest | CheckRequest) -> None:
         self._chats.put(request)
 
     def set_paused(self, paused: bool) -> None:
@@ -363,6 +423,9 @@ class WorkerThread(QObject):
     chatStarted = Signal(int)  # chat id: the model has begun on this question
     chatText = Signal(int, str, int, float)  # chat id, text, tokens so far, tokens/s
     chatFinished = Signal(object)  # ChatReply
+    checkStarted = Signal(int)  # check id: the model has begun on this check
+    checkAnswered = Signal(int, object)  # check id, ProbeAnswer (scored)
+    checkFinished = Signal(object)  # CheckOutcome
 
     _count = Signal(int, str, str)
     _chat = Signal()
@@ -376,9 +439,11 @@ class WorkerThread(QObject):
         self.current_request: int | None = None
         self.paused = False
         self._chats: dict[int, ChatRequest] = {}  # asked and not yet answered
+        self._checks: dict[int, CheckRequest] = {}  # asked and not yet finished
         self.jobStarted.connect(self._remember_start)
         self.jobFinished.connect(self._remember_end)
         self.chatFinished.connect(lambda reply: self._chats.pop(reply.chat_id, None))
+        self.checkFinished.connect(lambda outcome: self._checks.pop(outcome.check_id, None))
 
     def start(self, db_path: Path, settings: ModelSettings) -> None:
         self.stop()
@@ -399,6 +464,9 @@ class WorkerThread(QObject):
         runner.chat_started.connect(self.chatStarted)
         runner.chat_text.connect(self.chatText)
         runner.chat_finished.connect(self.chatFinished)
+        runner.check_started.connect(self.checkStarted)
+        runner.check_answered.connect(self.checkAnswered)
+        runner.check_finished.connect(self.checkFinished)
         self._count.connect(runner.count)
         self._chat.connect(runner.answer_chats)
         self._settings.connect(runner.apply_settings)
@@ -428,6 +496,10 @@ class WorkerThread(QObject):
         # Questions the thread did not get to: their panel must not wait for ever.
         for chat_id in list(self._chats):
             self.chatFinished.emit(ChatReply(chat_id, cancelled=True))
+        for request in list(self._checks.values()):
+            self.checkFinished.emit(
+                CheckOutcome(request.check_id, request.persona_id, request.text, cancelled=True)
+            )
         return True
 
     def cancel(self, request_id: int) -> bool:
@@ -452,6 +524,30 @@ class WorkerThread(QObject):
     def stop_chat(self, chat_id: int) -> None:
         """Stop that reply between two tokens, or withdraw the question if it is waiting."""
         request = self._chats.get(chat_id)
+        if request is not None:
+            request.cancel.cancel()
+
+    def check(self, request: CheckRequest) -> None:
+        """Run the persona check ``request`` on the worker thread: at once if it is idle, else
+        as soon as the running job (or reply) ends. Answered by checkStarted, checkAnswered
+        (each answer as it comes) and checkFinished (always, even when the worker is not
+        running)."""
+        self._checks[request.check_id] = request
+        if self._runner is None:
+            outcome = CheckOutcome(
+                request.check_id,
+                request.persona_id,
+                request.text,
+                error="The generation worker is not running (is a database open?).",
+            )
+            QTimer.singleShot(0, lambda: self.checkFinished.emit(outcome))
+            return
+        self._runner.submit_chat(request)
+        self._chat.emit()
+
+    def stop_check(self, check_id: int) -> None:
+        """Stop that check between two tokens, or withdraw it if it is waiting."""
+        request = self._checks.get(check_id)
         if request is not None:
             request.cancel.cancel()
 

@@ -197,7 +197,10 @@ def spec_assignments() -> dict[str, object]:
                 try:
                     values[target.id] = ast.literal_eval(node.value)
                 except ValueError:
-                    continue
+                    if isinstance(node.value, ast.List):  # [..., *collect_submodules(...)]
+                        values[target.id] = [
+                            item.value for item in node.value.elts if isinstance(item, ast.Constant)
+                        ]
     return values
 
 

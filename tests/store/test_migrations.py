@@ -180,12 +180,13 @@ def test_description_column_already_there_is_kept(forllm_db: Path) -> None:
 
 
 def test_a_file_from_before_ratings_gains_only_the_new_tables(forllm_db: Path) -> None:
-    """A file an earlier Persona Studio migrated (1-4) gets 5 and 6 and nothing else."""
+    """A file an earlier Persona Studio migrated (1-4) gets 5 to 7 and nothing else."""
     with Store.open(forllm_db) as store:
         store.personas.save_edit(2, "You are Quill, briefly.")
     conn = sqlite3.connect(forllm_db)
     conn.execute("DROP TABLE ps_ratings")
     conn.execute("DROP TABLE ps_template_versions")
+    conn.execute("DROP TABLE ps_persona_checks")
     conn.execute("DELETE FROM ps_schema_migrations WHERE id > 4")
     conn.commit()
     conn.close()
@@ -197,7 +198,13 @@ def test_a_file_from_before_ratings_gains_only_the_new_tables(forllm_db: Path) -
     after = _dump(forllm_db)
 
     added = {row[1] for row in after["master"]} - {row[1] for row in before["master"]}
-    assert added == {"ps_ratings", "ps_template_versions", "ps_template_versions_version"}
+    assert added == {
+        "ps_ratings",
+        "ps_template_versions",
+        "ps_template_versions_version",
+        "ps_persona_checks",
+        "ps_persona_checks_version",
+    }
     assert [row for row in after["master"] if row[1] not in added] == before["master"]
     for table, rows in before["rows"].items():
         if table == "ps_schema_migrations":
@@ -205,6 +212,7 @@ def test_a_file_from_before_ratings_gains_only_the_new_tables(forllm_db: Path) -
             assert [r[:2] for r in after["rows"][table][len(rows) :]] == [
                 (5, "ps_ratings"),
                 (6, "ps_template_versions"),
+                (7, "ps_persona_checks"),
             ]
         else:
             assert after["rows"][table] == rows, table

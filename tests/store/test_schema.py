@@ -110,6 +110,7 @@ MAPPED = [
     models.PersonaGenerationRow,
     models.RatingRow,
     models.TemplateVersionRow,
+    models.PersonaCheckRow,
 ]
 
 

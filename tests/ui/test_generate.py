@@ -67,10 +67,11 @@ def test_generate_streams_and_saves(qtbot, window) -> None:
     assert outcome.error is None, outcome.error
 
     # Tokens reached the view while the job ran, in many pieces, under a header per stage.
-    assert {stage for stage, _ in texts} == {"expansion", "refinement"}
+    assert {stage for stage, _ in texts} == {"expansion", "refinement", "check"}
     assert len(texts) > 10 and texts[-1][1] > texts[0][1]
     streamed = window.stream.text.toPlainText()
     assert "Stage 1 · Expansion" in streamed and "Stage 2 · Refinement" in streamed
+    assert "Stage 3 · Persona check: asking the model as the persona" in streamed
     assert "tok/s" in window.stream.rate_label.text()
     assert "Done: saved as" in window.stream.status.text()
     assert not window.stream.stop_button.isEnabled()

@@ -1,0 +1,115 @@
+"""The worker and the persona check: the file's names go to the pipeline as names to avoid,
+the check is saved with the persona, and the check stage reaches listeners (the queue's
+stage). Through a scripted backend, fast; the real model's path is in tests/ui/test_check.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from persona_studio.engine.headings import DEFAULT_HEADINGS
+from persona_studio.engine.pipeline import PersonaPipeline, PipelineConfig
+from persona_studio.engine.templates import TemplateLibrary
+from persona_studio.store import JobStatus, Store
+from persona_studio.worker import Worker
+from tests.scripted_backend import ScriptedBackend
+
+REFINED = "\n".join(
+    ["## Persona Name: Whoever"]
+    + [f"## {h}:\nYou know servers and {h.lower()} well." for h in DEFAULT_HEADINGS[1:]]
+)
+ANSWERS = [
+    "I run the Home Lab subforum.",
+    "People call me the admin.",
+    "Servers, storage and networks.",
+    "Yes.",
+]
+
+
+class SpyPipeline(PersonaPipeline):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.avoided: list[list[str]] = []
+
+    def run(self, request, **kwargs):
+        self.avoided.append(sorted(kwargs.get("avoid_names", ())))
+        return super().run(request, **kwargs)
+
+
+def test_names_differ_and_the_check_is_saved_with_the_persona(store: Store, tmp_path) -> None:
+    backend = ScriptedBackend(["Brainstorm about servers.", REFINED, *ANSWERS] * 2)
+    pipeline = SpyPipeline(
+        TemplateLibrary(user_dir=tmp_path),
+        lambda _model: backend,
+        PipelineConfig(retry_backoff_s=0, check_attempts=1, seed=3),
+    )
+    params = {
+        "generation_type": "subforum_expert",
+        "input_details": {"subforum_name": "Home Lab", "subforum_description": "Servers"},
+        "output_preferences": {"length_preference": "concise"},
+    }
+    first, second = store.queue.enqueue_many([(params, "scripted"), (params, "scripted")])
+    updates = []
+    worker = Worker(store, pipeline, listener=updates.append)
+    assert worker.run_one(request_id=first) == first
+    assert worker.run_one(request_id=second) == second
+
+    before = ["Archivist Quill", "Homelab Hank", "fallback"]
+    first_job, second_job = store.queue.get(first), store.queue.get(second)
+    assert first_job.status == second_job.status == JobStatus.COMPLETE
+    first_name = store.personas.get(first_job.persona_id).name
+    second_name = store.personas.get(second_job.persona_id).name
+    # The second job of the batch was told the first one's name, and chose another.
+    assert pipeline.avoided == [before, sorted([*before, first_name])]
+    assert first_name != second_name and {first_name, second_name}.isdisjoint(before)
+
+    finished = [u for u in updates if u.kind == "finished"]
+    for update, job in zip(finished, (first_job, second_job), strict=True):
+        assert update.result.check is not None
+        stored = store.personas.latest_check(job.persona_id)
+        assert stored is not None and stored.version == 1
+        assert stored.result == update.result.check.to_dict()
+        assert stored.summary == update.result.check.summary()
+        listed = [p for p in store.personas.list() if p.persona_id == job.persona_id]
+        assert listed[0].check_summary == stored.summary
+    # Listeners (the queue's live stage, the stream view) see the check stage and its text.
+    check_events = [u.event for u in updates if u.event is not None and u.event.stage == "check"]
+    assert [e.kind for e in check_events][0] == "stage"
+    assert any("Q: Who are you?\nA: I run the Home Lab subforum." in e.text for e in check_events)
+    info = store.personas.generation_info(first_job.persona_id)
+    assert info is not None and "check" in info["stats"]["stages"]
+
+
+def test_the_worker_and_the_check_glue_import_no_qt() -> None:
+    probe = (
+        "import sys, persona_studio.worker, persona_studio.checks, persona_studio.cli; "
+        "print([m for m in sys.modules if m.startswith(('PySide6', 'qasync', "
+        "'persona_studio.ui'))])"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_hints_come_from_the_request_that_made_the_persona(store: Store) -> None:
+    from persona_studio.checks import hints_for, model_for
+    from persona_studio.llm.catalog import DEFAULT_MODEL_ID
+
+    # FORLLM's own generated persona: its type and input details are enough.
+    words, may_be_ai = hints_for(store, 3, "Homelab Hank")
+    assert words and may_be_ai is False
+    assert model_for(store, 3) == DEFAULT_MODEL_ID  # FORLLM keeps no model with it
+    # Written by hand: no request, so the persona's own text decides.
+    assert hints_for(store, 2, "Archivist Quill") == ((), None)
+    # A generation record no one could have written: no hints, no crash.
+    store.personas.save_edit(2, "## Persona Name: Quill")
+    from tests.store.sqlite_helpers import sql
+
+    sql(
+        store.path,
+        "INSERT INTO ps_persona_generation (persona_id, version, request_params, model, "
+        "created_at) VALUES (2, 9, ?, '  ', '2026-01-01 00:00:00')",
+        ("[" * 100_000,),
+    )
+    assert hints_for(store, 2, "Quill") == ((), None)
+    assert model_for(store, 2) == DEFAULT_MODEL_ID  # a blank model: the built-in one
