@@ -240,6 +240,9 @@ def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
     for info in models:
         if info.available:
             out.write(f"{info.model_id}\t{info.label} ({info.source})\n")
+        elif info.unreachable and not args.endpoint and info.label == OLLAMA_BASE_URL:
+            # Asked by default, never set up: no Ollama is a normal set-up, not an error.
+            out.write(f"# Ollama ({OLLAMA_BASE_URL}): not running\n")
         else:
             out.write(f"# unavailable: {info.label}: {info.detail}\n")
     return EXIT_OK
@@ -327,8 +330,11 @@ def generate_into_store(
 
 
 def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
+    from persona_studio.llm.availability import ModelAvailability
+
     store = open_store(db_path, err)
     stop = threading.Event()
+    reported: dict[int, object] = {}  # jobs said to be waiting for their model
 
     def report(update: WorkerUpdate) -> None:
         stamp = time.strftime("%H:%M:%S")
@@ -339,6 +345,12 @@ def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
             )
         elif update.kind == "event" and update.event and update.event.kind == "stage":
             err.write(f"{stamp} job {update.request_id}: {update.event.stage}\n")
+        elif update.kind == "waiting":
+            waiting = {job.request_id: job for job in update.waiting}
+            for rid in sorted(waiting.keys() - reported.keys()):
+                err.write(f"{stamp} job {rid}: {waiting[rid].message}\n")
+            reported.clear()
+            reported.update(waiting)
         elif update.kind == "finished":
             if update.saved is not None:
                 err.write(
@@ -350,7 +362,9 @@ def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
         err.flush()
 
     pipeline, pool = build_pipeline()
-    worker = Worker(store, pipeline, listener=report)
+    # Jobs FORLLM queued for a model that is not running here (llama3 without Ollama) wait,
+    # said once on stderr, instead of failing.
+    worker = Worker(store, pipeline, listener=report, availability=ModelAvailability())
     recovered = worker.recover()
     if recovered:
         err.write(f"Recovered {len(recovered)} job(s) left running by a stopped worker.\n")
@@ -358,6 +372,11 @@ def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
     try:
         count = worker.run(stop, once=once)
         err.write(f"{count} job(s) processed.\n")
+        if worker.waiting:
+            err.write(
+                f"{len(worker.waiting)} job(s) left waiting for their model; they run once it "
+                "can be reached.\n"
+            )
     except KeyboardInterrupt:
         if worker.interrupted is not None:
             err.write(

@@ -49,6 +49,7 @@ from persona_studio.ui.preferences import (
 from persona_studio.ui.queue_panel import QueuePanel
 from persona_studio.ui.ratings_report import RatingsReportDialog
 from persona_studio.ui.regenerate_dialog import RegenerateDialog
+from persona_studio.ui.run_elsewhere import RunElsewhereDialog
 from persona_studio.ui.stream_view import StreamView
 from persona_studio.ui.tasks import TaskGroup
 from persona_studio.ui.template_editor import TemplateEditorDialog
@@ -247,6 +248,7 @@ class MainWindow(QMainWindow):
         worker.tokensCounted.connect(self.editor.set_exact_count)
         worker.problem.connect(self._worker_problem)
         worker.ready.connect(self._worker_ready)
+        worker.waitingChanged.connect(self.queue.set_waiting)
         try_panel = self.editor.try_panel
         try_panel.replyWanted.connect(self._ask_persona)
         try_panel.stopWanted.connect(worker.stop_chat)
@@ -277,6 +279,8 @@ class MainWindow(QMainWindow):
         self.queue.personaRequested.connect(self.show_persona)
         self.queue.cancelRequested.connect(self.worker.cancel)
         self.queue.pauseToggled.connect(self._pause_toggled)
+        self.queue.retryWaitingRequested.connect(self.worker.retry_waiting)
+        self.queue.otherModelRequested.connect(self.run_elsewhere)
         self.personas.personaSelected.connect(self._persona_selected)
         self.personas.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.editor.tokensWanted.connect(
@@ -589,6 +593,41 @@ class MainWindow(QMainWindow):
         self.writes.off_thread(
             lambda: store.queue.cancel(request_id), lambda _status: self.queue.refresh(), failed
         )
+
+    def run_elsewhere(self, waiting) -> RunElsewhereDialog:
+        """Ask on which model to run a job that waits for its own; then change the job
+        (off the GUI thread) and, if asked, remember the choice for that model name."""
+        picker = self.form.model_picker
+        dialog = RunElsewhereDialog(waiting, picker.entries(), picker.model_id(), self)
+
+        def accepted() -> None:
+            store, model_id = self.store, dialog.model_id()
+            remember = dialog.remember.isChecked()
+            if store is None or not model_id:
+                return
+
+            def change() -> None:
+                from persona_studio.llm.availability import Substitutes
+
+                store.queue.change_model(waiting.request_id, model_id)
+                if remember:
+                    Substitutes().remember(waiting.model_id, model_id)
+
+            def done(_result) -> None:
+                self.statusBar().showMessage(
+                    f"Job #{waiting.request_id} will run on {model_label(model_id)}.", 10000
+                )
+                self.worker.retry_waiting(waiting.request_id)
+                self.queue.refresh()
+
+            def failed(exc: PersonaStudioError) -> None:
+                self.statusBar().showMessage(str(exc), 15000)
+
+            self.writes.off_thread(change, done, failed)
+
+        dialog.accepted.connect(accepted)
+        self._show_dialog(dialog)
+        return dialog
 
     def stop_running_job(self) -> None:
         if self.worker.current_request is not None:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio import paths
-from persona_studio.llm.catalog import DEFAULT_MODEL_ID, ModelInfo, list_models
+from persona_studio.llm.catalog import DEFAULT_MODEL_ID, OLLAMA_BASE_URL, ModelInfo, list_models
 from persona_studio.ui.labels import first_sentence, model_label
 from persona_studio.ui.tasks import TaskGroup
 
@@ -38,9 +38,18 @@ class ModelPicker(QWidget):
     changed = Signal(str)  # model id
     listed = Signal()  # the list of models changed (see entries)
 
-    def __init__(self, endpoints: Callable[[], list[str]], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        endpoints: Callable[[], list[str]],
+        parent: QWidget | None = None,
+        *,
+        quiet: Callable[[], set[str]] = set,
+    ) -> None:
+        """``endpoints``: the OpenAI-compatible servers to ask; ``quiet``: those of them the
+        user never set up, listed as "not running" without an error when nothing answers."""
         super().__init__(parent)
         self._endpoints = endpoints
+        self._quiet = quiet
         self._tasks = TaskGroup(self._listing_failed)
         self.combo = QComboBox()
         self.combo.setAccessibleName("Model")
@@ -119,6 +128,7 @@ class ModelPicker(QWidget):
         self.combo.clear()
         problems: list[str] = []
         item_model = self.combo.model()
+        quiet = self._quiet()
         for info in models:
             if info.available:
                 label = DEFAULT_LABEL if info.model_id == DEFAULT_MODEL_ID else info.label
@@ -127,13 +137,19 @@ class ModelPicker(QWidget):
                 self.combo.addItem(label, info.model_id)
                 self.combo.setItemData(self.combo.count() - 1, info.detail or info.model_id, TIP)
                 continue
-            label = f"{info.label}: not available"
+            silent = info.unreachable and info.label in quiet
+            if silent:
+                server = "Ollama" if info.label == OLLAMA_BASE_URL else info.label
+                label = f"{server}: not running"
+            else:
+                label = f"{info.label}: not available"
             self.combo.addItem(label, None)
             index = self.combo.count() - 1
             self.combo.setItemData(index, info.detail, TIP)
             if isinstance(item_model, QStandardItemModel):
                 item_model.item(index).setEnabled(False)
-            problems.append(first_sentence(info.detail) or f"{info.label} is not available.")
+            if not silent:
+                problems.append(first_sentence(info.detail) or f"{info.label} is not available.")
         self.combo.blockSignals(False)
         self.set_model_id(current)
         self.status.setText("\n".join(problems))

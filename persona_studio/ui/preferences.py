@@ -72,6 +72,14 @@ class Preferences:
     def endpoints(self, urls: list[str]) -> None:
         self.qsettings.setValue("models/endpoints", list(urls))
 
+    def unconfigured_endpoints(self) -> set[str]:
+        """Endpoints asked without the user having set them up: Ollama's, by default. Where
+        nothing answers there, the pickers say so quietly (no Ollama is a normal set-up),
+        instead of showing an error before the user did anything."""
+        if self.qsettings.value("models/endpoints") is None:
+            return {OLLAMA_BASE_URL}
+        return set()
+
     @property
     def model_settings(self) -> ModelSettings:
         return ModelSettings(
@@ -285,7 +293,10 @@ class PreferencesDialog(QDialog):
         return [u.rstrip("/") for u in urls if u]
 
     def accept(self) -> None:
-        self.prefs.endpoints = self.endpoint_urls()
+        # Written only when changed: a visit to change the theme does not turn the default
+        # Ollama endpoint into one the user set up (see Preferences.unconfigured_endpoints).
+        if self.endpoint_urls() != self.prefs.endpoints:
+            self.prefs.endpoints = self.endpoint_urls()
         self.prefs.model_settings = ModelSettings(self.threads.value(), self.context.value())
         self.prefs.theme = str(self.theme.currentData())
         self.prefs.export_format = str(self.export_format.currentData())
