@@ -3,6 +3,8 @@
     persona-studio                      open the window
     persona-studio generate --type TYPE ...   generate a persona (streams to stderr)
     persona-studio models               what can be used now
+    persona-studio models --catalog     recommended models to download, and which fits here
+    persona-studio models --download ID download one (progress on stderr, verified)
     persona-studio worker --db PATH     run queued persona jobs
     persona-studio export NAME --format F --out PATH    write a persona as a file
     persona-studio import FILE...       read persona files into the database
@@ -128,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="OpenAI-compatible endpoint to ask (default: Ollama on localhost)",
     )
     models.add_argument("--json", action="store_true")
+    models.add_argument(
+        "--catalog",
+        action="store_true",
+        help="list the recommended models that can be downloaded, and which fits this machine",
+    )
+    models.add_argument(
+        "--download",
+        metavar="ID",
+        help="download a catalog model (see --catalog) into the models folder, verified",
+    )
 
     worker = commands.add_parser("worker", help="run queued persona jobs")
     worker.add_argument("--db", type=Path, dest="sub_db")
@@ -232,7 +244,86 @@ def print_result(
     return EXIT_OK
 
 
-def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
+class DownloadPrinter:
+    """Download progress on stderr: one line rewritten in place on a terminal, a line per
+    tenth of the file in a log."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.tty = err.isatty()
+        self._last_tenth = -1
+        self._last_write = 0.0
+        self._phase = ""
+
+    def __call__(self, progress) -> None:
+        text = progress.describe()
+        if progress.phase != "downloading":
+            if self._phase == "downloading" and self.tty:
+                self.err.write("\n")
+            self._phase = progress.phase
+            self.err.write(text + "\n")
+        elif self.tty:
+            now = time.monotonic()
+            if now - self._last_write >= 0.2 or progress.done >= progress.total:
+                self._last_write = now
+                self.err.write("\r" + text.ljust(60))
+            self._phase = progress.phase
+        else:
+            tenth = progress.done * 10 // max(1, progress.total)
+            if tenth != self._last_tenth:
+                self._last_tenth = tenth
+                self.err.write(text + "\n")
+            self._phase = progress.phase
+        self.err.flush()
+
+
+def cmd_catalog(args: argparse.Namespace, out: TextIO) -> int:
+    import os
+
+    from persona_studio.llm.model_catalog import load_catalog, machine_memory_bytes, recommend
+
+    entries = load_catalog()
+    advice = recommend(entries, machine_memory_bytes(), os.cpu_count())
+    if args.json:
+        rows = [
+            {**entry.__dict__, "installed": entry.installed(), "model_id": entry.model_id}
+            for entry in entries
+        ]
+        best = advice.entry.id if advice.entry else None
+        out.write(json.dumps({"models": rows, "recommended": best, "why": advice.reason}) + "\n")
+        return EXIT_OK
+    for entry in entries:
+        mark = "installed" if entry.installed() else f"{entry.size_bytes / 1e9:.2f} GB"
+        star = " *" if advice.entry is not None and entry.id == advice.entry.id else ""
+        out.write(
+            f"{entry.id}\t{entry.name} ({mark}, needs {entry.memory_gb:.1f} GB of memory, "
+            f"{entry.licence}){star}\n\t{entry.note}\n"
+        )
+    out.write(f"* {advice.reason}\n" if advice.entry else f"{advice.reason}\n")
+    return EXIT_OK
+
+
+def cmd_download(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from persona_studio.llm.download import DownloadCancelled, download_model
+    from persona_studio.llm.model_catalog import find_entry
+
+    entry = find_entry(args.download)
+    err.write(f"Downloading {entry.name} ({entry.repo}, {entry.file}, {entry.licence})\n")
+    try:
+        path = download_model(entry, on_progress=DownloadPrinter(err))
+    except (KeyboardInterrupt, DownloadCancelled):
+        # The library deletes its partial file on the way out; nothing was published.
+        err.write("\nDownload cancelled (Ctrl-C); nothing was added to the models folder.\n")
+        return 130
+    out.write(f"{entry.model_id}\t{path}\n")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace, out: TextIO, err: TextIO | None = None) -> int:
+    if args.download:
+        return cmd_download(args, out, err or sys.stderr)
+    if args.catalog:
+        return cmd_catalog(args, out)
     models = list_models(args.endpoint or [OLLAMA_BASE_URL])
     if args.json:
         out.write(json.dumps([m.__dict__ for m in models], ensure_ascii=False) + "\n")
@@ -493,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "generate":
             return cmd_generate(args, out, err)
         if args.command == "models":
-            return cmd_models(args, out)
+            return cmd_models(args, out, err)
         if args.command == "worker":
             return cmd_worker(args, err)
         if args.command == "chat":

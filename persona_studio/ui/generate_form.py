@@ -137,7 +137,9 @@ class GenerateForm(QWidget):
         self._fit_tabs(0)
 
         self.model_picker = ModelPicker(
-            lambda: self.prefs.endpoints, quiet=self.prefs.unconfigured_endpoints
+            lambda: self.prefs.endpoints,
+            quiet=self.prefs.unconfigured_endpoints,
+            offer_more=True,
         )
         if prefs.last_model:
             self.model_picker.set_model_id(prefs.last_model)

@@ -39,6 +39,7 @@ from persona_studio.ui.generate_form import GenerateForm
 from persona_studio.ui.heap import long_lived
 from persona_studio.ui.history import HistoryDialog
 from persona_studio.ui.labels import error_color, first_sentence, model_label
+from persona_studio.ui.model_manager import ModelManagerDialog
 from persona_studio.ui.persona_list import PersonaListPanel
 from persona_studio.ui.preferences import (
     DEFAULT_CONTEXT,
@@ -87,6 +88,10 @@ class MainWindow(QMainWindow):
         self._refresh_again = False
         self._stage_tokens: dict[int, dict[str, int]] = {}
         self._running_job_name = ""
+        # One Models dialog for the window's life: a download it runs outlives its closing
+        # only until its cancel is noticed; shutdown waits for that.
+        self.model_manager: ModelManagerDialog | None = None
+        self.hub_endpoint: str | None = None  # None: HF_ENDPOINT or huggingface.co
         self.setWindowTitle("Persona Studio")
 
         self.form = GenerateForm(prefs)
@@ -177,6 +182,12 @@ class MainWindow(QMainWindow):
             "Open FORLLM's forllm_data.db or another file",
         )
         file_menu.addSeparator()
+        self._action(
+            file_menu,
+            "&Models…",
+            self.open_model_manager,
+            tip="Recommended models to download, and which fits this machine",
+        )
         self._action(
             file_menu, "&Preferences…", self.open_preferences, QKeySequence.StandardKey.Preferences
         )
@@ -269,6 +280,7 @@ class MainWindow(QMainWindow):
             lambda model_id: self.editor.set_model(model_id, self._context_hint())
         )
         self.form.model_picker.changed.connect(try_panel.follow_form_model)
+        self.form.model_picker.moreRequested.connect(self.open_model_manager)
         self.form.model_picker.listed.connect(
             lambda: try_panel.set_models(
                 self.form.model_picker.entries(), self.form.model_picker.model_id()
@@ -723,6 +735,27 @@ class MainWindow(QMainWindow):
         self._show_dialog(dialog)
         return dialog
 
+    def open_model_manager(self) -> ModelManagerDialog:
+        if self.model_manager is None:
+            self.model_manager = ModelManagerDialog(self, endpoint=self.hub_endpoint)
+            self.model_manager.downloaded.connect(self._model_downloaded)
+        if self.model_manager.isVisible():
+            self.model_manager.raise_()  # already open, perhaps behind: bring it forward
+        else:
+            self.model_manager.open()
+        return self.model_manager
+
+    def _model_downloaded(self, model_id: str) -> None:
+        """A model arrived in the models folder: every model list shows it, and the form
+        (which the Try it panel follows) selects it."""
+        self.form.model_picker.refresh(select=model_id)
+        for dialog in self._dialogs:
+            if isinstance(dialog, RegenerateDialog):
+                dialog.model_picker.refresh()
+        self.statusBar().showMessage(
+            f"{model_label(model_id)} is downloaded and selected in the Generate form.", 15000
+        )
+
     def open_preferences(self) -> PreferencesDialog:
         dialog = PreferencesDialog(self.prefs, self)
         dialog.accepted.connect(self._preferences_changed)
@@ -782,6 +815,10 @@ class MainWindow(QMainWindow):
         self.watcher.stop()
         self.form.model_picker.tasks.cancel_all()
         self._tasks.cancel_all()
+        if self.model_manager is not None:
+            # Cancelled at the next megabyte; the library deletes its partial file.
+            self.model_manager.cancel_download()
+            self.model_manager.wait(10)
         self.worker.stop()
         self._finishing = asyncio.get_running_loop().create_task(self._finish())
 

@@ -37,6 +37,7 @@ TIP = Qt.ItemDataRole.ToolTipRole
 class ModelPicker(QWidget):
     changed = Signal(str)  # model id
     listed = Signal()  # the list of models changed (see entries)
+    moreRequested = Signal()  # "More models…": open the catalog of downloadable models
 
     def __init__(
         self,
@@ -44,6 +45,7 @@ class ModelPicker(QWidget):
         parent: QWidget | None = None,
         *,
         quiet: Callable[[], set[str]] = set,
+        offer_more: bool = False,
     ) -> None:
         """``endpoints``: the OpenAI-compatible servers to ask; ``quiet``: those of them the
         user never set up, listed as "not running" without an error when nothing answers."""
@@ -67,6 +69,11 @@ class ModelPicker(QWidget):
         self.browse_button = QPushButton("GGUF file…")
         self.browse_button.setAccessibleName("Choose a GGUF model file")
         self.browse_button.clicked.connect(self._browse)
+        self.more_button = QPushButton("More models…")
+        self.more_button.setAccessibleName("Download a recommended model")
+        self.more_button.setToolTip("Recommended models to download, and which fits this machine")
+        self.more_button.clicked.connect(self.moreRequested)
+        self.more_button.setVisible(offer_more)
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setObjectName("modelStatus")
@@ -76,6 +83,7 @@ class ModelPicker(QWidget):
         row.addWidget(self.combo, 1)
         row.addWidget(self.refresh_button)
         row.addWidget(self.browse_button)
+        row.addWidget(self.more_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
@@ -109,10 +117,12 @@ class ModelPicker(QWidget):
 
     # -- listing --------------------------------------------------------------------------
 
-    def refresh(self) -> None:
-        self._tasks.start(self.refresh_async())
+    def refresh(self, select: str | None = None) -> None:
+        """List the models again; then select ``select`` if given (a model just
+        downloaded)."""
+        self._tasks.start(self.refresh_async(select))
 
-    async def refresh_async(self) -> None:
+    async def refresh_async(self, select: str | None = None) -> None:
         self.status.setText("Looking for models…")
         self.refresh_button.setEnabled(False)
         try:
@@ -121,6 +131,8 @@ class ModelPicker(QWidget):
         finally:
             self.refresh_button.setEnabled(True)
         self._fill(models)
+        if select is not None and self.combo.findData(select) >= 0:
+            self.set_model_id(select)
 
     def _fill(self, models: list[ModelInfo]) -> None:
         current = self.model_id()

@@ -35,8 +35,10 @@ def _forllm_job_id(window) -> int:
 def _wait_for_waiting(qtbot, window, rid: int) -> int:
     model = window.queue.model
     qtbot.waitUntil(
-        lambda: model.row_of(rid) is not None
-        and model.index(model.row_of(rid), COL_STATUS).data() == "Waiting for llama3",
+        lambda: (
+            model.row_of(rid) is not None
+            and model.index(model.row_of(rid), COL_STATUS).data() == "Waiting for llama3"
+        ),
         timeout=20_000,
     )
     return model.row_of(rid)

@@ -165,9 +165,7 @@ def test_nothing_fails_until_the_server_answers_then_the_job_really_runs(
     assert [u.waiting for u in updates if u.kind == "waiting"][-1] == ()
 
 
-def test_a_server_that_does_not_offer_the_model_makes_the_job_wait(
-    store, lazy_pipeline, tmp_path
-):
+def test_a_server_that_does_not_offer_the_model_makes_the_job_wait(store, lazy_pipeline, tmp_path):
     pipeline, _pool = lazy_pipeline
     store.queue.cancel(_forllm_job(store).request_id)
     port = _free_port()
