@@ -49,7 +49,7 @@ from persona_studio.ui.labels import error_color, muted_color
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("Model", "Download", "Memory", "Licence", "Good for", "Status")
+COLUMNS = ("Model", "Size", "Memory", "Licence", "Good for", "Status")
 COL_MODEL, COL_SIZE, COL_MEMORY, COL_LICENCE, COL_NOTE, COL_STATUS = range(len(COLUMNS))
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -111,7 +111,10 @@ class ModelManagerDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(True)
+        # One line a model, so that the whole catalog is in view; the note's whole text is
+        # in its tooltip.
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_NOTE, QHeaderView.ResizeMode.Stretch)
@@ -154,7 +157,7 @@ class ModelManagerDialog(QDialog):
         layout.addWidget(self.progress_text)
         layout.addWidget(self.message)
         layout.addLayout(row)
-        self.resize(980, 520)
+        self.resize(1080, 470)
         if best is not None:
             self.select(best.id)
         self._update_buttons()
@@ -186,7 +189,6 @@ class ModelManagerDialog(QDialog):
                     item.setToolTip(entry.note)
                 self.table.setItem(row, column, item)
             self._set_status(entry)
-        self.table.resizeRowsToContents()
 
     def _row(self, entry_id: str) -> int | None:
         return next((i for i, e in enumerate(self.entries) if e.id == entry_id), None)

@@ -83,11 +83,16 @@ class ModelPicker(QWidget):
         row.addWidget(self.combo, 1)
         row.addWidget(self.refresh_button)
         row.addWidget(self.browse_button)
-        row.addWidget(self.more_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
-        layout.addWidget(self.status)
+        # Below the row, not in it: the form is narrow, and the status is empty most of the
+        # time, which leaves this line to the button.
+        below = QHBoxLayout()
+        below.setContentsMargins(0, 0, 0, 0)
+        below.addWidget(self.status, 1)
+        below.addWidget(self.more_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(below)
 
     # -- value ----------------------------------------------------------------------------
 

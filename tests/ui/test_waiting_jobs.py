@@ -93,7 +93,7 @@ def test_run_it_on_another_model_changes_the_job_and_remembers_the_choice(qtbot,
     params = json.loads(window.store.queue.get(rid).params_json)
     assert params["llm_model_for_generation"] == DEFAULT_MODEL_ID
     assert Substitutes().get("llama3") == DEFAULT_MODEL_ID
-    assert "will run on" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "will run on" in window.statusBar().currentMessage(), timeout=5_000)
     with sqlite3.connect(window.store.path) as conn:  # as FORLLM sees it: still just pending
         assert conn.execute(
             "SELECT status FROM llm_requests WHERE request_id = ?", (rid,)
