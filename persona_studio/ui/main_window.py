@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from persona_studio import paths
 from persona_studio.errors import PersonaStudioError
+from persona_studio.llm.threads import SlowWatch, SpeedRecord, load_average, slowdown_message
 from persona_studio.ui.editor import PersonaEditor
 from persona_studio.ui.generate_form import GenerateForm
 from persona_studio.ui.heap import long_lived
@@ -88,6 +89,8 @@ class MainWindow(QMainWindow):
         self._refresh_again = False
         self._stage_tokens: dict[int, dict[str, int]] = {}
         self._running_job_name = ""
+        # The running job's live speed against what this machine usually does with its model.
+        self._speed: tuple[int, str, SlowWatch] | None = None
         # One Models dialog for the window's life: a download it runs outlives its closing
         # only until its cancel is noticed; shutdown waits for that.
         self.model_manager: ModelManagerDialog | None = None
@@ -422,6 +425,7 @@ class MainWindow(QMainWindow):
 
     def _job_started(self, request_id: int, name: str, model_id: str) -> None:
         self._running_job_name = name
+        self._speed = (request_id, model_id, SlowWatch(self.prefs.usual_speed(model_id)))
         self.stream.start_job(request_id, name, model_id)
         self.queue.refresh()
         self.queue.model.set_live(request_id, stage="", tokens=0, rate=0.0)
@@ -439,6 +443,13 @@ class MainWindow(QMainWindow):
         self.queue.model.set_live(
             request_id, stage=stage, tokens=sum(per_stage.values()), rate=rate
         )
+        if self._speed is not None and self._speed[0] == request_id:
+            _rid, model_id, watch = self._speed
+            if watch.sample(rate) and watch.usual:
+                self.statusBar().showMessage(
+                    slowdown_message(rate, watch.usual, model_label(model_id), load_average()),
+                    30000,
+                )
 
     def _model_loading(self, model_id: str) -> None:
         self.model_state.setText(f"Loading model {model_label(model_id)}…")
@@ -455,7 +466,18 @@ class MainWindow(QMainWindow):
             self.queue.model.set_live(self.worker.current_request, loading=False)
         self.editor.update_size()
 
+    def _learn_speed(self, outcome: JobOutcome) -> None:
+        """A job that ended well teaches what this machine usually does with its model."""
+        speed, self._speed = self._speed, None
+        if speed is None or speed[0] != outcome.request_id or outcome.persona_id is None:
+            return
+        _rid, model_id, watch = speed
+        usual = SpeedRecord(self.prefs.usual_speed(model_id)).job_done(watch.job_rate())
+        if usual:
+            self.prefs.set_usual_speed(model_id, usual)
+
     def _job_finished(self, outcome: JobOutcome) -> None:
+        self._learn_speed(outcome)
         self.stream.finish(outcome)
         self.queue.model.clear_live(outcome.request_id)
         self._stage_tokens.pop(outcome.request_id, None)

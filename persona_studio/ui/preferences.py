@@ -6,6 +6,7 @@ window geometry, the last file opened, how the local model is run. FORLLM never 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
@@ -91,6 +92,25 @@ class Preferences:
     def model_settings(self, value: ModelSettings) -> None:
         self.qsettings.setValue("models/threads", value.threads)
         self.qsettings.setValue("models/context_size", value.context_size)
+
+    def usual_speed(self, model_id: str) -> float | None:
+        """Tokens/s this machine usually makes with ``model_id`` (llm.threads.SpeedRecord);
+        None until a job has run on it here."""
+        value = self._speeds().get(model_id)
+        return float(value) if isinstance(value, int | float) and value > 0 else None
+
+    def set_usual_speed(self, model_id: str, tokens_per_s: float) -> None:
+        speeds = self._speeds()
+        speeds[model_id] = round(tokens_per_s, 2)
+        # One JSON value: model ids hold '/' and ':', which QSettings would read as groups.
+        self.qsettings.setValue("models/usual_speed", json.dumps(speeds))
+
+    def _speeds(self) -> dict:
+        try:
+            value = json.loads(str(self.qsettings.value("models/usual_speed", "{}")))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
     @property
     def last_model(self) -> str:
