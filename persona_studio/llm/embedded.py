@@ -127,6 +127,8 @@ class Continuation:
             # batch with other tokens, and greedy answers must not depend on that.
             llm.n_tokens = min(llm.n_tokens, self._keep_cached)
         governor = backend.governor
+        if governor is not None:
+            governor.before_run()
         # When llama.cpp was last asked for a token; None before the first, whose time is
         # the prompt's evaluation, not one token's.
         asked: float | None = None
@@ -275,7 +277,7 @@ class EmbeddedBackend(LLMBackend):
         self.load_seconds = time.perf_counter() - started
         self.n_threads = threads
         self.governor = (
-            threads_module.ThreadGovernor(threads, self.set_threads)
+            threads_module.ThreadGovernor(threads, self.set_threads, load=threads_module.OtherCpu())
             if governed and threads > 1
             else None
         )

@@ -7,13 +7,19 @@ others spin: measured on a 2-core machine, 2 threads fell from 78 to about 1.5 t
 to another llama.cpp process, where 1 thread still made about 39 (bench/contention.py). Quiet,
 though, 2 threads are clearly faster than 1. So the thread count follows the machine:
 
-``ThreadGovernor`` starts with one thread per core (as llama.cpp likes it on a quiet machine)
-and watches the time each generated token takes. When a token takes far longer than the
-fastest ones at that thread count, the machine is busy: it drops to one thread, which has no
-barrier to wait at. From then on it probes the full count for two tokens now and then
-(after 2 s, then 4, 8, ... up to 30 s of generation while the probes fail), and goes back to
-it as soon as it is faster again. Probing costs a few percent on a busy machine and nothing on
-a quiet one.
+``ThreadGovernor`` uses one thread per core (as llama.cpp likes it on a quiet machine) and
+leaves the cores other programs are using to them, from two signals:
+
+1. What other processes use (Linux: ``/proc/stat`` less this process's own time), sampled
+   before each run of the token loop (so a long prompt is not evaluated with threads that
+   will collapse) and every half second while it runs: the count becomes the cores left
+   over, rounded (2 cores, another program using 0.6 of one: 1 thread), and goes back up
+   once they are free again.
+2. The time each generated token takes, where that figure is not available (other systems)
+   or misses a cause: a token far slower than the fastest ones at that count means the
+   threads are parked at the barrier; it drops to one thread, then probes the full count
+   for two tokens now and then (after 2 s, 4, 8, ... up to 30 s of generation while the
+   probes fail) and goes back as soon as it is faster again.
 
 ``SpeedRecord`` and ``slowdown_message`` are for the window's status bar: what this machine
 usually does with a model, and what probably slowed it down when it does far less.
@@ -64,6 +70,60 @@ def fixed_threads() -> int | None:
     return None
 
 
+class OtherCpu:
+    """Cores' worth of processor time used by other processes since the last sample: the
+    machine's busy time (``/proc/stat``: user, nice, system, irq, softirq and steal, the
+    time a hypervisor gave to other machines) less this process's own. None where there is
+    no ``/proc`` (macOS, Windows): the governor then goes by token times alone."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._last: tuple[float, int, int, int] | None = None
+        self.available = os.path.exists("/proc/stat") and os.path.exists("/proc/self/stat")
+        self._cores = os.cpu_count() or 1
+
+    @staticmethod
+    def _read() -> tuple[int, int, int]:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [int(x) for x in handle.readline().split()[1:9]]
+        user, nice, system, idle, iowait, irq, softirq, steal = fields
+        busy = user + nice + system + irq + softirq + steal
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            after_name = handle.read().rsplit(")", 1)[1].split()
+        own = int(after_name[11]) + int(after_name[12])  # utime, stime
+        return busy, busy + idle + iowait, own
+
+    def age(self) -> float:
+        return float("inf") if self._last is None else self.clock() - self._last[0]
+
+    def sample(self) -> float | None:
+        """Others' use since the previous sample, in cores; None for the first sample."""
+        if not self.available:
+            return None
+        try:
+            busy, total, own = self._read()
+        except (OSError, ValueError, IndexError):
+            self.available = False
+            return None
+        now = self.clock()
+        last, self._last = self._last, (now, busy, total, own)
+        if last is None or total <= last[2]:
+            return None
+        others = (busy - last[1]) - (own - last[3])
+        return max(0.0, others / (total - last[2]) * self._cores)
+
+
+# The processor must be this quiet (cores used by others) before the full count comes back:
+# a little less room than it takes to drop, so that a load at the edge does not flap.
+RISE_MARGIN = 0.2
+# How long a load sample spans, at the least: /proc/stat counts in hundredths of a second.
+LOAD_SAMPLE_S = 0.5
+# Before a run, after an idle time longer than this, the load is measured afresh (for this
+# long) rather than averaged over the idle time.
+STALE_LOAD_S = 2.0
+FRESH_LOAD_S = 0.1
+
+
 @dataclass
 class ThreadGovernor:
     """Decides the thread count token by token; ``apply(n)`` sets it in llama.cpp.
@@ -74,8 +134,12 @@ class ThreadGovernor:
     full: int
     apply: Callable[[int], None]
     clock: Callable[[], float] = time.monotonic
+    load: OtherCpu | None = None
+    sleep: Callable[[float], None] = time.sleep
     current: int = 0
     switches: int = 0
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    _by_load: bool = False  # the count was lowered for other programs' load
     _recent: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
     _fastest: dict[int, float] = field(default_factory=dict)
     _probing: int = 0  # tokens left in the running probe
@@ -92,9 +156,35 @@ class ThreadGovernor:
     def governs(self) -> bool:
         return self.full > 1
 
+    def before_run(self) -> None:
+        """Before llama.cpp evaluates a prompt: the count for the load as it is now."""
+        if not self.governs or self.load is None or not self.load.available:
+            return
+        if self.load.age() > STALE_LOAD_S:
+            self.load.sample()  # start a short, fresh measurement
+            self.sleep(FRESH_LOAD_S)
+        self._follow_load()
+
+    def _follow_load(self) -> None:
+        assert self.load is not None
+        others = self.load.sample()
+        if others is None or self._probing:
+            return
+        room = self.cores - others
+        if self.current > 1 and int(room + 0.5) < self.current:
+            self._set(max(1, int(room + 0.5)))
+            self._by_load = True
+        elif self._by_load and self.current < self.full:
+            rise = min(self.full, max(1, int(room + 0.5 - RISE_MARGIN)))
+            if rise > self.current:
+                self._set(rise)
+                self._by_load = rise < self.full
+
     def observe(self, seconds: float) -> None:
         if not self.governs or seconds <= 0:
             return
+        if self.load is not None and self.load.available and self.load.age() >= LOAD_SAMPLE_S:
+            self._follow_load()
         if self._probing:
             self._probe_times.append(seconds)
             self._probing -= 1
@@ -111,10 +201,16 @@ class ThreadGovernor:
             typical = statistics.median(self._recent)
             if typical > COLLAPSE_FACTOR * self._fastest[n]:
                 self._set(1)
+                self._by_load = False
                 self._interval = FIRST_PROBE_S
                 self._next_probe = self.clock() + self._interval
                 return
-        if n == 1 and self.clock() >= self._next_probe and self._single_recent:
+        if (
+            n == 1
+            and not self._by_load
+            and self.clock() >= self._next_probe
+            and self._single_recent
+        ):
             self._probing = PROBE_TOKENS
             self._probe_times = []
             self._set(self.full)

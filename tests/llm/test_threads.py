@@ -124,3 +124,60 @@ def test_the_message_names_the_likely_cause():
     assert "keeping the processor busy" in busy
     idle = slowdown_message(3.1, 78, "SmolLM2-135M", load=0.0)
     assert "saving power" in idle
+
+
+class Load:
+    """Stands for OtherCpu: what other processes use, as the test says."""
+
+    available = True
+
+    def __init__(self) -> None:
+        self.others = 0.0
+
+    def age(self) -> float:
+        return 1.0
+
+    def sample(self) -> float:
+        return self.others
+
+
+def test_the_count_follows_other_programs_load_before_a_prompt_is_evaluated():
+    applied: list[int] = []
+    clock, load = Clock(), Load()
+    governor = ThreadGovernor(2, applied.append, clock=clock, load=load, cores=2)
+    governor.before_run()
+    assert governor.current == 2
+    load.others = 0.3  # a browser tab: not enough to give up a thread
+    governor.before_run()
+    assert governor.current == 2
+    load.others = 0.9  # another model, a build: one core left
+    governor.before_run()
+    assert governor.current == 1 and applied == [1]
+    load.others = 0.4  # at the edge: stays down rather than flapping
+    governor.observe(0.02)
+    assert governor.current == 1
+    load.others = 0.05  # gone
+    governor.observe(0.02)
+    assert governor.current == 2 and applied == [1, 2]
+
+
+def test_other_cpu_sees_a_busy_process():
+    import subprocess
+    import sys
+    import time
+
+    from persona_studio.llm.threads import OtherCpu
+
+    sampler = OtherCpu()
+    if not sampler.available:
+        pytest.skip("no /proc here")
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        sampler.sample()
+        time.sleep(0.6)
+        others = sampler.sample()
+    finally:
+        busy.kill()
+        busy.wait()
+    assert others is not None and others >= 0.7
