@@ -4,7 +4,6 @@ pipeline's use of the check, through a scripted backend."""
 from persona_studio.engine.headings import DEFAULT_HEADINGS
 from persona_studio.engine.persona_check import (
     DOMAIN,
-    NAME,
     PROBES,
     TEMPT,
     WHO,
