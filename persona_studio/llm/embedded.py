@@ -292,6 +292,8 @@ class EmbeddedBackend(LLMBackend):
         """Use ``n`` threads from the next token on (generation and prompt batches)."""
         import llama_cpp
 
+        # llama-cpp-python has no public accessor for its context handle; ``_ctx.ctx`` is
+        # the llama_context pointer its own calls use.
         llama_cpp.llama_set_n_threads(self.llama._ctx.ctx, n, n)
 
     @property

@@ -246,6 +246,11 @@ class PreferencesDialog(QDialog):
         self.threads.setSpecialValueText("Automatic")
         self.threads.setValue(settings.threads)
         self.threads.setAccessibleName("Threads for local models")
+        self.threads.setToolTip(
+            "Automatic: one per core while the processor is free, one while other programs "
+            "use it (llama.cpp's threads collapse when they share cores). A number here is "
+            "used as it is."
+        )
         form.addRow("Threads:", self.threads)
         self.context = QSpinBox()
         self.context.setRange(0, 131072)
