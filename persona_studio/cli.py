@@ -3,6 +3,8 @@
     persona-studio                      open the window
     persona-studio generate --type TYPE ...   generate a persona (streams to stderr)
     persona-studio models               what can be used now
+    persona-studio models --catalog     recommended models to download, and which fits here
+    persona-studio models --download ID download one (progress on stderr, verified)
     persona-studio worker --db PATH     run queued persona jobs
     persona-studio export NAME --format F --out PATH    write a persona as a file
     persona-studio import FILE...       read persona files into the database
@@ -141,6 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="OpenAI-compatible endpoint to ask (default: Ollama on localhost)",
     )
     models.add_argument("--json", action="store_true")
+    models.add_argument(
+        "--catalog",
+        action="store_true",
+        help="list the recommended models that can be downloaded, and which fits this machine",
+    )
+    models.add_argument(
+        "--download",
+        metavar="ID",
+        help="download a catalog model (see --catalog) into the models folder, verified",
+    )
 
     worker = commands.add_parser("worker", help="run queued persona jobs")
     worker.add_argument("--db", type=Path, dest="sub_db")
@@ -263,7 +275,86 @@ def print_result(
     return EXIT_OK
 
 
-def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
+class DownloadPrinter:
+    """Download progress on stderr: one line rewritten in place on a terminal, a line per
+    tenth of the file in a log."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.tty = err.isatty()
+        self._last_tenth = -1
+        self._last_write = 0.0
+        self._phase = ""
+
+    def __call__(self, progress) -> None:
+        text = progress.describe()
+        if progress.phase != "downloading":
+            if self._phase == "downloading" and self.tty:
+                self.err.write("\n")
+            self._phase = progress.phase
+            self.err.write(text + "\n")
+        elif self.tty:
+            now = time.monotonic()
+            if now - self._last_write >= 0.2 or progress.done >= progress.total:
+                self._last_write = now
+                self.err.write("\r" + text.ljust(60))
+            self._phase = progress.phase
+        else:
+            tenth = progress.done * 10 // max(1, progress.total)
+            if tenth != self._last_tenth:
+                self._last_tenth = tenth
+                self.err.write(text + "\n")
+            self._phase = progress.phase
+        self.err.flush()
+
+
+def cmd_catalog(args: argparse.Namespace, out: TextIO) -> int:
+    import os
+
+    from persona_studio.llm.model_catalog import load_catalog, machine_memory_bytes, recommend
+
+    entries = load_catalog()
+    advice = recommend(entries, machine_memory_bytes(), os.cpu_count())
+    if args.json:
+        rows = [
+            {**entry.__dict__, "installed": entry.installed(), "model_id": entry.model_id}
+            for entry in entries
+        ]
+        best = advice.entry.id if advice.entry else None
+        out.write(json.dumps({"models": rows, "recommended": best, "why": advice.reason}) + "\n")
+        return EXIT_OK
+    for entry in entries:
+        mark = "installed" if entry.installed() else f"{entry.size_bytes / 1e9:.2f} GB"
+        star = " *" if advice.entry is not None and entry.id == advice.entry.id else ""
+        out.write(
+            f"{entry.id}\t{entry.name} ({mark}, needs {entry.memory_gb:.1f} GB of memory, "
+            f"{entry.licence}){star}\n\t{entry.note}\n"
+        )
+    out.write(f"* {advice.reason}\n" if advice.entry else f"{advice.reason}\n")
+    return EXIT_OK
+
+
+def cmd_download(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from persona_studio.llm.download import DownloadCancelled, download_model
+    from persona_studio.llm.model_catalog import find_entry
+
+    entry = find_entry(args.download)
+    err.write(f"Downloading {entry.name} ({entry.repo}, {entry.file}, {entry.licence})\n")
+    try:
+        path = download_model(entry, on_progress=DownloadPrinter(err))
+    except (KeyboardInterrupt, DownloadCancelled):
+        # The library deletes its partial file on the way out; nothing was published.
+        err.write("\nDownload cancelled (Ctrl-C); nothing was added to the models folder.\n")
+        return 130
+    out.write(f"{entry.model_id}\t{path}\n")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace, out: TextIO, err: TextIO | None = None) -> int:
+    if args.download:
+        return cmd_download(args, out, err or sys.stderr)
+    if args.catalog:
+        return cmd_catalog(args, out)
     models = list_models(args.endpoint or [OLLAMA_BASE_URL])
     if args.json:
         out.write(json.dumps([m.__dict__ for m in models], ensure_ascii=False) + "\n")
@@ -271,6 +362,9 @@ def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
     for info in models:
         if info.available:
             out.write(f"{info.model_id}\t{info.label} ({info.source})\n")
+        elif info.unreachable and not args.endpoint and info.label == OLLAMA_BASE_URL:
+            # Asked by default, never set up: no Ollama is a normal set-up, not an error.
+            out.write(f"# Ollama ({OLLAMA_BASE_URL}): not running\n")
         else:
             out.write(f"# unavailable: {info.label}: {info.detail}\n")
     return EXIT_OK
@@ -358,8 +452,11 @@ def generate_into_store(
 
 
 def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
+    from persona_studio.llm.availability import ModelAvailability
+
     store = open_store(db_path, err)
     stop = threading.Event()
+    reported: dict[int, object] = {}  # jobs said to be waiting for their model
 
     def report(update: WorkerUpdate) -> None:
         stamp = time.strftime("%H:%M:%S")
@@ -370,6 +467,12 @@ def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
             )
         elif update.kind == "event" and update.event and update.event.kind == "stage":
             err.write(f"{stamp} job {update.request_id}: {update.event.stage}\n")
+        elif update.kind == "waiting":
+            waiting = {job.request_id: job for job in update.waiting}
+            for rid in sorted(waiting.keys() - reported.keys()):
+                err.write(f"{stamp} job {rid}: {waiting[rid].message}\n")
+            reported.clear()
+            reported.update(waiting)
         elif update.kind == "finished":
             if update.saved is not None:
                 err.write(
@@ -381,7 +484,9 @@ def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
         err.flush()
 
     pipeline, pool = build_pipeline()
-    worker = Worker(store, pipeline, listener=report)
+    # Jobs FORLLM queued for a model that is not running here (llama3 without Ollama) wait,
+    # said once on stderr, instead of failing.
+    worker = Worker(store, pipeline, listener=report, availability=ModelAvailability())
     recovered = worker.recover()
     if recovered:
         err.write(f"Recovered {len(recovered)} job(s) left running by a stopped worker.\n")
@@ -389,6 +494,11 @@ def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
     try:
         count = worker.run(stop, once=once)
         err.write(f"{count} job(s) processed.\n")
+        if worker.waiting:
+            err.write(
+                f"{len(worker.waiting)} job(s) left waiting for their model; they run once it "
+                "can be reached.\n"
+            )
     except KeyboardInterrupt:
         if worker.interrupted is not None:
             err.write(
@@ -574,7 +684,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "generate":
             return cmd_generate(args, out, err)
         if args.command == "models":
-            return cmd_models(args, out)
+            return cmd_models(args, out, err)
         if args.command == "worker":
             return cmd_worker(args, err)
         if args.command == "chat":

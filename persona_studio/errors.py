@@ -42,6 +42,12 @@ class BackendError(PersonaStudioError):
         super().__init__(message)
 
 
+class ServerUnreachableError(BackendError):
+    """No server answers at the address (connection refused, unknown host, connect timeout):
+    nothing is running there, as opposed to a server that answered with an error. The worker
+    lets a job wait for such a server rather than fail it."""
+
+
 class StageTimeoutError(BackendError):
     """A generation stage ran past its time limit.
 

@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ from persona_studio.checks import new_check
 from persona_studio.engine.pipeline import GenerationResult, PersonaPipeline, PipelineEvent
 from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.errors import InvalidRequestError, NotFoundError, StoreError
+from persona_studio.llm.availability import ModelAvailability, display_name
 from persona_studio.llm.base import CancelToken
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID
 from persona_studio.store import ClaimedJob, LeaseState, NewPersona, SavedPersona, Store
@@ -33,6 +35,9 @@ from persona_studio.store import ClaimedJob, LeaseState, NewPersona, SavedPerson
 log = logging.getLogger(__name__)
 CANCELLED_MESSAGE = "Cancelled by the user."
 INTERRUPTED_MESSAGE = "Cancelled with Ctrl-C (interrupted)."
+# How often a job waiting for its model is looked at again (the availability answers are
+# cached as long, so a queue of waiting jobs costs one probe per model per period).
+WAIT_RECHECK_SECONDS = 5.0
 
 
 def new_owner() -> str:
@@ -42,8 +47,23 @@ def new_owner() -> str:
 
 
 @dataclass(frozen=True)
+class WaitingJob:
+    """A pending job left in the queue because its model cannot be reached now."""
+
+    request_id: int
+    model_id: str
+    reason: str  # "Ollama is not running"
+
+    @property
+    def message(self) -> str:
+        return f"waiting for {display_name(self.model_id)}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class WorkerUpdate:
-    """What listeners receive. ``kind``: "started", "event" (a PipelineEvent), "finished"."""
+    """What listeners receive. ``kind``: "started", "event" (a PipelineEvent), "finished",
+    "waiting" (``waiting`` holds every job waiting for its model now; sent when that
+    changes)."""
 
     kind: str
     request_id: int
@@ -52,6 +72,7 @@ class WorkerUpdate:
     result: GenerationResult | None = None
     saved: SavedPersona | None = None
     error: str | None = None
+    waiting: tuple[WaitingJob, ...] = ()
 
 
 @dataclass
@@ -73,9 +94,13 @@ class Worker:
         max_attempts: int = 3,
         listener: Callable[[WorkerUpdate], None] | None = None,
         on_interrupt: Literal["requeue", "cancel"] = "requeue",
+        availability: ModelAvailability | None = None,
     ) -> None:
         """``on_interrupt``: what Ctrl-C does to the running job: back to the queue (a
-        worker), or cancelled (``generate --db``, which queued the job itself)."""
+        worker), or cancelled (``generate --db``, which queued the job itself).
+        ``availability``: with it, a job whose model cannot be reached (no Ollama running)
+        waits in the queue instead of failing (see llm/availability.py); without it, every
+        job is claimed in turn, as ``generate --db`` wants for the job it queued itself."""
         self.store = store
         self.pipeline = pipeline
         self.owner = owner or new_owner()
@@ -88,6 +113,10 @@ class Worker:
         self._current_cancel: CancelToken | None = None
         self._current_id: int | None = None
         self._lock = threading.Lock()
+        self.availability = availability
+        # Jobs waiting for their model, and when each is looked at again (monotonic time).
+        self._waiting: dict[int, tuple[WaitingJob, float]] = {}
+        self._retry_now: set[int] = set()
 
     # -- control from other threads ---------------------------------------------------------
 
@@ -100,6 +129,21 @@ class Worker:
                 return False
             self._current_cancel.cancel()
             return True
+
+    def retry_waiting(self, request_id: int | None = None) -> None:
+        """ "Try again": look at that waiting job (all of them without an id) at the next
+        poll, asking the servers afresh. Safe from any thread."""
+        with self._lock:
+            self._retry_now |= {
+                rid for rid in self._waiting if request_id is None or rid == request_id
+            }
+        if self.availability is not None:
+            self.availability.forget()
+
+    @property
+    def waiting(self) -> tuple[WaitingJob, ...]:
+        with self._lock:
+            return tuple(job for job, _at in self._waiting.values())
 
     # -- running ----------------------------------------------------------------------------
 
@@ -134,7 +178,12 @@ class Worker:
         return done
 
     def run_one(self, request_id: int | None = None) -> int | None:
-        """Claim and process one job; its request id, or None if nothing was pending."""
+        """Claim and process one job; its request id, or None if nothing was pending (or
+        every pending job waits for its model)."""
+        if self.availability is not None and request_id is None:
+            request_id = self._next_runnable()
+            if request_id is None:
+                return None
         claimed = self.store.queue.claim(
             self.owner,
             lease_seconds=self.lease_seconds,
@@ -145,6 +194,56 @@ class Worker:
             return None
         self._process(claimed)
         return claimed.request_id
+
+    def _next_runnable(self) -> int | None:
+        """The next pending job whose model can be reached, in claim order; the jobs whose
+        model cannot are marked waiting and skipped (looked at again every
+        WAIT_RECHECK_SECONDS, or at once after retry_waiting). A job whose model the user
+        chose a substitute for runs on the substitute. A job whose request cannot be read
+        is returned at once: claiming it fails it with the reason, as before."""
+        assert self.availability is not None
+        now = time.monotonic()
+        with self._lock:
+            before = dict(self._waiting)
+            retried, self._retry_now = self._retry_now, set()
+        due = {rid for rid, (_job, at) in before.items() if at <= now} | retried
+        skip = set(before) - due
+        after = {rid: entry for rid, entry in before.items() if rid in skip}
+        found: int | None = None
+        while True:
+            job = self.store.queue.next_pending(skip=skip)
+            if job is None:
+                break
+            try:
+                model = self._prepare(job).llm_model_for_generation
+            except Exception:  # noqa: BLE001 - claiming it fails it with the reason
+                found = job.request_id
+                break
+            reason = self.availability.problem(model)
+            if reason is None:
+                found = job.request_id
+                break
+            substitute = self.availability.substitute(model)
+            if substitute is not None:
+                try:
+                    self.store.queue.change_model(job.request_id, substitute)
+                except StoreError:
+                    skip.add(job.request_id)  # taken or changed meanwhile: look again later
+                    continue
+                log.info("Job %s: %s; running it on %s", job.request_id, reason, substitute)
+                found = job.request_id
+                break
+            waiting = WaitingJob(job.request_id, model, reason)
+            after[job.request_id] = (waiting, now + WAIT_RECHECK_SECONDS)
+            skip.add(job.request_id)
+        with self._lock:
+            self._waiting = after
+            # A "Try again" while this pass ran applies to the next one.
+            for rid in self._retry_now & set(after):
+                self._waiting[rid] = (after[rid][0], 0.0)
+        if {r: e[0] for r, e in after.items()} != {r: e[0] for r, e in before.items()}:
+            self._emit(WorkerUpdate("waiting", found or 0, waiting=self.waiting))
+        return found
 
     def _emit(self, update: WorkerUpdate) -> None:
         if self.listener is not None:

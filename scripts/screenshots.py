@@ -4,7 +4,7 @@ Runs the application on a FORLLM-made database (tests/fixtures/make_forllm_db.py
 a persona with the default model and captures the screen:
 
 - docs/screenshots/main-window-generating.png: the Generate tab while the refinement stage
-  streams, the queue below (FORLLM's own queued job has failed: no Ollama here).
+  streams, the queue below (FORLLM's own queued job waits for llama3: no Ollama here).
 - docs/screenshots/editor.png: the generated persona in the editor after an edit.
 - docs/screenshots/editor-history.png: the version history with the diff of that edit.
 - docs/screenshots/try-it.png: the "Try it" panel after two probe questions.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from persona_studio import paths
-from persona_studio.errors import BackendError, ModelError
+from persona_studio.errors import BackendError, ModelError, ServerUnreachableError
 from persona_studio.llm.base import LLMBackend
 
 DEFAULT_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -123,6 +123,9 @@ class ModelInfo:
     source: str  # "packaged" | "models folder" | "server"
     available: bool
     detail: str = ""
+    # An endpoint where nothing answers (not running), as opposed to one that answered
+    # with an error: an endpoint the user never set up is then shown quietly.
+    unreachable: bool = False
 
 
 def list_models(
@@ -153,7 +156,8 @@ def list_models(
         try:
             names = server_lister(base_url)
         except BackendError as exc:
-            models.append(ModelInfo("", f"{base_url}", "server", False, str(exc)))
+            unreachable = isinstance(exc, ServerUnreachableError)
+            models.append(ModelInfo("", f"{base_url}", "server", False, str(exc), unreachable))
             continue
         for name in names:
             ref = ModelRef("openai", name, base_url.rstrip("/"))

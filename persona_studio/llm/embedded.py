@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from persona_studio.errors import GenerationCancelled, ModelError
+from persona_studio.llm import threads as threads_module
 from persona_studio.llm.base import (
     CancelToken,
     ChatMessage,
@@ -50,20 +51,10 @@ CANONICAL_CHUNK = 64
 NO_REPEAT_NGRAM = 4
 
 
-THREADS_ENV = "PERSONA_STUDIO_THREADS"
-
-
-def default_threads() -> int:
-    """llama.cpp runs best with one thread per core; keep one core free on big machines.
-
-    ``PERSONA_STUDIO_THREADS`` overrides it: llama.cpp's threads spin while they wait, so two
-    model processes sharing few cores each want fewer threads than cores.
-    """
-    override = os.environ.get(THREADS_ENV, "").strip()
-    if override.isdigit() and int(override) > 0:
-        return int(override)
-    cores = os.cpu_count() or 2
-    return cores if cores <= 4 else cores - 1
+# The thread count: one per core while the machine is quiet, one while it is busy
+# (see llm/threads.py for why and how it is decided).
+THREADS_ENV = threads_module.THREADS_ENV
+default_threads = threads_module.default_threads
 
 
 class Continuation:
@@ -137,6 +128,12 @@ class Continuation:
             # Reuse at most this much of the cache: what lies beyond it was computed in a
             # batch with other tokens, and greedy answers must not depend on that.
             llm.n_tokens = min(llm.n_tokens, self._keep_cached)
+        governor = backend.governor
+        if governor is not None:
+            governor.before_run()
+        # When llama.cpp was last asked for a token; None before the first, whose time is
+        # the prompt's evaluation, not one token's.
+        asked: float | None = None
         for token in llm.generate(
             self._prompt,
             top_k=params.top_k,
@@ -146,6 +143,10 @@ class Continuation:
             repeat_penalty=params.repeat_penalty,
             logits_processor=processor,
         ):
+            if governor is not None and asked is not None:
+                # Only llama.cpp's own time for this token: the consumer's time (the
+                # pipeline, the GUI) is spent in the yield below, outside this span.
+                governor.observe(time.perf_counter() - asked)
             if token in backend.eog_tokens:
                 finish = "eog"
                 break
@@ -178,6 +179,7 @@ class Continuation:
             check_deadline(self._deadline, self._what)
             if len(generated) >= params.max_tokens:
                 break
+            asked = time.perf_counter()
         text += decoder.decode(b"", final=True)
         end = stop_at if stop_at is not None else len(text)
         if end > emitted:
@@ -255,6 +257,8 @@ class EmbeddedBackend(LLMBackend):
         from llama_cpp import Llama
 
         threads = n_threads or default_threads()
+        # A count the user fixed (preferences, PERSONA_STUDIO_THREADS) is kept as it is.
+        governed = n_threads is None and threads_module.fixed_threads() is None
         started = time.perf_counter()
         try:
             # llama.cpp prints its load log to the C-level stderr even with verbose=False on
@@ -274,6 +278,11 @@ class EmbeddedBackend(LLMBackend):
             ) from None
         self.load_seconds = time.perf_counter() - started
         self.n_threads = threads
+        self.governor = (
+            threads_module.ThreadGovernor(threads, self.set_threads, load=threads_module.OtherCpu())
+            if governed and threads > 1
+            else None
+        )
         trained = int(self.llama.metadata.get(f"{self._arch()}.context_length", 0) or 0)
         self.context_length = min(self.llama.n_ctx(), trained) if trained else self.llama.n_ctx()
         self._formatter = self._make_formatter()
@@ -282,6 +291,18 @@ class EmbeddedBackend(LLMBackend):
         self._content_mask: list[bool] | None = None
         # The tokens the last evaluate_fresh put in the cache (see there).
         self._canonical: list[int] = []
+
+    def set_threads(self, n: int) -> None:
+        """Use ``n`` threads from the next token on (generation and prompt batches)."""
+        import llama_cpp
+
+        # llama-cpp-python has no public accessor for its context handle; ``_ctx.ctx`` is
+        # the llama_context pointer its own calls use.
+        llama_cpp.llama_set_n_threads(self.llama._ctx.ctx, n, n)
+
+    @property
+    def threads_now(self) -> int:
+        return self.governor.current if self.governor is not None else self.n_threads
 
     # -- model facts ----------------------------------------------------------------------
 

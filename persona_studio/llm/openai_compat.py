@@ -26,7 +26,7 @@ import openai
 from openai import Stream
 from openai.types.chat import ChatCompletionChunk
 
-from persona_studio.errors import BackendError, StageTimeoutError
+from persona_studio.errors import BackendError, ServerUnreachableError, StageTimeoutError
 from persona_studio.llm.base import (
     CancelToken,
     ChatMessage,
@@ -312,7 +312,7 @@ def _translate_error(exc: Exception, base_url: str, model: str | None) -> Backen
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
         chain = _cause_chain(exc)
         if any(type(e).__name__ in ("ConnectError", "ConnectTimeout") for e in chain):
-            return BackendError(
+            return ServerUnreachableError(
                 f"Cannot reach the model server at {base_url} ({_connect_reason(chain)}). "
                 "Is Ollama (or your server) running? Start it (for Ollama: `ollama serve`) or "
                 "check the address in the model settings.",

@@ -396,6 +396,61 @@ class JobQueue:
 
         return self._db.write(write)
 
+    def next_pending(self, *, skip: Iterable[int] = ()) -> ClaimedJob | None:
+        """The job ``claim`` would take next, without taking it, leaving out ``skip`` (jobs
+        the worker knows must wait): the worker looks at a job's model before it claims it.
+        ``attempts`` is that of the last run (0 for a job never claimed)."""
+        skipped = list(dict.fromkeys(skip))
+
+        def read(conn: sa.Connection) -> ClaimedJob | None:
+            query = (
+                sa.select(R.request_id, _raw(R.request_params), _raw(R.llm_model), J.attempts)
+                .select_from(LlmRequestRow)
+                .outerjoin(JobRow, J.request_id == R.request_id)
+                .where(R.request_type == GENERATE_PERSONA, R.status == JobStatus.PENDING.value)
+            )
+            if skipped:
+                query = query.where(R.request_id.not_in(skipped))
+            row = conn.execute(query.order_by(*_CLAIM_ORDER).limit(1)).first()
+            if row is None:
+                return None
+            return ClaimedJob(
+                row.request_id, _utf8(row.request_params), _utf8(row.llm_model), row.attempts or 0
+            )
+
+        return self._db.read(read)
+
+    def change_model(self, request_id: int, model_id: str) -> None:
+        """Run a waiting job on another model: the model FORLLM's columns name
+        (``llm_model`` and the request's ``llm_model_for_generation``) becomes ``model_id``,
+        so the persona records the model that really wrote it. Only a pending job can change;
+        anything else raises StoreError saying what the job is doing."""
+        model = model_id.strip()
+        if not model:
+            raise StoreError("Choose a model to run the job on.")
+
+        def write(conn: sa.Connection) -> None:
+            job = _job(conn, request_id)
+            if job.status != JobStatus.PENDING:
+                raise StoreError(
+                    f"Job {request_id} is no longer waiting (it is {job.status.value}); its "
+                    "model was not changed."
+                )
+            params = parse_json_object(job.params_json)
+            if params is None:
+                raise StoreError(
+                    f"Job {request_id}'s request cannot be read, so its model cannot be "
+                    "changed. Remove it, and queue the persona again."
+                )
+            params["llm_model_for_generation"] = model
+            conn.execute(
+                sa.update(LlmRequestRow)
+                .where(R.request_id == request_id, R.status == JobStatus.PENDING.value)
+                .values(llm_model=model, request_params=json.dumps(params))
+            )
+
+        self._db.write(write)
+
     def heartbeat(
         self,
         request_id: int,

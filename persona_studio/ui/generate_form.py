@@ -135,7 +135,11 @@ class GenerateForm(QWidget):
         self.tabs.currentChanged.connect(self._tab_changed)
         self._fit_tabs(0)
 
-        self.model_picker = ModelPicker(lambda: self.prefs.endpoints)
+        self.model_picker = ModelPicker(
+            lambda: self.prefs.endpoints,
+            quiet=self.prefs.unconfigured_endpoints,
+            offer_more=True,
+        )
         if prefs.last_model:
             self.model_picker.set_model_id(prefs.last_model)
         self.model_picker.changed.connect(self._remember_model)

@@ -34,11 +34,13 @@ from PySide6.QtWidgets import (
 
 from persona_studio import paths
 from persona_studio.errors import PersonaStudioError
+from persona_studio.llm.threads import SlowWatch, SpeedRecord, load_average, slowdown_message
 from persona_studio.ui.editor import PersonaEditor
 from persona_studio.ui.generate_form import GenerateForm
 from persona_studio.ui.heap import long_lived
 from persona_studio.ui.history import HistoryDialog
 from persona_studio.ui.labels import error_color, first_sentence, model_label
+from persona_studio.ui.model_manager import ModelManagerDialog
 from persona_studio.ui.persona_list import PersonaListPanel
 from persona_studio.ui.preferences import (
     DEFAULT_CONTEXT,
@@ -49,6 +51,7 @@ from persona_studio.ui.preferences import (
 from persona_studio.ui.queue_panel import QueuePanel
 from persona_studio.ui.ratings_report import RatingsReportDialog
 from persona_studio.ui.regenerate_dialog import RegenerateDialog
+from persona_studio.ui.run_elsewhere import RunElsewhereDialog
 from persona_studio.ui.stream_view import StreamView
 from persona_studio.ui.tasks import TaskGroup
 from persona_studio.ui.template_editor import TemplateEditorDialog
@@ -86,6 +89,12 @@ class MainWindow(QMainWindow):
         self._refresh_again = False
         self._stage_tokens: dict[int, dict[str, int]] = {}
         self._running_job_name = ""
+        # The running job's live speed against what this machine usually does with its model.
+        self._speed: tuple[int, str, SlowWatch] | None = None
+        # One Models dialog for the window's life: a download it runs outlives its closing
+        # only until its cancel is noticed; shutdown waits for that.
+        self.model_manager: ModelManagerDialog | None = None
+        self.hub_endpoint: str | None = None  # None: HF_ENDPOINT or huggingface.co
         self.setWindowTitle("Persona Studio")
 
         self.form = GenerateForm(prefs)
@@ -177,6 +186,12 @@ class MainWindow(QMainWindow):
         )
         file_menu.addSeparator()
         self._action(
+            file_menu,
+            "&Models…",
+            self.open_model_manager,
+            tip="Recommended models to download, and which fits this machine",
+        )
+        self._action(
             file_menu, "&Preferences…", self.open_preferences, QKeySequence.StandardKey.Preferences
         )
         file_menu.addSeparator()
@@ -247,6 +262,7 @@ class MainWindow(QMainWindow):
         worker.tokensCounted.connect(self.editor.set_exact_count)
         worker.problem.connect(self._worker_problem)
         worker.ready.connect(self._worker_ready)
+        worker.waitingChanged.connect(self.queue.set_waiting)
         try_panel = self.editor.try_panel
         try_panel.replyWanted.connect(self._ask_persona)
         try_panel.stopWanted.connect(worker.stop_chat)
@@ -273,6 +289,7 @@ class MainWindow(QMainWindow):
             lambda model_id: self.editor.set_model(model_id, self._context_hint())
         )
         self.form.model_picker.changed.connect(try_panel.follow_form_model)
+        self.form.model_picker.moreRequested.connect(self.open_model_manager)
         self.form.model_picker.listed.connect(
             lambda: try_panel.set_models(
                 self.form.model_picker.entries(), self.form.model_picker.model_id()
@@ -283,6 +300,8 @@ class MainWindow(QMainWindow):
         self.queue.personaRequested.connect(self.show_persona)
         self.queue.cancelRequested.connect(self.worker.cancel)
         self.queue.pauseToggled.connect(self._pause_toggled)
+        self.queue.retryWaitingRequested.connect(self.worker.retry_waiting)
+        self.queue.otherModelRequested.connect(self.run_elsewhere)
         self.personas.personaSelected.connect(self._persona_selected)
         self.personas.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
         self.editor.tokensWanted.connect(
@@ -413,6 +432,7 @@ class MainWindow(QMainWindow):
 
     def _job_started(self, request_id: int, name: str, model_id: str) -> None:
         self._running_job_name = name
+        self._speed = (request_id, model_id, SlowWatch(self.prefs.usual_speed(model_id)))
         self.stream.start_job(request_id, name, model_id)
         self.queue.refresh()
         self.queue.model.set_live(request_id, stage="", tokens=0, rate=0.0)
@@ -430,6 +450,13 @@ class MainWindow(QMainWindow):
         self.queue.model.set_live(
             request_id, stage=stage, tokens=sum(per_stage.values()), rate=rate
         )
+        if self._speed is not None and self._speed[0] == request_id:
+            _rid, model_id, watch = self._speed
+            if watch.sample(rate) and watch.usual:
+                self.statusBar().showMessage(
+                    slowdown_message(rate, watch.usual, model_label(model_id), load_average()),
+                    30000,
+                )
 
     def _model_loading(self, model_id: str) -> None:
         self.model_state.setText(f"Loading model {model_label(model_id)}…")
@@ -447,7 +474,18 @@ class MainWindow(QMainWindow):
             self.queue.model.set_live(self.worker.current_request, loading=False)
         self.editor.update_size()
 
+    def _learn_speed(self, outcome: JobOutcome) -> None:
+        """A job that ended well teaches what this machine usually does with its model."""
+        speed, self._speed = self._speed, None
+        if speed is None or speed[0] != outcome.request_id or outcome.persona_id is None:
+            return
+        _rid, model_id, watch = speed
+        usual = SpeedRecord(self.prefs.usual_speed(model_id)).job_done(watch.job_rate())
+        if usual:
+            self.prefs.set_usual_speed(model_id, usual)
+
     def _job_finished(self, outcome: JobOutcome) -> None:
+        self._learn_speed(outcome)
         self.stream.finish(outcome)
         self.queue.model.clear_live(outcome.request_id)
         self._stage_tokens.pop(outcome.request_id, None)
@@ -618,6 +656,41 @@ class MainWindow(QMainWindow):
             lambda: store.queue.cancel(request_id), lambda _status: self.queue.refresh(), failed
         )
 
+    def run_elsewhere(self, waiting) -> RunElsewhereDialog:
+        """Ask on which model to run a job that waits for its own; then change the job
+        (off the GUI thread) and, if asked, remember the choice for that model name."""
+        picker = self.form.model_picker
+        dialog = RunElsewhereDialog(waiting, picker.entries(), picker.model_id(), self)
+
+        def accepted() -> None:
+            store, model_id = self.store, dialog.model_id()
+            remember = dialog.remember.isChecked()
+            if store is None or not model_id:
+                return
+
+            def change() -> None:
+                from persona_studio.llm.availability import Substitutes
+
+                store.queue.change_model(waiting.request_id, model_id)
+                if remember:
+                    Substitutes().remember(waiting.model_id, model_id)
+
+            def done(_result) -> None:
+                self.statusBar().showMessage(
+                    f"Job #{waiting.request_id} will run on {model_label(model_id)}.", 10000
+                )
+                self.worker.retry_waiting(waiting.request_id)
+                self.queue.refresh()
+
+            def failed(exc: PersonaStudioError) -> None:
+                self.statusBar().showMessage(str(exc), 15000)
+
+            self.writes.off_thread(change, done, failed)
+
+        dialog.accepted.connect(accepted)
+        self._show_dialog(dialog)
+        return dialog
+
     def stop_running_job(self) -> None:
         if self.worker.current_request is not None:
             self.stop_job(self.worker.current_request)
@@ -712,6 +785,27 @@ class MainWindow(QMainWindow):
         self._show_dialog(dialog)
         return dialog
 
+    def open_model_manager(self) -> ModelManagerDialog:
+        if self.model_manager is None:
+            self.model_manager = ModelManagerDialog(self, endpoint=self.hub_endpoint)
+            self.model_manager.downloaded.connect(self._model_downloaded)
+        if self.model_manager.isVisible():
+            self.model_manager.raise_()  # already open, perhaps behind: bring it forward
+        else:
+            self.model_manager.open()
+        return self.model_manager
+
+    def _model_downloaded(self, model_id: str) -> None:
+        """A model arrived in the models folder: every model list shows it, and the form
+        (which the Try it panel follows) selects it."""
+        self.form.model_picker.refresh(select=model_id)
+        for dialog in self._dialogs:
+            if isinstance(dialog, RegenerateDialog):
+                dialog.model_picker.refresh()
+        self.statusBar().showMessage(
+            f"{model_label(model_id)} is downloaded and selected in the Generate form.", 15000
+        )
+
     def open_preferences(self) -> PreferencesDialog:
         dialog = PreferencesDialog(self.prefs, self)
         dialog.accepted.connect(self._preferences_changed)
@@ -771,6 +865,10 @@ class MainWindow(QMainWindow):
         self.watcher.stop()
         self.form.model_picker.tasks.cancel_all()
         self._tasks.cancel_all()
+        if self.model_manager is not None:
+            # Cancelled at the next megabyte; the library deletes its partial file.
+            self.model_manager.cancel_download()
+            self.model_manager.wait(10)
         self.worker.stop()
         self._finishing = asyncio.get_running_loop().create_task(self._finish())
 

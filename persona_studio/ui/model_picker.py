@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio import paths
-from persona_studio.llm.catalog import DEFAULT_MODEL_ID, ModelInfo, list_models
+from persona_studio.llm.catalog import DEFAULT_MODEL_ID, OLLAMA_BASE_URL, ModelInfo, list_models
 from persona_studio.ui.labels import first_sentence, model_label
 from persona_studio.ui.tasks import TaskGroup
 
@@ -37,10 +37,21 @@ TIP = Qt.ItemDataRole.ToolTipRole
 class ModelPicker(QWidget):
     changed = Signal(str)  # model id
     listed = Signal()  # the list of models changed (see entries)
+    moreRequested = Signal()  # "More models…": open the catalog of downloadable models
 
-    def __init__(self, endpoints: Callable[[], list[str]], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        endpoints: Callable[[], list[str]],
+        parent: QWidget | None = None,
+        *,
+        quiet: Callable[[], set[str]] = set,
+        offer_more: bool = False,
+    ) -> None:
+        """``endpoints``: the OpenAI-compatible servers to ask; ``quiet``: those of them the
+        user never set up, listed as "not running" without an error when nothing answers."""
         super().__init__(parent)
         self._endpoints = endpoints
+        self._quiet = quiet
         self._tasks = TaskGroup(self._listing_failed)
         self.combo = QComboBox()
         self.combo.setAccessibleName("Model")
@@ -58,6 +69,11 @@ class ModelPicker(QWidget):
         self.browse_button = QPushButton("GGUF file…")
         self.browse_button.setAccessibleName("Choose a GGUF model file")
         self.browse_button.clicked.connect(self._browse)
+        self.more_button = QPushButton("More models…")
+        self.more_button.setAccessibleName("Download a recommended model")
+        self.more_button.setToolTip("Recommended models to download, and which fits this machine")
+        self.more_button.clicked.connect(self.moreRequested)
+        self.more_button.setVisible(offer_more)
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setObjectName("modelStatus")
@@ -70,7 +86,13 @@ class ModelPicker(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
-        layout.addWidget(self.status)
+        # Below the row, not in it: the form is narrow, and the status is empty most of the
+        # time, which leaves this line to the button.
+        below = QHBoxLayout()
+        below.setContentsMargins(0, 0, 0, 0)
+        below.addWidget(self.status, 1)
+        below.addWidget(self.more_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(below)
 
     # -- value ----------------------------------------------------------------------------
 
@@ -100,10 +122,12 @@ class ModelPicker(QWidget):
 
     # -- listing --------------------------------------------------------------------------
 
-    def refresh(self) -> None:
-        self._tasks.start(self.refresh_async())
+    def refresh(self, select: str | None = None) -> None:
+        """List the models again; then select ``select`` if given (a model just
+        downloaded)."""
+        self._tasks.start(self.refresh_async(select))
 
-    async def refresh_async(self) -> None:
+    async def refresh_async(self, select: str | None = None) -> None:
         self.status.setText("Looking for models…")
         self.refresh_button.setEnabled(False)
         try:
@@ -112,6 +136,8 @@ class ModelPicker(QWidget):
         finally:
             self.refresh_button.setEnabled(True)
         self._fill(models)
+        if select is not None and self.combo.findData(select) >= 0:
+            self.set_model_id(select)
 
     def _fill(self, models: list[ModelInfo]) -> None:
         current = self.model_id()
@@ -119,6 +145,7 @@ class ModelPicker(QWidget):
         self.combo.clear()
         problems: list[str] = []
         item_model = self.combo.model()
+        quiet = self._quiet()
         for info in models:
             if info.available:
                 label = DEFAULT_LABEL if info.model_id == DEFAULT_MODEL_ID else info.label
@@ -127,13 +154,19 @@ class ModelPicker(QWidget):
                 self.combo.addItem(label, info.model_id)
                 self.combo.setItemData(self.combo.count() - 1, info.detail or info.model_id, TIP)
                 continue
-            label = f"{info.label}: not available"
+            silent = info.unreachable and info.label in quiet
+            if silent:
+                server = "Ollama" if info.label == OLLAMA_BASE_URL else info.label
+                label = f"{server}: not running"
+            else:
+                label = f"{info.label}: not available"
             self.combo.addItem(label, None)
             index = self.combo.count() - 1
             self.combo.setItemData(index, info.detail, TIP)
             if isinstance(item_model, QStandardItemModel):
                 item_model.item(index).setEnabled(False)
-            problems.append(first_sentence(info.detail) or f"{info.label} is not available.")
+            if not silent:
+                problems.append(first_sentence(info.detail) or f"{info.label} is not available.")
         self.combo.blockSignals(False)
         self.set_model_id(current)
         self.status.setText("\n".join(problems))

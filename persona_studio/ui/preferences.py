@@ -6,6 +6,7 @@ window geometry, the last file opened, how the local model is run. FORLLM never 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
@@ -72,6 +73,14 @@ class Preferences:
     def endpoints(self, urls: list[str]) -> None:
         self.qsettings.setValue("models/endpoints", list(urls))
 
+    def unconfigured_endpoints(self) -> set[str]:
+        """Endpoints asked without the user having set them up: Ollama's, by default. Where
+        nothing answers there, the pickers say so quietly (no Ollama is a normal set-up),
+        instead of showing an error before the user did anything."""
+        if self.qsettings.value("models/endpoints") is None:
+            return {OLLAMA_BASE_URL}
+        return set()
+
     @property
     def model_settings(self) -> ModelSettings:
         return ModelSettings(
@@ -83,6 +92,25 @@ class Preferences:
     def model_settings(self, value: ModelSettings) -> None:
         self.qsettings.setValue("models/threads", value.threads)
         self.qsettings.setValue("models/context_size", value.context_size)
+
+    def usual_speed(self, model_id: str) -> float | None:
+        """Tokens/s this machine usually makes with ``model_id`` (llm.threads.SpeedRecord);
+        None until a job has run on it here."""
+        value = self._speeds().get(model_id)
+        return float(value) if isinstance(value, int | float) and value > 0 else None
+
+    def set_usual_speed(self, model_id: str, tokens_per_s: float) -> None:
+        speeds = self._speeds()
+        speeds[model_id] = round(tokens_per_s, 2)
+        # One JSON value: model ids hold '/' and ':', which QSettings would read as groups.
+        self.qsettings.setValue("models/usual_speed", json.dumps(speeds))
+
+    def _speeds(self) -> dict:
+        try:
+            value = json.loads(str(self.qsettings.value("models/usual_speed", "{}")))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
     @property
     def last_model(self) -> str:
@@ -218,6 +246,11 @@ class PreferencesDialog(QDialog):
         self.threads.setSpecialValueText("Automatic")
         self.threads.setValue(settings.threads)
         self.threads.setAccessibleName("Threads for local models")
+        self.threads.setToolTip(
+            "Automatic: one per core while the processor is free, one while other programs "
+            "use it (llama.cpp's threads collapse when they share cores). A number here is "
+            "used as it is."
+        )
         form.addRow("Threads:", self.threads)
         self.context = QSpinBox()
         self.context.setRange(0, 131072)
@@ -285,7 +318,10 @@ class PreferencesDialog(QDialog):
         return [u.rstrip("/") for u in urls if u]
 
     def accept(self) -> None:
-        self.prefs.endpoints = self.endpoint_urls()
+        # Written only when changed: a visit to change the theme does not turn the default
+        # Ollama endpoint into one the user set up (see Preferences.unconfigured_endpoints).
+        if self.endpoint_urls() != self.prefs.endpoints:
+            self.prefs.endpoints = self.endpoint_urls()
         self.prefs.model_settings = ModelSettings(self.threads.value(), self.context.value())
         self.prefs.theme = str(self.theme.currentData())
         self.prefs.export_format = str(self.export_format.currentData())

@@ -20,11 +20,13 @@ from PySide6.QtCore import (
     QTimer,
 )
 
+from persona_studio.llm.availability import display_name
 from persona_studio.ui.labels import (
     error_color,
     format_duration,
     generation_type_label,
     model_label,
+    muted_color,
     stage_label,
 )
 from persona_studio.ui.rowdiff import sync_rows
@@ -62,9 +64,12 @@ class LiveProgress:
     loading: bool = False
 
 
-def status_text(job) -> str:
+def status_text(job, waiting=None) -> str:
+    """``waiting``: the WaitingJob the worker reported for this job, if any."""
     status = job.status.value
     if status == "pending":
+        if waiting is not None:
+            return f"Waiting for {display_name(waiting.model_id)}"
         return "Waiting"
     if status == "pending_dependency":
         return "Waiting for another job"
@@ -112,6 +117,8 @@ class QueueModel(QAbstractTableModel):
         self._jobs: list[Any] = []
         self._live: dict[int, LiveProgress] = {}
         self._subforums: dict[int, str] = {}
+        # Pending jobs the worker leaves in the queue because their model cannot be reached.
+        self._waiting: dict[int, Any] = {}
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
         self._ticker.timeout.connect(self._tick)
@@ -128,6 +135,21 @@ class QueueModel(QAbstractTableModel):
                 self._ticker.start()
         else:
             self._ticker.stop()
+
+    def set_waiting(self, waiting) -> None:
+        """The jobs waiting for their model (WaitingJob records), as the worker reports
+        them; shown as waiting, never as failed."""
+        self._waiting = {w.request_id: w for w in waiting}
+        if self._jobs:
+            self.dataChanged.emit(
+                self.index(0, COL_STATUS), self.index(len(self._jobs) - 1, COL_ERROR)
+            )
+
+    def waiting_for(self, job):
+        """The WaitingJob of ``job`` if it is pending and waiting for its model, else None."""
+        if job is None or job.status.value != "pending":
+            return None
+        return self._waiting.get(job.request_id)
 
     def set_subforum_names(self, names: dict[int, str]) -> None:
         self._subforums = dict(names)
@@ -205,7 +227,13 @@ class QueueModel(QAbstractTableModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(job, column)
+        waiting = self.waiting_for(job)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if waiting is not None and column in (COL_STATUS, COL_ERROR):
+                return (
+                    f"{waiting.message[:1].upper()}{waiting.message[1:]}. Nothing fails: the "
+                    "job starts once the model can be reached, or run it on another model."
+                )
             if column == COL_ERROR and job.error_message:
                 return job.error_message
             if column == COL_MODEL:
@@ -214,6 +242,8 @@ class QueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             if job.status.value == "error" and not job.cancelled:
                 return error_color()
+            if waiting is not None and column == COL_ERROR:
+                return muted_color()
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (
             COL_ID,
@@ -239,7 +269,7 @@ class QueueModel(QAbstractTableModel):
         if column == COL_STATUS:
             if live is not None and live.loading:
                 return "Loading model…"
-            return status_text(job)
+            return status_text(job, self.waiting_for(job))
         if column == COL_STAGE:
             stage = live.stage if live is not None and live.stage else job.stage
             return stage_label(stage)
@@ -252,6 +282,9 @@ class QueueModel(QAbstractTableModel):
         if column == COL_ELAPSED:
             return self._elapsed(job)
         if column == COL_ERROR:
+            waiting = self.waiting_for(job)
+            if waiting is not None:
+                return waiting.message
             return (job.error_message or "").splitlines()[0] if job.error_message else ""
         return ""
 

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio.errors import PersonaStudioError
-from persona_studio.ui.labels import error_color
+from persona_studio.ui.labels import error_color, muted_color
 from persona_studio.ui.queue_model import (
     COL_ELAPSED,
     COL_ERROR,
@@ -49,6 +49,8 @@ class QueuePanel(QWidget):
     personaRequested = Signal(int)  # a finished job's persona, double-clicked
     cancelRequested = Signal(int)  # a running job: the worker thread should stop it now
     pauseToggled = Signal(bool)  # True: start no new job until resumed
+    otherModelRequested = Signal(object)  # WaitingJob: the user wants it run elsewhere
+    retryWaitingRequested = Signal(int)  # request id: look for its model again now
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +86,17 @@ class QueuePanel(QWidget):
         self.cancel_button = button("Cancel", "Cancel the selected job")
         self.retry_button = button("Retry", "Queue the selected failed job again")
         self.remove_button = button("Remove", "Remove the selected job from the queue")
+        self.other_model_button = button(
+            "Run on another model…", "Run the selected job on a model that can be reached now"
+        )
+        self.try_again_button = button(
+            "Try again", "Look again whether the selected job's model can be reached"
+        )
+        # Shown only for a job waiting for its model: they mean nothing otherwise.
+        self.other_model_button.setVisible(False)
+        self.try_again_button.setVisible(False)
+        self.other_model_button.clicked.connect(self._other_model)
+        self.try_again_button.clicked.connect(self._try_again)
         self.up_button = button("Move up", "Run the selected waiting job earlier")
         self.down_button = button("Move down", "Run the selected waiting job later")
         self.cancel_button.clicked.connect(self.cancel_selected)
@@ -115,6 +128,8 @@ class QueuePanel(QWidget):
 
         buttons = QHBoxLayout()
         for widget in (
+            self.other_model_button,
+            self.try_again_button,
             self.cancel_button,
             self.retry_button,
             self.remove_button,
@@ -235,6 +250,21 @@ class QueuePanel(QWidget):
 
         self.writes.off_thread(lambda: action(store), done, failed)
 
+    def set_waiting(self, waiting) -> None:
+        """The jobs the worker leaves waiting for their model (WaitingJob records)."""
+        self.model.set_waiting(waiting)
+        self._update_buttons()
+
+    def _other_model(self) -> None:
+        waiting = self.model.waiting_for(self.selected_job())
+        if waiting is not None:
+            self.otherModelRequested.emit(waiting)
+
+    def _try_again(self) -> None:
+        waiting = self.model.waiting_for(self.selected_job())
+        if waiting is not None:
+            self.retryWaitingRequested.emit(waiting.request_id)
+
     def _pause_toggled(self, paused: bool) -> None:
         self.pause_button.setText("Resume queue" if paused else "Pause queue")
         self.pauseToggled.emit(paused)
@@ -254,8 +284,22 @@ class QueuePanel(QWidget):
         status = job.status.value if job is not None else ""
         # The whole reason a selected job failed, where the row has room for its start only.
         error = job.error_message if job is not None and status == "error" else None
-        self.detail.setText(f"Job #{job.request_id}: {error}" if error else "")
-        self.detail.setVisible(bool(error))
+        waiting = self.model.waiting_for(job)
+        if waiting is not None:
+            # Not an error: said in the muted colour, with what can be done about it.
+            self.detail.setText(
+                f"Job #{job.request_id} is {waiting.message}. It starts by itself once the "
+                "model can be reached; or run it on another model."
+            )
+            self.detail.setStyleSheet(f"color: {muted_color().name()};")
+        else:
+            self.detail.setText(f"Job #{job.request_id}: {error}" if error else "")
+            self.detail.setStyleSheet(f"color: {error_color().name()};")
+        self.detail.setVisible(bool(error) or waiting is not None)
+        self.other_model_button.setVisible(waiting is not None)
+        self.try_again_button.setVisible(waiting is not None)
+        self.other_model_button.setEnabled(waiting is not None)
+        self.try_again_button.setEnabled(waiting is not None)
         pending = [j.request_id for j in self.model.jobs() if j.status.value == "pending"]
         ours_running = status == "processing" and job.owner is not None
         self.cancel_button.setEnabled(status in ("pending", "pending_dependency") or ours_running)

@@ -120,7 +120,7 @@ class RegenerateDialog(QDialog):
             self.inputs[key] = widget
             self.errors.add_row(form, f"{label}:", widget, f"input_details.{key}", label)
 
-        self.model_picker = ModelPicker(lambda: prefs.endpoints)
+        self.model_picker = ModelPicker(lambda: prefs.endpoints, quiet=prefs.unconfigured_endpoints)
         self.model_picker.set_model_id(
             str(self.params.get("llm_model_for_generation") or DEFAULT_MODEL_ID)
         )

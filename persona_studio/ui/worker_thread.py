@@ -142,6 +142,7 @@ class _Runner(QObject):
     check_started = Signal(int)
     check_answered = Signal(int, object)
     check_finished = Signal(object)
+    waiting = Signal(object)  # tuple[WaitingJob, ...]
 
     def __init__(self, db_path: Path, settings: ModelSettings, paused: bool) -> None:
         super().__init__()
@@ -171,12 +172,19 @@ class _Runner(QObject):
             with long_lived():
                 # Imported here, on this thread: the engine and store imports are the slow
                 # part of start-up and the window does not need them to appear.
+                from persona_studio.llm.availability import ModelAvailability
                 from persona_studio.store import Store
                 from persona_studio.worker import Worker
 
                 self._store = Store.open(self._db_path)
                 pipeline = self._build_pipeline()
-            self._worker = Worker(self._store, pipeline, listener=self._on_update)
+            # FORLLM's jobs for a model that is not running here wait instead of failing.
+            self._worker = Worker(
+                self._store,
+                pipeline,
+                listener=self._on_update,
+                availability=ModelAvailability(),
+            )
             self._worker.recover()
         except PersonaStudioError as exc:
             self.problem.emit(f"The generation worker could not start: {exc}")
@@ -219,6 +227,12 @@ class _Runner(QObject):
             raise
         if ran is not None and not self._stopping.is_set() and not self._paused.is_set():
             QTimer.singleShot(0, self._poll)  # more may be waiting: no need to idle first
+
+    @Slot()
+    def poll_now(self) -> None:
+        """Poll at once (after "Try again"), not at the next tick."""
+        if self._timer is not None:
+            self._poll()
 
     @Slot()
     def answer_chats(self) -> None:
@@ -349,7 +363,9 @@ class _Runner(QObject):
 
     def _on_update(self, update) -> None:
         rid = update.request_id
-        if update.kind == "started":
+        if update.kind == "waiting":
+            self.waiting.emit(update.waiting)
+        elif update.kind == "started":
             self._job_text.flush()
             request = update.request
             self.job_started.emit(
@@ -397,6 +413,11 @@ class _Runner(QObject):
         self._stopping.set()
         self.cancel(None)
 
+    def retry_waiting(self, request_id: int | None) -> None:
+        worker = self._worker
+        if worker is not None:
+            worker.retry_waiting(request_id)
+
     def submit_chat(self, request: ChatRequest | CheckRequest) -> None:
         self._chats.put(request)
 
@@ -426,11 +447,13 @@ class WorkerThread(QObject):
     checkStarted = Signal(int)  # check id: the model has begun on this check
     checkAnswered = Signal(int, object)  # check id, ProbeAnswer (scored)
     checkFinished = Signal(object)  # CheckOutcome
+    waitingChanged = Signal(object)  # tuple[WaitingJob, ...]: jobs waiting for their model
 
     _count = Signal(int, str, str)
     _chat = Signal()
     _settings = Signal(object)
     _shutdown = Signal()
+    _retry = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -467,10 +490,12 @@ class WorkerThread(QObject):
         runner.check_started.connect(self.checkStarted)
         runner.check_answered.connect(self.checkAnswered)
         runner.check_finished.connect(self.checkFinished)
+        runner.waiting.connect(self.waitingChanged)
         self._count.connect(runner.count)
         self._chat.connect(runner.answer_chats)
         self._settings.connect(runner.apply_settings)
         self._shutdown.connect(runner.shutdown)
+        self._retry.connect(runner.poll_now)
         thread.started.connect(runner.start)
         self._thread, self._runner = thread, runner
         thread.start()
@@ -491,7 +516,9 @@ class WorkerThread(QObject):
         self._chat.disconnect(runner.answer_chats)
         self._settings.disconnect(runner.apply_settings)
         self._shutdown.disconnect(runner.shutdown)
+        self._retry.disconnect(runner.poll_now)
         self._thread, self._runner = None, None
+        self.waitingChanged.emit(())
         self.current_request = None
         # Questions the thread did not get to: their panel must not wait for ever.
         for chat_id in list(self._chats):
@@ -520,6 +547,13 @@ class WorkerThread(QObject):
             return
         self._runner.submit_chat(request)
         self._chat.emit()
+
+    def retry_waiting(self, request_id: int | None = None) -> None:
+        """ "Try again" for a job waiting for its model (all of them without an id): the
+        next poll asks the servers afresh."""
+        if self._runner is not None:
+            self._runner.retry_waiting(request_id)
+            self._retry.emit()
 
     def stop_chat(self, chat_id: int) -> None:
         """Stop that reply between two tokens, or withdraw the question if it is waiting."""
