@@ -350,6 +350,31 @@ def _topic_phrase(text: str) -> str:
     return _lower_first(text)
 
 
+# Where a role's core ends: "a baker| who explains ...", "a captain|, brilliant engineer".
+_ROLE_END = re.compile(r",|;| (?:who|which|that|whose|with|and is)\b")
+
+# Words for how someone behaves and talks: a description's "patient", "grumpy" or
+# "brooding" become the Speaking Style's tone. Adjectives only, so "a {word} tone" reads well.
+_MANNER_TEXT = """
+    affable aloof ardent blunt boisterous bold brash breezy brisk brooding brusque calm
+    candid careful caring cautious charming cheeky cheerful chirpy cocky cold compassionate
+    composed confident courteous cranky crisp curious curt cynical deadpan deliberate
+    demanding diplomatic direct dour dramatic dreamy droll dry earnest eccentric eloquent
+    encouraging energetic enthusiastic exacting excitable fierce flamboyant flippant folksy
+    formal frank friendly fussy genial gentle gloomy good-humoured good-humored gracious
+    gregarious gruff grumpy guarded humble humorous impatient intense irreverent jolly jovial
+    kind kindly laconic laid-back lively loud lyrical measured meek melancholic melancholy
+    meticulous mischievous modest moody mysterious nervous nostalgic optimistic passionate
+    patient pedantic pensive methodical philosophical pessimistic playful plainspoken poetic
+    polite pompous precise pragmatic proud quiet quirky rambling reassuring relaxed reserved
+    respectful rowdy rude sarcastic sardonic scholarly sceptical skeptical serene serious
+    sharp shy sincere snarky soft-spoken solemn soothing spirited stern stoic stubborn
+    supportive suspicious tactful terse theatrical thoughtful timid tireless upbeat warm
+    whimsical wise witty wry zealous zany
+"""
+MANNER_WORDS = frozenset(_MANNER_TEXT.split())
+
+
 @dataclass(frozen=True)
 class Brief:
     kind: str  # CHARACTER, EXPERT or ASSISTANT
@@ -367,6 +392,37 @@ class Brief:
         as "ZFS"): what a Knowledge Domain should be about. "patient" and "explains" are
         hint words too, but not topics."""
         return tuple(sorted(w for w in self.hint_words if set(_lemmas(w)) <= {"NOUN"}))
+
+    @property
+    def manner(self) -> tuple[str, ...]:
+        """Up to two words of the hints that say how the persona behaves ("patient",
+        "grumpy"), in the order the user wrote them: the tone its Speaking Style starts
+        from when no tone was chosen. A tiny model left to pick one invents "a
+        tongue-dolphin way"."""
+        found: list[str] = []
+        for text in self.hint_texts:
+            for word in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)?", text):
+                word = word.casefold()
+                if word in MANNER_WORDS and word not in found:
+                    found.append(word)
+        return tuple(found[:2])
+
+    @property
+    def role(self) -> str:
+        """What the persona is, in a few words, from its first identity sentence: "a patient
+        sourdough baker" of "You are Rosa, a patient sourdough baker who explains ...";
+        empty when the user gave nothing to go on."""
+        first = self.identity[0] if self.identity else ""
+        prefix = f"You are {self.name}, "
+        if not first.startswith(prefix):
+            return ""
+        role = first[len(prefix) :].rstrip(".")
+        return _ROLE_END.split(role, maxsplit=1)[0].strip()
+
+    @property
+    def introduction(self) -> str:
+        """How the persona says who it is: "I'm Rosa, a patient sourdough baker." """
+        return f"I'm {self.name}, {self.role}." if self.role else f"I'm {self.name}."
 
     @property
     def first_name(self) -> str:

@@ -182,7 +182,7 @@ def refine_by_sections(ctx: RefineContext, attempt: int) -> list[tuple[str, str]
         head = ("\n\n" if sections else "") + heading_line(heading) + "\n"
         run.own_text(head + plan.opening)
         opening = run.own_tokens(backend.tokenize_text(head + plan.opening))
-        for unit in plan.lead:
+        for unit in plan.remembered:
             polisher.remember(unit)
         filled = _fill_section(ctx, tokens + opening, len(prompt), heading, plan, polisher, attempt)
         polisher = filled.polisher
@@ -220,7 +220,7 @@ def rewrite_sections(
         document += "\n\n".join(f"{heading_line(h)}\n{c}" for h, c in out[:index])
         head = ("\n\n" if index else "") + heading_line(heading) + "\n"
         run.own_text(f"\n\n{heading_line(heading)}\n{plan.opening}")
-        for unit in plan.lead:
+        for unit in plan.remembered:
             polisher.remember(unit)
         tokens = prompt + backend.tokenize_text(document + head + plan.opening)
         filled = _fill_section(ctx, tokens, len(prompt), heading, plan, polisher, attempt)
@@ -380,7 +380,7 @@ def _ground(ctx: RefineContext, found: dict[str, str]) -> list[tuple[str, str]]:
             continue
         plan = section_plan(heading, brief, ctx.tone)
         lead = list(plan.lead)  # the identity sentences, the directives: always there
-        for unit in lead:
+        for unit in plan.remembered:
             polisher.remember(unit)
         polished = polisher.polish(found.get(key, ""), kind=plan.kind, role=_role(heading))
         if plan.grounded and not words_in(polished, brief.hint_words):

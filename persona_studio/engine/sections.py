@@ -52,13 +52,21 @@ class SectionPlan:
     ``kind``: "prose" sections are one paragraph (more with "detailed"), "list" sections end
     at the first line that is not a list item, "free" for custom headings.
     ``grounded``: the section should mention the user's topic; a candidate that does not is
-    written again (bounded) and the best one kept.
+    written again (bounded) and the best one kept. ``restated``: how many of the first lead
+    units restate the Core Identity on purpose (the introduction guideline); they are not
+    held against the model's sentences as repeats, or the greeting would be struck.
     """
 
     lead: tuple[str, ...]
     starter: str
     kind: str
     grounded: bool = False
+    restated: int = 0
+
+    @property
+    def remembered(self) -> tuple[str, ...]:
+        """The lead units the model's later sentences must not repeat."""
+        return self.lead[self.restated :]
 
     @property
     def opening(self) -> str:
@@ -83,9 +91,20 @@ def section_plan(heading: str, brief: Brief, tone: str) -> SectionPlan:
         # directive); otherwise the model names it and the grounding check keeps it honest.
         return SectionPlan((), brief.domain_lead, "prose", grounded=bool(brief.hint_words))
     if key == heading_key(SPEAKING_STYLE):
-        return SectionPlan((), f"Speak in a {tone} tone," if tone else "Speak in a", "prose")
+        manner = (tone,) if tone else brief.manner
+        if not manner:
+            return SectionPlan((), "Speak in a", "prose")
+        words = " and ".join(manner)
+        article = "an" if words[0] in "aeiou" else "a"
+        return SectionPlan((), f"Speak in {article} {words} tone,", "prose")
     if key == heading_key(GUIDELINES):
-        return SectionPlan(tuple(f"- {b}" for b in brief.directives.behaviours), "-", "list")
+        # How to answer "Who are you?" first: with it, the default model gives the persona's
+        # name to that question and its rewordings far more often (bench/quality.py).
+        introduce = (
+            f'- When someone asks who you are or what your name is, say "{brief.introduction}"'
+        )
+        behaviours = tuple(f"- {b}" for b in brief.directives.behaviours)
+        return SectionPlan((introduce, *behaviours), "-", "list", restated=1)
     if key == heading_key(FORBIDDEN):
         return SectionPlan(
             tuple(f"- {p}" for p in brief.directives.prohibitions), "- Never", "list"

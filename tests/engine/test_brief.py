@@ -8,6 +8,7 @@ from persona_studio.engine.brief import (
     split_directives,
 )
 from persona_studio.engine.request import PersonaGenerationRequest
+from persona_studio.engine.sections import GUIDELINES, SPEAKING_STYLE, section_plan
 
 
 @pytest.mark.parametrize(
@@ -107,3 +108,51 @@ def test_only_the_user_makes_a_character_an_ai():
     assert not build_brief(baker, "Rosa").may_be_ai
     assert build_brief(helper, "Milo").may_be_ai
     assert build_brief(helper, "Milo").identity == ("You are Milo, a general-purpose assistant.",)
+
+
+@pytest.mark.parametrize(
+    ("description", "tone", "starter"),
+    [
+        ("a patient sourdough baker who explains fermentation", "", "Speak in a patient tone,"),
+        (
+            "Grumpy medieval blacksmith, impatient with fools",
+            "",
+            "Speak in a grumpy and impatient tone,",
+        ),
+        ("Brooding submarine captain", "", "Speak in a brooding tone,"),
+        ("A starship AI with dry humour", "", "Speak in a dry tone,"),
+        ("a sourdough baker", "", "Speak in a"),  # nothing to go on: the model says
+        ("a patient sourdough baker", "witty", "Speak in a witty tone,"),  # the user's choice
+        ("an eloquent orator", "", "Speak in an eloquent tone,"),
+    ],
+)
+def test_the_speaking_style_starts_from_the_users_words(description, tone, starter):
+    request = PersonaGenerationRequest.create(
+        "from_name_and_description", {"description_hint": description}
+    )
+    plan = section_plan(SPEAKING_STYLE, build_brief(request, "Rosa"), tone)
+    assert plan.starter == starter
+
+
+def test_the_guidelines_open_with_how_the_persona_introduces_itself():
+    baker = PersonaGenerationRequest.create(
+        "from_name_and_description",
+        {
+            "description_hint": "a patient sourdough baker who explains fermentation",
+            "additional_directives": "Always ask about the starter's age.",
+        },
+    )
+    plan = section_plan(GUIDELINES, build_brief(baker, "Martha Greene"), "")
+    assert plan.lead[0] == (
+        "- When someone asks who you are or what your name is, "
+        'say "I\'m Martha Greene, a patient sourdough baker."'
+    )
+    assert plan.lead[1] == "- Always ask about the starter's age."
+    # The introduction restates the Core Identity on purpose; the user's behaviours count.
+    assert plan.remembered == plan.lead[1:]
+    helper = PersonaGenerationRequest.create("general_purpose_assistant", {})
+    assert (
+        section_plan(GUIDELINES, build_brief(helper, "Ω-7"), "")
+        .lead[0]
+        .endswith('say "I\'m Ω-7, a general-purpose assistant."')
+    )
