@@ -133,7 +133,8 @@ def clean_reply(
     label = _LEADING_LABEL.match(text)
     if label is not None and (
         "{{char}}" in label.group(0).lower()
-        or (name and label.group(0).strip(" :").casefold() in {name.casefold(), "persona"})
+        or label.group(0).strip(" :").casefold()
+        in {name.casefold(), *name.casefold().split(), "persona"} - {""}
     ):
         text = text[label.end() :]
     lines = [" ".join(line.split()) for line in text.split("\n")]
@@ -224,16 +225,18 @@ def write_extras(
     backend: LLMBackend,
     persona_text: str,
     *,
+    name: str = "",
     cancel: CancelToken | None = None,
     deadline: float | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> CardExtrasDraft:
-    """The card extras of ``persona_text`` on ``backend``. Raises the backend's errors
-    (PersonaStudioError) and GenerationCancelled; never a problem with the model's text,
-    which ends up in ``problems``."""
+    """The card extras of ``persona_text`` on ``backend``; ``name``: the persona's, where
+    the text has no ``## Persona Name:`` line (FORLLM's hand-written personas). Raises the
+    backend's errors (PersonaStudioError) and GenerationCancelled; never a problem with the
+    model's text, which ends up in ``problems``."""
     started = time.monotonic()
     parsed = parse_persona(persona_text)
-    name = parsed.name or ""
+    name = parsed.name or name
     domain_question = domain_probe(persona_text)
     requests = [
         *GREETING_REQUESTS,
@@ -314,6 +317,7 @@ class CardExtrasRequest:
     persona_id: int
     text: str
     model_id: str
+    name: str = ""
     extras_id: int = field(default_factory=lambda: next(_ids))
     cancel: CancelToken = field(default_factory=CancelToken, compare=False)
 
@@ -347,6 +351,7 @@ def run_request(
         draft = write_extras(
             backend_for(request.model_id),
             request.text,
+            name=request.name,
             cancel=request.cancel,
             deadline=time.monotonic() + EXTRAS_SECONDS,
             on_progress=on_progress,

@@ -73,6 +73,7 @@ class CardPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.persona_id: int | None = None
+        self.persona_name = ""
         self._text: Callable[[], str] = lambda: ""
         self._model: Callable[[], str] = lambda: ""
         self.pending = None  # the CardExtrasRequest on its way, if any
@@ -152,6 +153,7 @@ class CardPanel(QWidget):
         persona_id: int | None,
         text: Callable[[], str] | None = None,
         model: Callable[[], str] | None = None,
+        name: str = "",
     ) -> None:
         """Show ``persona_id`` from now on; another persona withdraws extras being written
         for the previous one (they would belong to nobody on screen)."""
@@ -161,6 +163,7 @@ class CardPanel(QWidget):
                 self.pending = None
             self.status.clear()
         self.persona_id = persona_id
+        self.persona_name = name
         self._text = text or (lambda: "")
         self._model = model or (lambda: "")
         if persona_id is None:
@@ -250,7 +253,9 @@ class CardPanel(QWidget):
         if self.persona_id is None or self.pending is not None:
             return False
         try:
-            request = CardExtrasRequest(self.persona_id, self._text(), self._model())
+            request = CardExtrasRequest(
+                self.persona_id, self._text(), self._model(), self.persona_name
+            )
         except InvalidRequestError as exc:
             self._say(str(exc), error=True)
             return False

@@ -364,7 +364,7 @@ class PersonaEditor(QWidget):
         )
         self.check_panel.show_stored(check, persona.prompt_instructions)
         self.card_panel.set_persona(
-            persona.persona_id, self.text.toPlainText, self.try_panel.model_id
+            persona.persona_id, self.text.toPlainText, self.try_panel.model_id, persona.name
         )
         self.card_panel.show_extras(extras)
         self._update_state()
@@ -724,7 +724,7 @@ class PersonaEditor(QWidget):
                     persona_id, persona.name, self.text.toPlainText, self.try_panel.model_id
                 )
                 self.card_panel.set_persona(
-                    persona_id, self.text.toPlainText, self.try_panel.model_id
+                    persona_id, self.text.toPlainText, self.try_panel.model_id, persona.name
                 )
                 self.name_error.setVisible(False)
                 self._show_message(f"Renamed to “{persona.name}”.")
