@@ -390,6 +390,13 @@ class PersonaEditor(QWidget):
             self.persona.is_active,
         ):
             self.load(stored.persona_id)
+            return
+        try:  # card extras written elsewhere (export --card-extras, another window)
+            extras = self.store.cards.get(stored.persona_id)
+        except PersonaStudioError:
+            return
+        if extras != self.card_panel.stored:
+            self.card_panel.show_extras(extras)
 
     # -- state ----------------------------------------------------------------------------
 

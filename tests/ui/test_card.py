@@ -66,6 +66,13 @@ def test_the_card_tab_shows_edits_saves_and_discards_the_extras(qtbot, window) -
     assert window.store.cards.get(HANK).first_mes == "Hi again."
     assert panel.greeting.toPlainText() == "Hi again." and not editor.is_dirty()
 
+    # Extras written elsewhere (export --card-extras) show up when the file changes.
+    window.store.cards.save(HANK, CardExtras(first_mes="From the command line.", tags=("zfs",)))
+    editor.reload()
+    assert panel.greeting.toPlainText() == "From the command line." and not editor.is_dirty()
+    window.store.cards.save(HANK, CardExtras(first_mes="Hi again.", tags=("homelab", "ZFS")))
+    editor.reload()
+
     # The list filters by the tags; the filter offers every tag in the file.
     personas = window.personas
     personas.refresh()
