@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from persona_studio.engine.chat import PROBE_WHO, domain_probe
 from persona_studio.engine.headings import parse_persona
 from persona_studio.engine.persona_check import answers, domain_words
+from persona_studio.engine.polish import mentions_ai
 from persona_studio.errors import GenerationCancelled, InvalidRequestError, PersonaStudioError
 from persona_studio.llm.base import CancelToken, LLMBackend, SamplingParams
 
@@ -114,6 +115,11 @@ _NOT_TAGS = {
     "ok",
     "hello",
     "hi",
+    "one-word",
+    "that",
+    "these",
+    "this",
+    "following",
 }
 
 
@@ -141,7 +147,9 @@ def clean_reply(
     text = "\n".join(line for line in lines if line).strip()
     if len(text) > limit:
         text, cut = text[:limit], True
-    ends = list(_SENTENCE_END.finditer(text)) if cut else []
+    # A last sentence that announces what never came ("Here's what you can expect:") is
+    # as unfinished as one the token limit cut.
+    ends = list(_SENTENCE_END.finditer(text)) if cut or text.endswith(":") else []
     if ends and ends[-1].end() < len(text.rstrip()):
         # An unfinished last sentence (the model ran out of tokens): keep the finished ones.
         text = text[: ends[-1].end()]
@@ -164,8 +172,12 @@ def problem_with(text: str, *, others: tuple[str, ...] = ()) -> str | None:
 def clean_tags(text: str, name: str = "") -> list[str]:
     """Usable tags in the model's answer: short lowercase words or two-word phrases, none
     twice, none of the request's own words, not the persona's name."""
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
-    parts = re.split(r"[,;/|#\n]|\d+[.)]|\s-\s|\band\b", first_line)
+    kept = []
+    for line in text.splitlines():
+        if line.rstrip().endswith(":"):  # "Here are five tags that describe me:"
+            continue
+        kept.append(line.rsplit(":", 1)[-1])  # "Tags: a, b" -> " a, b"
+    parts = re.split(r"[,;/|#\n]|\d+[.)]|\s-\s|\band\b", "\n".join(kept))
     names = {name.casefold()}
     tags: list[str] = []
     for part in parts:
@@ -237,6 +249,10 @@ def write_extras(
     started = time.monotonic()
     parsed = parse_persona(persona_text)
     name = parsed.name or name
+    core = parsed.section("Core Identity")
+    # A character that calls itself an AI in its own greeting breaks the card; a persona the
+    # writer made an AI or an assistant may say so.
+    may_be_ai = mentions_ai(core.content if core else parsed.preamble)
     domain_question = domain_probe(persona_text)
     requests = [
         *GREETING_REQUESTS,
@@ -265,6 +281,8 @@ def write_extras(
         ran_out = backend.count_tokens(replies[key]) >= EXTRAS_PARAMS.max_tokens - 2
         text = clean_reply(replies[key], name, limit=limit, cut=ran_out)
         problem = problem_with(text, others=others)
+        if problem is None and not may_be_ai and mentions_ai(text):
+            problem = "the model's answer calls the persona an AI or an assistant"
         if problem is None:
             return text
         problems.append(f"{what}: {problem}; left as it was")

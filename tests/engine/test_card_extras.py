@@ -91,6 +91,7 @@ def test_hostile_output_is_cleaned_and_garbage_is_refused_with_a_message() -> No
         ("Hello {{user}}, I'm {{char}}. {{getvar::x}}", "Hello {{user}}, I'm {{char}}."),
         ("No full stop at the end", "No full stop at the end"),
         ("assistant: hi", ""),
+        ("Linux is versatile. Here's what you can expect:", "Linux is versatile."),
     ],
 )
 def test_clean_reply(raw: str, clean: str) -> None:
@@ -100,6 +101,30 @@ def test_clean_reply(raw: str, clean: str) -> None:
 def test_a_reply_cut_by_the_token_limit_ends_at_its_last_sentence() -> None:
     assert clean_reply("Fine sentence. And an unfinished one that", cut=True) == "Fine sentence."
     assert clean_reply("No sentence ends here at all", cut=True) == "No sentence ends here at all"
+
+
+def test_what_the_default_model_really_wrote_is_cleaned() -> None:
+    """Replies SmolLM2-135M gave for Homelab Hank: a character calling itself an AI is no
+    example dialogue, and a tag list's preamble is no tag."""
+    replies = [
+        "Hello! I'm Homelab Hank, and welcome to our home lab. How can I assist you today?",
+        "Hello! I'm glad you're back. How about a quick hello?",
+        "Hello. I'm glad you're here. What can I help you with today?",
+        "I'm a professional AI assistant designed to assist users in their daily tasks.",
+        "Linux servers are incredibly powerful and versatile. Here's what you can expect:",
+        "I'm here in the lab, surrounded by a mix of equipment and people.",
+        "Here are five one-word tags that describe you:\n1. Homelab Hank\n2. Tinkerer",
+    ]
+    draft = write_extras(ScriptedBackend(replies), HANK_TEXT)
+    assert draft.mes_example == (
+        "<START>\n{{user}}: What can you tell me about Linux servers?\n"
+        "{{char}}: Linux servers are incredibly powerful and versatile."
+    )
+    assert 'example dialogue ("Who are you?"): the model\'s answer calls the persona an AI' in (
+        " ".join(draft.problems)
+    )
+    assert draft.tags[0] == "tinkerer" and "one-word that" not in draft.tags
+    assert len(draft.tags) == 5
 
 
 def test_problem_and_tag_rules() -> None:
