@@ -170,6 +170,9 @@ def test_the_default_model_writes_usable_extras_in_the_persona_voice() -> None:
     assert draft.first_mes
     assert replace(draft, seconds=0) == replace(again, seconds=0)  # greedy: reproducible
     assert len(draft.tags) == 5
-    assert draft.mes_example.startswith("<START>\n{{user}}: Who are you?\n{{char}}: ")
+    # An answer in which Hank calls himself an AI is left out (the 135M model does that to
+    # "Who are you?"), so the dialogue holds one or two exchanges.
+    assert draft.mes_example.startswith("<START>\n{{user}}: ")
+    assert "{{char}}: " in draft.mes_example
     for text in (draft.first_mes, *draft.alternate_greetings, draft.scenario):
         assert "<START>" not in text and "##" not in text and "User:" not in text
