@@ -15,7 +15,11 @@ our headings (a tool that copied our text); otherwise it composes a persona from
 the heading it corresponds to, with SillyTavern's ``{{char}}``/``{{user}}`` macros written
 out (FORLLM does not expand them). What a persona has no place for (greetings, a lorebook,
 the ``extensions`` object, fields of future specs) is kept in ``card_fields``/``extensions``
-and written back on export. Fields that end up in the persona text must be text or the card
+and written back on export. A foreign card's ``mes_example`` and ``scenario`` are kept there
+too (as well as composed into the text), so the card keeps its own; so are ours when they
+were card extras (written in the Card tab or by the extras step) rather than made from the
+persona's headings. A card's own ``mes_example``/``scenario`` in ``card_fields`` win over
+the ones made from the headings. Fields that end up in the persona text must be text or the card
 is refused; the others are repaired or dropped with a note, since refusing a card for a
 field the persona never uses would only stand in the user's way.
 """
@@ -45,6 +49,7 @@ from persona_studio.export.model import (
     clean_name,
     clean_source,
     clean_text,
+    generation_type_of,
     require_persona,
 )
 from persona_studio.export.png_chunks import PngError, find_text, read_chunks, replace_text
@@ -65,6 +70,8 @@ CORE, TRAITS = "Core Identity", "Key Personality Traits"
 KNOWLEDGE, STYLE = "Knowledge Domain & Expertise", "Speaking Style & Tone"
 GUIDELINES, EXAMPLES = "Interaction Guidelines & Behaviors", "Example Phrases"
 SCENARIO = "Scenario"
+# Texts a card may have of its own although the persona text holds them too.
+CARD_OWN_TEXTS = ("mes_example", "scenario")
 
 # Card fields that become the persona text on import and are made from it on export.
 _TEXT_FIELDS = (
@@ -142,9 +149,9 @@ def _v2_data(doc: PersonaDocument, now: datetime) -> dict[str, Any]:
         "name": doc.name,
         "description": "\n\n".join(p for p in (section(CORE), section(KNOWLEDGE)) if p),
         "personality": _personality(section(TRAITS), section(STYLE)),
-        "scenario": section(SCENARIO),
+        "scenario": kept.get("scenario") or section(SCENARIO),
         "first_mes": kept.get("first_mes", ""),
-        "mes_example": _mes_example(section(EXAMPLES)),
+        "mes_example": kept.get("mes_example") or _mes_example(section(EXAMPLES)),
         "creator_notes": kept.get("creator_notes") or provenance(doc, now),
         "system_prompt": doc.prompt_instructions,
         "post_history_instructions": "",
@@ -186,13 +193,19 @@ def _mes_example(examples: str) -> str:
 
 
 def _tags(doc: PersonaDocument) -> list[str]:
-    ours = ["persona-studio"]
-    if doc.generation_type:
-        ours.append(doc.generation_type.replace("_", "-"))
-    elif doc.generation_source == USER_MANUAL:
-        ours.append("hand-written")
     tags = list(doc.card_fields.get("tags", []))
-    return tags + [t for t in ours if t not in tags]
+    return tags + [t for t in _our_tags(doc.generation_source) if t not in tags]
+
+
+def _our_tags(generation_source: Any) -> list[str]:
+    """The tags every card made here carries: where it came from."""
+    ours = ["persona-studio"]
+    kind = generation_type_of(generation_source if isinstance(generation_source, str) else None)
+    if kind:
+        ours.append(kind.replace("_", "-"))
+    elif generation_source == USER_MANUAL:
+        ours.append("hand-written")
+    return ours
 
 
 def provenance(doc: PersonaDocument, now: datetime) -> str:
@@ -230,6 +243,9 @@ def _our_extension(doc: PersonaDocument) -> dict[str, Any]:
         # creator_notes then hold our provenance, which an import must not keep as the
         # card's own notes (they would be stale on the next export).
         "wrote_creator_notes": not doc.card_fields.get("creator_notes"),
+        # Which of the card's texts are the card's own, not made from the persona's
+        # headings: an import keeps those (and only those) as card extras.
+        "card_extras": [key for key in CARD_OWN_TEXTS if doc.card_fields.get(key)],
     }
 
 
@@ -240,7 +256,9 @@ def card_json(card: dict[str, Any]) -> str:
 def card_png(doc: PersonaDocument, *, now: datetime, base: bytes | None = None) -> bytes:
     """A PNG holding the V3 card (``ccv3``) and a V2 copy (``chara``) for older readers, as
     SillyTavern writes them; ``base`` is an existing PNG to put them into (its older card
-    chunks are replaced), else the generated avatar."""
+    chunks are replaced), else the generated avatar. ``chara`` is the image's first text
+    chunk and ``ccv3`` the second: Agnai reads only the first text chunk (and only V2),
+    SillyTavern looks for ``ccv3`` first wherever it is."""
     texts = {
         V2_KEYWORD: _b64(card_v2(doc, now=now, backfill=True)),
         V3_KEYWORD: _b64(card_v3(doc, now=now)),
@@ -316,6 +334,10 @@ def read_card(card: dict[str, Any], *, backfilled: bool = False) -> PersonaDocum
         if spec is not None and not isinstance(spec, str):
             raise ImportFormatError(f"its 'spec' should be text, not {type_name(spec)}.")
         data = card.get("data")
+        if data is None and isinstance(card.get("name"), str):
+            # Some tools label a flat card with a spec; its fields are where V1 has them.
+            notes.append("its 'data' was missing; its fields were read from the top level")
+            data = {k: v for k, v in card.items() if k not in ("spec", "spec_version")}
         if not isinstance(data, dict):
             raise ImportFormatError(
                 f"it calls itself a character card ({spec or 'no spec'}) but its 'data' is "
@@ -354,6 +376,13 @@ def _from_data(data: dict[str, Any], notes: list[str], *, backfilled: bool) -> P
         text = compose_text(name[:MAX_NAME_CHARS], texts)
     require_persona(name, text)
     kept = _kept_fields(data, notes, ours=bool(ours))
+    own = ours.get("card_extras") if ours else CARD_OWN_TEXTS
+    for key in CARD_OWN_TEXTS:
+        if isinstance(own, list | tuple) and key in own and texts[key]:
+            kept[key] = texts[key]
+    if ours and "tags" in kept:  # the tags our export adds are not the writer's
+        made = set(_our_tags(ours.get("generation_source")))
+        kept["tags"] = [t for t in kept["tags"] if t not in made]
     notes_text = data.get("creator_notes")
     if backfilled and isinstance(notes_text, str):
         notes_text = notes_text.replace(BACKFILL_NOTE, "").strip()
@@ -514,6 +543,8 @@ def _clean_multilingual(key: str, value: Any, notes: list[str]) -> dict[str, str
 _CLEANERS: dict[str, Callable[[str, Any, list[str]], Any]] = {
     "creator_notes": _clean_str,
     "first_mes": _clean_str,
+    "mes_example": _clean_str,
+    "scenario": _clean_str,
     "creator": _clean_str,
     "character_version": _clean_str,
     "nickname": _clean_str,

@@ -1,9 +1,13 @@
 """``persona-studio export`` and ``persona-studio import``: the window's file jobs, headless.
 
     persona-studio export NAME --format FMT --out PATH [--db PATH] [--versions] [--from MODEL]
+                         [--card-extras [--model ID]]
     persona-studio import FILE... [--db PATH]
 
-Export prints the path it wrote; it never replaces the open database, a device, a fifo or
+``--card-extras`` (card and JSON formats) first has the model write the persona's card extras
+(greeting, alternate greetings, example dialogue, scenario, tags) when it has none, and saves
+them with it; extras it has already (written in the window, or imported) are exported as they
+are. Export prints the path it wrote; it never replaces the open database, a device, a fifo or
 a link (exit 2). Import takes files and folders (the persona files in them; links out of a
 folder are not followed) and reports each file on a line of its own (stdout for an import,
 stderr for a failure). It exits 0 if every file was imported, 2 if a file was refused as
@@ -16,6 +20,7 @@ it was.
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import TextIO
 
@@ -29,9 +34,10 @@ from persona_studio.export.io import (
 )
 from persona_studio.export.model import PersonaDocument
 from persona_studio.export.store_glue import load_document, save_document
-from persona_studio.store import SavedPersona, Store
+from persona_studio.store import CardExtras, SavedPersona, Store, clean_tags
 
 COMMANDS = ("export", "import")
+CARD_FORMATS = ("card-v2", "card-v3", "card-png", "json")
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2  # as persona_studio.cli
 
 
@@ -67,6 +73,19 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         dest="from_model",
         metavar="MODEL",
         help="with --format modelfile: the base model (default: the persona's own model)",
+    )
+    export.add_argument(
+        "--card-extras",
+        action="store_true",
+        help="with a card format or json: if the persona has no card extras (greeting, "
+        "example dialogue, scenario, tags), have the model write them first and save them",
+    )
+    export.add_argument(
+        "--model",
+        dest="extras_model",
+        metavar="ID",
+        help="with --card-extras: the model that writes them (default: the one that made "
+        "the persona, else the built-in one)",
     )
     imported = subparsers.add_parser(
         "import",
@@ -115,13 +134,57 @@ def _export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.from_model is not None and args.export_format != "modelfile":
         err.write("error: --from works with --format modelfile only.\n")
         return EXIT_INVALID
+    if args.card_extras and args.export_format not in CARD_FORMATS:
+        err.write(f"error: --card-extras works with --format {', '.join(CARD_FORMATS)} only.\n")
+        return EXIT_INVALID
+    if args.extras_model is not None and not args.card_extras:
+        err.write("error: --model works with --card-extras only.\n")
+        return EXIT_INVALID
     with _open(args, err, create=False) as store:
+        if args.card_extras:
+            _write_card_extras(store, args.name, args.extras_model, err)
         doc = load_document(store, args.name, with_versions=args.versions)
     path = export_persona(
         doc, args.export_format, args.out, from_model=args.from_model, protect=[store.path]
     )
     out.write(f"{path}\n")
     return EXIT_OK
+
+
+def _write_card_extras(store: Store, name: str, model_id: str | None, err: TextIO) -> None:
+    """The persona's card extras written by the model and saved, unless it has some."""
+    from persona_studio.checks import model_for
+    from persona_studio.engine.card_extras import EXTRAS_SECONDS, write_extras
+    from persona_studio.llm.catalog import BackendPool
+
+    persona = store.personas.get_by_name(name)
+    if store.cards.get(persona.persona_id) is not None:
+        err.write(f"{persona.name} has card extras already; they are exported as they are.\n")
+        return
+    model_id = model_id or model_for(store, persona.persona_id)
+    err.write(f"Writing the card extras of {persona.name} with {model_id}…\n")
+    pool = BackendPool()
+    try:
+        draft = write_extras(
+            pool.get(model_id),
+            persona.prompt_instructions,
+            name=persona.name,
+            deadline=time.monotonic() + EXTRAS_SECONDS,
+        )
+    finally:
+        pool.close()
+    for problem in draft.problems:
+        err.write(f"note: {problem}\n")
+    extras = CardExtras(
+        first_mes=draft.first_mes,
+        alternate_greetings=draft.alternate_greetings,
+        mes_example=draft.mes_example,
+        scenario=draft.scenario,
+        tags=clean_tags(draft.tags),
+        model=draft.model or model_id,
+    )
+    store.cards.save(persona.persona_id, extras)
+    err.write(f"Card extras written in {draft.seconds:.1f} s and saved with {persona.name}.\n")
 
 
 def _import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -81,7 +81,9 @@ def find_text(chunks: Iterable[Chunk], keyword: str) -> str | None:
 
 
 def replace_text(png: bytes, texts: dict[str, str]) -> bytes:
-    """``png`` with one tEXt chunk per entry of ``texts``, put just before IEND.
+    """``png`` with one tEXt chunk per entry of ``texts``, in that order, put right after
+    IHDR, so they are the image's first text chunks whatever text it held before (a reader
+    that takes the first text chunk, as Agnai does, finds the first of ``texts``).
 
     Any older text chunk (of any of the three text types) with one of those keywords, in
     any letter case, goes first: a file exported into again never holds two chunks of one
@@ -90,7 +92,7 @@ def replace_text(png: bytes, texts: dict[str, str]) -> bytes:
     gone = {key.lower() for key in texts}
     kept = [c for c in read_chunks(png) if not (c.type in TEXT_TYPES and c.keyword.lower() in gone)]
     new = [text_chunk(key, value) for key, value in texts.items()]
-    return encode_png([*kept[:-1], *new, kept[-1]])  # kept[-1] is IEND
+    return encode_png([kept[0], *new, *kept[1:]])  # kept[0] is IHDR
 
 
 def encode_png(chunks: Iterable[Chunk]) -> bytes:

@@ -6,6 +6,11 @@ written by hand (or imported from a card), the card's extensions and other field
 ``generation_input_details`` under ``imported_card``; FORLLM only records that column. A
 generated persona's input details keep FORLLM's own shape untouched.
 
+A persona's card extras (greeting, alternate greetings, example dialogue, scenario, tags:
+store.cards) travel in ``card_fields`` under the card's own keys, so every format that
+carries card fields carries them; an import saves them back as the persona's card extras,
+in the same transaction as the persona.
+
 A persona's rating travels as ``ratings = {"rating": 1-5, "note": "...", "rated_at": ISO}``
 (the store keeps one rating per persona); an import restores it with store.personas.rate.
 """
@@ -18,10 +23,13 @@ from typing import Any
 
 from persona_studio.export.cards import clean_card_fields
 from persona_studio.export.model import USER_MANUAL, PersonaDocument, VersionEntry
-from persona_studio.store import NewPersona, Persona, SavedPersona, Store
+from persona_studio.store import CardExtras, NewPersona, Persona, SavedPersona, Store, clean_tags
+from persona_studio.store.card_extras import MAX_EXTRA_CHARS, MAX_GREETINGS, MAX_TAGS
 from persona_studio.store.ratings import MAX_NOTE_CHARS, MAX_RATING, MIN_RATING
 
 CARD_KEY = "imported_card"
+# The card fields that are a persona's card extras (store.cards), not kept in input details.
+EXTRA_KEYS = ("first_mes", "alternate_greetings", "mes_example", "scenario", "tags")
 
 
 def load_document(store: Store, name: str, *, with_versions: bool = False) -> PersonaDocument:
@@ -45,6 +53,10 @@ def document_from_persona(
         extensions = _dict(card.get("extensions"))
         # Anyone may have edited the column; nothing there is written out unchecked.
         card_fields = clean_card_fields(_dict(card.get("fields")), [])
+    extras = store.cards.get(persona.persona_id)
+    if extras is not None:  # the saved extras are the whole truth, cleared ones included
+        card_fields = {k: v for k, v in card_fields.items() if k not in EXTRA_KEYS}
+        card_fields.update(extras_fields(extras))
     versions: tuple[VersionEntry, ...] = ()
     if with_versions:
         versions = tuple(
@@ -83,6 +95,54 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def extras_fields(extras: CardExtras) -> dict[str, Any]:
+    """Card extras as the card fields they are written as (only those with content: an
+    empty example dialogue or scenario is then made from the persona's headings)."""
+    fields: dict[str, Any] = {
+        "first_mes": extras.first_mes,
+        "alternate_greetings": [g for g in extras.alternate_greetings if g.strip()],
+        "mes_example": extras.mes_example,
+        "scenario": extras.scenario,
+        "tags": list(extras.tags),
+    }
+    return {k: v for k, v in fields.items() if v and (not isinstance(v, str) or v.strip())}
+
+
+def extras_from_fields(fields: dict[str, Any], notes: list[str]) -> CardExtras | None:
+    """The card extras among a document's card fields (already of the right types, see
+    cards.clean_card_fields), within the store's limits (cut, with a note); None if none."""
+
+    def text(key: str, what: str) -> str:
+        value = fields.get(key)
+        if not isinstance(value, str):
+            return ""
+        if len(value) > MAX_EXTRA_CHARS:
+            notes.append(f"its {what} was cut to {MAX_EXTRA_CHARS:,} characters")
+            return value[:MAX_EXTRA_CHARS]
+        return value
+
+    greetings = [g for g in fields.get("alternate_greetings") or () if isinstance(g, str)]
+    if len(greetings) > MAX_GREETINGS:
+        notes.append(f"only the first {MAX_GREETINGS} of its alternate greetings were kept")
+    kept_greetings = []
+    for greeting in greetings[:MAX_GREETINGS]:
+        if len(greeting) > MAX_EXTRA_CHARS:
+            notes.append(f"an alternate greeting was cut to {MAX_EXTRA_CHARS:,} characters")
+        kept_greetings.append(greeting[:MAX_EXTRA_CHARS])
+    raw_tags = [t for t in fields.get("tags") or () if isinstance(t, str)]
+    tags = clean_tags(raw_tags)
+    if len(raw_tags) > MAX_TAGS and len(tags) == MAX_TAGS:
+        notes.append(f"only the first {MAX_TAGS} of its tags were kept")
+    extras = CardExtras(
+        first_mes=text("first_mes", "greeting"),
+        alternate_greetings=tuple(kept_greetings),
+        mes_example=text("mes_example", "example dialogue"),
+        scenario=text("scenario", "scenario"),
+        tags=tags,
+    )
+    return None if extras.is_empty() else extras
+
+
 @dataclass(frozen=True)
 class SaveOutcome:
     saved: SavedPersona
@@ -96,9 +156,11 @@ def save_document(store: Store, doc: PersonaDocument) -> SaveOutcome:
     texts = _history(doc)
     notes = list(doc.notes)
     rating = _rating(doc.ratings, notes)
+    extras = extras_from_fields(doc.card_fields, notes)
+    other_fields = {k: v for k, v in doc.card_fields.items() if k not in EXTRA_KEYS}
     details = doc.input_details
-    if doc.generation_type is None and (doc.extensions or doc.card_fields):
-        card = {"extensions": doc.extensions, "fields": doc.card_fields}
+    if doc.generation_type is None and (doc.extensions or other_fields):
+        card = {"extensions": doc.extensions, "fields": other_fields}
         details = {**(details or {}), CARD_KEY: card}
     # One transaction: a crash or a kill mid-import leaves the whole persona or nothing.
     saved = store.personas.create_with_history(
@@ -115,6 +177,7 @@ def save_document(store: Store, doc: PersonaDocument) -> SaveOutcome:
         ),
         texts[1:],
         rating=rating,
+        card_extras=extras,
     )
     return SaveOutcome(saved, tuple(notes))
 

@@ -4,6 +4,7 @@ Only this package touches the database. It never imports Qt or the engine: the w
 CLI and the window all go through :class:`Store`.
 """
 
+from persona_studio.store.card_extras import CardExtras, clean_tags
 from persona_studio.store.queue import CANCELLED, CANCELLED_BEFORE_START, GENERATE_PERSONA
 from persona_studio.store.records import (
     ClaimedJob,
@@ -27,6 +28,7 @@ from persona_studio.store.storage import Store
 __all__ = [
     "CANCELLED",
     "CANCELLED_BEFORE_START",
+    "CardExtras",
     "GENERATE_PERSONA",
     "ClaimedJob",
     "Job",
@@ -44,4 +46,5 @@ __all__ = [
     "Store",
     "Subforum",
     "TemplateVersionRecord",
+    "clean_tags",
 ]

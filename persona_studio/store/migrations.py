@@ -121,6 +121,27 @@ CREATE TABLE IF NOT EXISTS ps_persona_checks (
     result TEXT                              -- JSON: the whole CheckResult
 )"""
 
+# A persona's card extras (card_extras.py): one row per persona, the whole truth about the
+# four texts once it exists; its tags one row each, so the list can filter by one.
+_CREATE_PS_CARD_EXTRAS = """
+CREATE TABLE IF NOT EXISTS ps_card_extras (
+    persona_id INTEGER PRIMARY KEY,          -- = personas.persona_id
+    first_mes TEXT NOT NULL DEFAULT '',      -- the greeting
+    alternate_greetings TEXT NOT NULL DEFAULT '[]',  -- JSON list of texts
+    mes_example TEXT NOT NULL DEFAULT '',    -- example dialogue, <START> blocks
+    scenario TEXT NOT NULL DEFAULT '',
+    model TEXT,                              -- the model that wrote them; NULL: typed, imported
+    updated_at TIMESTAMP NOT NULL
+)"""
+
+_CREATE_PS_PERSONA_TAGS = """
+CREATE TABLE IF NOT EXISTS ps_persona_tags (
+    id INTEGER PRIMARY KEY,
+    persona_id INTEGER NOT NULL,
+    tag TEXT NOT NULL,
+    position INTEGER NOT NULL                -- the order the writer gave them
+)"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subforums.description", _add_subforum_description),
     Migration(2, "ps_jobs", _run_ddl(_CREATE_PS_JOBS)),
@@ -161,6 +182,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             # The latest check of a version: the list joins it for every persona it shows.
             "CREATE INDEX IF NOT EXISTS ps_persona_checks_version "
             "ON ps_persona_checks (persona_id, version, id)",
+        ),
+    ),
+    Migration(
+        8,
+        "ps_card_extras and ps_persona_tags",
+        _run_ddl(
+            _CREATE_PS_CARD_EXTRAS,
+            _CREATE_PS_PERSONA_TAGS,
+            "CREATE INDEX IF NOT EXISTS ps_persona_tags_persona "
+            "ON ps_persona_tags (persona_id, position)",
+            # The list's tag filter: personas carrying a tag, whatever its letter case.
+            "CREATE INDEX IF NOT EXISTS ps_persona_tags_tag "
+            "ON ps_persona_tags (tag COLLATE NOCASE, persona_id)",
         ),
     ),
 )

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from persona_studio import safejson
 from persona_studio.errors import NameTakenError, NotFoundError, StoreError
+from persona_studio.store import card_extras as cards_db
 from persona_studio.store import checks as checks_db
 from persona_studio.store import ratings
 from persona_studio.store.db import Database
@@ -396,8 +397,12 @@ def save_new(conn: sa.Connection, p: NewPersona, *, request_id: int | None = Non
     return SavedPersona(persona_id, name, version, requested_name=requested, renamed=renamed)
 
 
-def _filters(search: str | None, source: str | None, include_inactive: bool) -> list[Any]:
+def _filters(
+    search: str | None, source: str | None, include_inactive: bool, tag: str | None = None
+) -> list[Any]:
     conditions: list[Any] = []
+    if tag:
+        conditions.append(cards_db.tagged(tag))
     if not include_inactive:
         conditions.append(P.is_active == sa.true())  # FORLLM's own test: is_active = 1
     if source == "user_manual":
@@ -457,16 +462,18 @@ class Personas:
         later_texts: Sequence[str] = (),
         *,
         rating: tuple[int, str, datetime | None] | None = None,
+        card_extras: cards_db.CardExtras | None = None,
     ) -> SavedPersona:
         """An imported persona in ONE transaction: ``p`` as version 1, each of
-        ``later_texts`` as the next version (the last is the current text), and its
-        ``rating`` (stars, note, rated_at). All of it is saved, or (an error, a crash, a
+        ``later_texts`` as the next version (the last is the current text), its
+        ``rating`` (stars, note, rated_at) and its ``card_extras`` (greetings, tags...). All of it is saved, or (an error, a crash, a
         kill) nothing is. The returned version is the last one saved."""
         for text in later_texts:
             _check_text(text)
         checked = None
         if rating is not None:
             checked = (ratings.check_rating(rating[0]), ratings.check_note(rating[1]), rating[2])
+        extras = cards_db.check_extras(card_extras) if card_extras is not None else None
 
         def write(conn: sa.Connection) -> SavedPersona:
             saved = save_new(conn, p)
@@ -483,6 +490,8 @@ class Personas:
                 )
             if checked is not None and checked[0] is not None:
                 ratings.write_rating(conn, saved.persona_id, checked[0], checked[1], checked[2])
+            if extras is not None:
+                cards_db.write_extras(conn, saved.persona_id, extras)
             return replace(saved, version=version)
 
         return self._db.write(write)
@@ -524,13 +533,15 @@ class Personas:
         descending: bool = False,
         limit: int | None = None,
         offset: int = 0,
+        tag: str | None = None,
     ) -> list[PersonaSummary]:
         """Summaries for a list view. ``source``: a generation_source value; 'user_manual'
         also matches FORLLM's NULL, 'llm_generated' matches every generated type.
         ``order_by='rating'`` puts the best first with ``descending=True``; unrated personas
         come last either way. ``order_by='check'`` sorts by the score of the current
-        version's latest check the same way (unchecked personas last)."""
-        filters = _filters(search, source, include_inactive)
+        version's latest check the same way (unchecked personas last). ``tag``: only
+        personas carrying that tag (any letter case)."""
+        filters = _filters(search, source, include_inactive, tag)
         order = _order(order_by, descending)
         if order_by == "check":
             query = _summaries().where(*filters).order_by(*order).limit(limit)
@@ -556,11 +567,12 @@ class Personas:
         search: str | None = None,
         source: str | None = None,
         include_inactive: bool = False,
+        tag: str | None = None,
     ) -> int:
         query = (
             sa.select(sa.func.count())
             .select_from(PersonaRow)
-            .where(*_filters(search, source, include_inactive))
+            .where(*_filters(search, source, include_inactive, tag))
         )
         return self._db.read(lambda conn: int(conn.scalar(query) or 0))
 
@@ -666,6 +678,7 @@ class Personas:
             )
             conn.execute(sa.delete(RatingRow).where(Rt.persona_id == persona_id))
             conn.execute(sa.delete(PersonaCheckRow).where(C.persona_id == persona_id))
+            cards_db.delete_extras(conn, persona_id)
             conn.execute(sa.delete(PersonaRow).where(P.persona_id == persona_id))
 
         self._db.write(write)

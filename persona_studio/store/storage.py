@@ -7,6 +7,7 @@ from types import TracebackType
 
 from persona_studio import paths
 from persona_studio.errors import InvalidDatabaseError, StoreError
+from persona_studio.store.card_extras import CardExtrasStore
 from persona_studio.store.db import DEFAULT_BUSY_TIMEOUT_S, Database
 from persona_studio.store.migrations import prepare
 from persona_studio.store.personas import Personas
@@ -49,6 +50,7 @@ class Store:
         self.subforums = Subforums(db)
         self.settings = Settings(db)
         self.templates = TemplateVersions(db)
+        self.cards = CardExtrasStore(db)
 
     @classmethod
     def open(

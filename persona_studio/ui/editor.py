@@ -1,6 +1,6 @@
 """The persona editor: Markdown text with its headings highlighted, a live structure check,
 the persona check (how the model answers as the persona, and a Check button for the text as
-edited), the persona's size in tokens against the model's context window, Save as a new
+edited), the card extras (the Card tab: greeting, example dialogue, scenario, tags), the persona's size in tokens against the model's context window, Save as a new
 version, and beside the text the "Try it" panel to chat with the persona as it stands.
 
 Small models have little room: a 900-token persona in a 2,048-token window leaves the
@@ -46,6 +46,7 @@ from persona_studio.errors import (
     NotFoundError,
     PersonaStudioError,
 )
+from persona_studio.ui.card_panel import CardPanel
 from persona_studio.ui.check_panel import CheckPanel
 from persona_studio.ui.labels import error_color, model_label, source_label
 from persona_studio.ui.preferences import DEFAULT_CONTEXT
@@ -195,6 +196,8 @@ class PersonaEditor(QWidget):
             "included) as the system prompt, and score the answers"
         )
         self.check_button.clicked.connect(self.run_check)
+        self.card_panel = CardPanel()
+        self.card_panel.changed.connect(self._update_state)
 
         self.rating = QComboBox()
         self.rating.setAccessibleName("Rating")
@@ -246,6 +249,7 @@ class PersonaEditor(QWidget):
         self.checks_tabs.setDocumentMode(True)
         self.checks_tabs.addTab(structure, "Structure")
         self.checks_tabs.addTab(check_page, "Check")
+        self.checks_tabs.addTab(self.card_panel, "Card")
         lower = QWidget()
         lower_layout = QVBoxLayout(lower)
         lower_layout.setContentsMargins(0, 0, 0, 0)
@@ -316,6 +320,7 @@ class PersonaEditor(QWidget):
         self.message.setVisible(False)
         self.try_panel.set_persona(None)
         self.check_panel.set_persona(None)
+        self.card_panel.set_persona(None)
         self._update_state()
 
     def load(self, persona_id: int) -> bool:
@@ -326,6 +331,7 @@ class PersonaEditor(QWidget):
             persona = self.store.personas.get(persona_id)
             info = self.store.personas.generation_info(persona_id)
             check = self.store.personas.latest_check(persona_id, persona.version)
+            extras = self.store.cards.get(persona_id)
         except PersonaStudioError as exc:
             self._show_message(str(exc), error=True)
             return False
@@ -357,6 +363,10 @@ class PersonaEditor(QWidget):
             persona.persona_id, persona.name, self.text.toPlainText, self.try_panel.model_id
         )
         self.check_panel.show_stored(check, persona.prompt_instructions)
+        self.card_panel.set_persona(
+            persona.persona_id, self.text.toPlainText, self.try_panel.model_id, persona.name
+        )
+        self.card_panel.show_extras(extras)
         self._update_state()
         return True
 
@@ -380,6 +390,13 @@ class PersonaEditor(QWidget):
             self.persona.is_active,
         ):
             self.load(stored.persona_id)
+            return
+        try:  # card extras written elsewhere (export --card-extras, another window)
+            extras = self.store.cards.get(stored.persona_id)
+        except PersonaStudioError:
+            return
+        if extras != self.card_panel.stored:
+            self.card_panel.show_extras(extras)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -393,6 +410,7 @@ class PersonaEditor(QWidget):
         return (
             self.text.toPlainText() != self._loaded_text
             or self.name_edit.text().strip() != self.persona.name
+            or self.card_panel.is_dirty()
         )
 
     def confirm_leave(
@@ -429,6 +447,7 @@ class PersonaEditor(QWidget):
         elif answer == QMessageBox.StandardButton.Discard:
             self.text.setPlainText(self._loaded_text)
             self.name_edit.setText(self.persona.name)
+            self.card_panel.revert()
             self._update_state()
             go_on()
         elif stay is not None:
@@ -643,9 +662,28 @@ class PersonaEditor(QWidget):
         persona_id, store = self.persona.persona_id, self.store
         text, name = self.text.toPlainText(), self.name_edit.text().strip()
         new_name = name if name != self.persona.name else None
+        text_changed = text != self._loaded_text or new_name is not None
+        card = self.card_panel.current() if self.card_panel.is_dirty() else None
 
-        def saved(version) -> None:
+        def call():
+            # The text first: a name already taken refuses the whole save, card included.
+            version = (
+                store.personas.save_edit(persona_id, text, name=new_name) if text_changed else None
+            )
+            kept = store.cards.save(persona_id, card) if card is not None else None
+            return version, kept
+
+        def saved(outcome) -> None:
+            version, kept = outcome
             self._set_busy(False)
+            if version is None:  # the card alone
+                if self.persona_id == persona_id and kept is not None:
+                    self.card_panel.show_extras(kept)
+                self._show_message("Card saved.")
+                self.saved.emit(persona_id)
+                if then is not None:
+                    then()
+                return
             if self.persona_id == persona_id and self.text.toPlainText() == text:
                 unsaved_check = self.check_panel.unsaved_result_for(text)
                 self.load(persona_id)
@@ -654,6 +692,8 @@ class PersonaEditor(QWidget):
                     self._keep_check_of_saved_text(persona_id, text)
             elif self.persona_id == persona_id:  # typed on while it saved: keep the new text
                 self._loaded_text = text
+                if kept is not None:
+                    self.card_panel.stored = kept
                 self.persona = self.store.personas.get(persona_id)
                 self._update_state()
             self._show_message(f"Saved as version {version.version}.")
@@ -672,9 +712,7 @@ class PersonaEditor(QWidget):
 
         self._set_busy(True)
         self._show_message("Saving…")
-        self.writes.off_thread(
-            lambda: store.personas.save_edit(persona_id, text, name=new_name), saved, failed
-        )
+        self.writes.off_thread(call, saved, failed)
         return True
 
     def rename(self) -> None:
@@ -691,6 +729,9 @@ class PersonaEditor(QWidget):
                 self.try_panel.set_persona(persona_id, persona.name, self.text.toPlainText)
                 self.check_panel.set_persona(
                     persona_id, persona.name, self.text.toPlainText, self.try_panel.model_id
+                )
+                self.card_panel.set_persona(
+                    persona_id, self.text.toPlainText, self.try_panel.model_id, persona.name
                 )
                 self.name_error.setVisible(False)
                 self._show_message(f"Renamed to “{persona.name}”.")

@@ -275,6 +275,12 @@ class MainWindow(QMainWindow):
         worker.checkStarted.connect(self._check_started)
         worker.checkAnswered.connect(check_panel.answered)
         worker.checkFinished.connect(self._check_finished)
+        card_panel = self.editor.card_panel
+        card_panel.writeWanted.connect(self._write_card_extras)
+        card_panel.stopWanted.connect(worker.stop_card_extras)
+        worker.extrasStarted.connect(card_panel.started)
+        worker.extrasProgress.connect(card_panel.progress)
+        worker.extrasFinished.connect(self._card_extras_finished)
         self.editor.try_button.setChecked(self.prefs.try_panel_shown)
         self.editor.try_button.toggled.connect(
             lambda shown: setattr(self.prefs, "try_panel_shown", shown)
@@ -466,6 +472,7 @@ class MainWindow(QMainWindow):
         else:  # loading for a question in the "Try it" panel, or a persona check
             self.editor.try_panel.model_loading(model_id)
             self.editor.check_panel.model_loading(model_id)
+            self.editor.card_panel.model_loading(model_id)
 
     def _model_loaded(self, model_id: str, seconds: float) -> None:
         self.model_state.setText(f"Model {model_label(model_id)} ready")
@@ -558,6 +565,20 @@ class MainWindow(QMainWindow):
             self.model_state.setText("Model ready; waiting for jobs")
         if outcome.saved_version is not None:
             self._persona_changed(outcome.persona_id)  # the list shows the new score
+
+    # -- the editor's card extras ---------------------------------------------------------------
+
+    def _write_card_extras(self, request) -> None:
+        """Card extras go to the worker thread like a Try it question: after the running
+        job, if there is one (the Card tab says so)."""
+        self.worker.write_card_extras(request)
+        if self.worker.current_request is not None:
+            self.editor.card_panel.waiting_for(self._running_job_name)
+
+    def _card_extras_finished(self, outcome) -> None:
+        self.editor.card_panel.finished(outcome)
+        if self.worker.current_request is None:
+            self.model_state.setText("Model ready; waiting for jobs")
 
     def _pause_toggled(self, paused: bool) -> None:
         self.worker.set_paused(paused)

@@ -1,8 +1,8 @@
 """The persona list: every persona in the file (FORLLM's own included), searchable, sortable.
 
 The model pages through ``store.personas.list`` (fetchMore), so a file with ten thousand
-personas opens as fast as one with ten; searching and sorting are done by SQLite, not by a
-proxy over rows that were never loaded.
+personas opens as fast as one with ten; searching, filtering by source or tag and sorting are
+done by SQLite, not by a proxy over rows that were never loaded.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ SOURCES = (
     ("Written by hand", "user_manual"),
 )
 SEARCH_DELAY_MS = 200
+ALL_TAGS = "All tags"
 
 
 def _day(value) -> str:
@@ -106,6 +107,7 @@ class PersonaListModel(QAbstractTableModel):
         self._total = 0
         self.search = ""
         self.source: str | None = None
+        self.tag: str | None = None
         self.order_by = "name"
         self.descending = False
         self.error = ""
@@ -120,6 +122,7 @@ class PersonaListModel(QAbstractTableModel):
         return self.store.personas.list(
             search=self.search or None,
             source=self.source,
+            tag=self.tag,
             order_by=self.order_by,
             descending=self.descending,
             limit=limit,
@@ -127,7 +130,9 @@ class PersonaListModel(QAbstractTableModel):
         )
 
     def _count(self) -> int:
-        return self.store.personas.count(search=self.search or None, source=self.source)
+        return self.store.personas.count(
+            search=self.search or None, source=self.source, tag=self.tag
+        )
 
     def set_store(self, store) -> None:
         self.store = store
@@ -160,10 +165,19 @@ class PersonaListModel(QAbstractTableModel):
         self._total = total
         sync_rows(self, self._rows, rows, lambda summary: summary.persona_id)
 
-    def set_filter(self, search: str, source: str | None) -> None:
-        if (search, source) != (self.search, self.source):
-            self.search, self.source = search, source
+    def set_filter(self, search: str, source: str | None, tag: str | None = None) -> None:
+        if (search, source, tag) != (self.search, self.source, self.tag):
+            self.search, self.source, self.tag = search, source, tag
             self.reload()
+
+    def tags(self) -> list[tuple[str, int]]:
+        """Every tag the shown personas carry, with how many carry it."""
+        if self.store is None:
+            return []
+        try:
+            return self.store.cards.tags()
+        except PersonaStudioError:
+            return []
 
     @property
     def total(self) -> int:
@@ -329,6 +343,12 @@ class PersonaListPanel(QWidget):
         self.source.setAccessibleName("Show personas from")
         for label, value in SOURCES:
             self.source.addItem(label, value)
+        self.tag = QComboBox()
+        self.tag.setObjectName("personaTag")
+        self.tag.setAccessibleName("Show personas with the tag")
+        self.tag.setToolTip("Show only the personas that carry this tag (the editor's Card tab)")
+        self.tag.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.tag.addItem(ALL_TAGS, None)
         self.view = QTableView()
         self.view.setObjectName("personaTable")
         self.view.setAccessibleName("Personas")
@@ -370,6 +390,7 @@ class PersonaListPanel(QWidget):
         self._search_timer.timeout.connect(self._apply_filter)
         self.search.textChanged.connect(self._search_timer.start)
         self.source.currentIndexChanged.connect(self._apply_filter)
+        self.tag.currentIndexChanged.connect(self._apply_filter)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
         self.model.modelReset.connect(self._update_count)
         self.model.rowsInserted.connect(self._update_count)
@@ -378,6 +399,7 @@ class PersonaListPanel(QWidget):
         filters = QHBoxLayout()
         filters.addWidget(self.search, 1)
         filters.addWidget(self.source)
+        filters.addWidget(self.tag)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(filters)
@@ -387,13 +409,39 @@ class PersonaListPanel(QWidget):
 
     def set_store(self, store) -> None:
         self.model.set_store(store)
+        self._update_tags()
 
     def refresh(self) -> None:
         self.model.refresh()
+        self._update_tags()
         self._update_count()
 
+    def _update_tags(self) -> None:
+        """The tag filter's choices: the tags in the file now (the chosen one stays chosen,
+        with a count of 0 if no persona carries it any more)."""
+        chosen = self.tag.currentData()
+        tags = self.model.tags()
+        items = [(f"{tag} ({count})", tag) for tag, count in tags]
+        if chosen is not None and not any(t.casefold() == chosen.casefold() for t, _ in tags):
+            items.append((f"{chosen} (0)", chosen))
+        current = [(self.tag.itemText(i), self.tag.itemData(i)) for i in range(1, self.tag.count())]
+        if items == current:
+            return
+        self.tag.blockSignals(True)
+        try:
+            while self.tag.count() > 1:
+                self.tag.removeItem(1)
+            for label, tag in items:
+                self.tag.addItem(label, tag)
+            index = self.tag.findData(chosen) if chosen is not None else 0
+            self.tag.setCurrentIndex(max(index, 0))
+        finally:
+            self.tag.blockSignals(False)
+
     def _apply_filter(self) -> None:
-        self.model.set_filter(self.search.text().strip(), self.source.currentData())
+        self.model.set_filter(
+            self.search.text().strip(), self.source.currentData(), self.tag.currentData()
+        )
 
     def _update_count(self, *_args) -> None:
         if self.model.error:
@@ -401,11 +449,12 @@ class PersonaListPanel(QWidget):
             return
         shown = self.model.total
         what = "persona" if shown == 1 else "personas"
-        self.count_label.setText(
-            f"{shown} {what} matching “{self.model.search}”"
-            if self.model.search
-            else f"{shown} {what}"
-        )
+        text = f"{shown} {what}"
+        if self.model.tag:
+            text += f" tagged “{self.model.tag}”"
+        if self.model.search:
+            text += f"{',' if self.model.tag else ''} matching “{self.model.search}”"
+        self.count_label.setText(text)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if self._selecting or not current.isValid():

@@ -30,6 +30,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from persona_studio.checks import CheckOutcome, CheckRequest
+from persona_studio.engine.card_extras import CardExtrasOutcome, CardExtrasRequest
 from persona_studio.engine.chat import ChatReply, ChatRequest
 from persona_studio.errors import GenerationCancelled, ModelError, PersonaStudioError
 from persona_studio.llm.catalog import BackendPool, EmbeddedSettings, parse_model_id
@@ -142,6 +143,9 @@ class _Runner(QObject):
     check_started = Signal(int)
     check_answered = Signal(int, object)
     check_finished = Signal(object)
+    extras_started = Signal(int)
+    extras_progress = Signal(int, str)
+    extras_finished = Signal(object)
     waiting = Signal(object)  # tuple[WaitingJob, ...]
 
     def __init__(self, db_path: Path, settings: ModelSettings, paused: bool) -> None:
@@ -162,7 +166,9 @@ class _Runner(QObject):
         self._job_stage = ""  # the stage of the text held in _job_text
         # Questions from the "Try it" panel and the editor's checks: put here from the GUI
         # thread, taken here, in the order they were asked.
-        self._chats: queue.SimpleQueue[ChatRequest | CheckRequest] = queue.SimpleQueue()
+        self._chats: queue.SimpleQueue[ChatRequest | CheckRequest | CardExtrasRequest] = (
+            queue.SimpleQueue()
+        )
 
     # -- on the worker thread ---------------------------------------------------------------
 
@@ -246,6 +252,9 @@ class _Runner(QObject):
             if isinstance(request, CheckRequest):
                 self._run_check(request)
                 continue
+            if isinstance(request, CardExtrasRequest):
+                self._run_extras(request)
+                continue
             try:
                 reply = self._answer(request)
             except Exception:
@@ -328,6 +337,32 @@ class _Runner(QObject):
                 rid, pid, text, result, error=f"The check ran, but could not be kept: {exc}"
             )
         return CheckOutcome(rid, pid, text, result, saved.version if saved else None)
+
+    def _run_extras(self, request: CardExtrasRequest) -> None:
+        """The card extras of the text as the editor showed it; the Card tab shows them and
+        the writer saves them (nothing is saved here)."""
+        from persona_studio.engine.card_extras import run_request
+
+        rid, pid = request.extras_id, request.persona_id
+        if self._stopping.is_set() or request.cancel.cancelled:
+            self.extras_finished.emit(CardExtrasOutcome(rid, pid, cancelled=True))
+            return
+        if self._pool is None:
+            error = "The generation worker is not running."
+            self.extras_finished.emit(CardExtrasOutcome(rid, pid, error=error))
+            return
+        self.extras_started.emit(rid)
+        try:
+            outcome = run_request(
+                self._pool.get, request, lambda key: self.extras_progress.emit(rid, key)
+            )
+        except Exception:
+            # A bug: the Card tab must not wait for ever; the exception goes on to the error
+            # reporter (log + dialog).
+            error = "An internal error; the log has details."
+            self.extras_finished.emit(CardExtrasOutcome(rid, pid, error=error))
+            raise
+        self.extras_finished.emit(outcome)
 
     @Slot(int, str, str)
     def count(self, key: int, text: str, model_id: str) -> None:
@@ -418,7 +453,7 @@ class _Runner(QObject):
         if worker is not None:
             worker.retry_waiting(request_id)
 
-    def submit_chat(self, request: ChatRequest | CheckRequest) -> None:
+    def submit_chat(self, request: ChatRequest | CheckRequest | CardExtrasRequest) -> None:
         self._chats.put(request)
 
     def set_paused(self, paused: bool) -> None:
@@ -447,6 +482,9 @@ class WorkerThread(QObject):
     checkStarted = Signal(int)  # check id: the model has begun on this check
     checkAnswered = Signal(int, object)  # check id, ProbeAnswer (scored)
     checkFinished = Signal(object)  # CheckOutcome
+    extrasStarted = Signal(int)  # extras id: the model has begun on these card extras
+    extrasProgress = Signal(int, str)  # extras id, the extra just written ("greeting"...)
+    extrasFinished = Signal(object)  # CardExtrasOutcome
     waitingChanged = Signal(object)  # tuple[WaitingJob, ...]: jobs waiting for their model
 
     _count = Signal(int, str, str)
@@ -463,10 +501,12 @@ class WorkerThread(QObject):
         self.paused = False
         self._chats: dict[int, ChatRequest] = {}  # asked and not yet answered
         self._checks: dict[int, CheckRequest] = {}  # asked and not yet finished
+        self._extras: dict[int, CardExtrasRequest] = {}  # asked and not yet finished
         self.jobStarted.connect(self._remember_start)
         self.jobFinished.connect(self._remember_end)
         self.chatFinished.connect(lambda reply: self._chats.pop(reply.chat_id, None))
         self.checkFinished.connect(lambda outcome: self._checks.pop(outcome.check_id, None))
+        self.extrasFinished.connect(lambda outcome: self._extras.pop(outcome.extras_id, None))
 
     def start(self, db_path: Path, settings: ModelSettings) -> None:
         self.stop()
@@ -490,6 +530,9 @@ class WorkerThread(QObject):
         runner.check_started.connect(self.checkStarted)
         runner.check_answered.connect(self.checkAnswered)
         runner.check_finished.connect(self.checkFinished)
+        runner.extras_started.connect(self.extrasStarted)
+        runner.extras_progress.connect(self.extrasProgress)
+        runner.extras_finished.connect(self.extrasFinished)
         runner.waiting.connect(self.waitingChanged)
         self._count.connect(runner.count)
         self._chat.connect(runner.answer_chats)
@@ -526,6 +569,10 @@ class WorkerThread(QObject):
         for request in list(self._checks.values()):
             self.checkFinished.emit(
                 CheckOutcome(request.check_id, request.persona_id, request.text, cancelled=True)
+            )
+        for extras in list(self._extras.values()):
+            self.extrasFinished.emit(
+                CardExtrasOutcome(extras.extras_id, extras.persona_id, cancelled=True)
             )
         return True
 
@@ -582,6 +629,29 @@ class WorkerThread(QObject):
     def stop_check(self, check_id: int) -> None:
         """Stop that check between two tokens, or withdraw it if it is waiting."""
         request = self._checks.get(check_id)
+        if request is not None:
+            request.cancel.cancel()
+
+    def write_card_extras(self, request: CardExtrasRequest) -> None:
+        """Have the model write card extras for ``request`` on the worker thread: at once if
+        it is idle, else as soon as the running job (or reply, or check) ends. Answered by
+        extrasStarted, extrasProgress and extrasFinished (always, even when the worker is not
+        running)."""
+        self._extras[request.extras_id] = request
+        if self._runner is None:
+            outcome = CardExtrasOutcome(
+                request.extras_id,
+                request.persona_id,
+                error="The generation worker is not running (is a database open?).",
+            )
+            QTimer.singleShot(0, lambda: self.extrasFinished.emit(outcome))
+            return
+        self._runner.submit_chat(request)
+        self._chat.emit()
+
+    def stop_card_extras(self, extras_id: int) -> None:
+        """Stop those extras between two tokens, or withdraw them if they are waiting."""
+        request = self._extras.get(extras_id)
         if request is not None:
             request.cancel.cancel()
 

@@ -127,3 +127,72 @@ def test_usage_errors(forllm_db: Path, tmp_path: Path) -> None:
     )
     assert code == 2 and "does not exist" in err  # a database path that cannot be used
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_export_card_extras_flag(forllm_db: Path, tmp_path: Path) -> None:
+    """--card-extras: only with the card formats and json; extras the persona has are
+    exported as they are (no model runs); a model that cannot load exits 1, saving nothing."""
+    from persona_studio.store import CardExtras
+
+    db = str(forllm_db)
+    code, _, err = cli(
+        "export",
+        "Homelab Hank",
+        "--format",
+        "md",
+        "--out",
+        str(tmp_path),
+        "--db",
+        db,
+        "--card-extras",
+    )
+    assert code == 2 and "--card-extras works with --format card-v2" in err
+    code, _, err = cli(
+        "export",
+        "Homelab Hank",
+        "--format",
+        "json",
+        "--out",
+        str(tmp_path),
+        "--db",
+        db,
+        "--model",
+        "llama3",
+    )
+    assert code == 2 and "--model works with --card-extras only" in err
+    missing = "gguf:/nonexistent/missing.gguf"
+    code, _, err = cli(
+        "export",
+        "Homelab Hank",
+        "--format",
+        "card-png",
+        "--out",
+        str(tmp_path),
+        "--db",
+        db,
+        "--card-extras",
+        "--model",
+        missing,
+    )
+    assert code == 1 and "Model file not found" in err
+    with Store.open(forllm_db) as store:
+        hank = store.personas.get_by_name("Homelab Hank").persona_id
+        assert store.cards.get(hank) is None
+        store.cards.save(hank, CardExtras(first_mes="Hi, I'm Hank.", tags=("homelab",)))
+    code, out, err = cli(
+        "export",
+        "Homelab Hank",
+        "--format",
+        "card-v3",
+        "--out",
+        str(tmp_path),
+        "--db",
+        db,
+        "--card-extras",
+        "--model",
+        missing,
+    )
+    assert code == 0 and "has card extras already" in err
+    card = json.loads(Path(out.strip()).read_text(encoding="utf-8"))
+    assert card["data"]["first_mes"] == "Hi, I'm Hank."
+    assert card["data"]["tags"][0] == "homelab"
