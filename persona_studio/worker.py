@@ -177,13 +177,19 @@ class Worker:
             stop.wait(poll_seconds)
         return done
 
-    def run_one(self, request_id: int | None = None) -> int | None:
+    def run_one(
+        self, request_id: int | None = None, *, may_claim: Callable[[], bool] | None = None
+    ) -> int | None:
         """Claim and process one job; its request id, or None if nothing was pending (or
-        every pending job waits for its model)."""
+        every pending job waits for its model). ``may_claim`` is asked right before the
+        claim: finding the next runnable job can take a while (model servers are asked), and
+        a queue paused meanwhile must not start a job queued meanwhile."""
         if self.availability is not None and request_id is None:
             request_id = self._next_runnable()
             if request_id is None:
                 return None
+        if may_claim is not None and not may_claim():
+            return None
         claimed = self.store.queue.claim(
             self.owner,
             lease_seconds=self.lease_seconds,

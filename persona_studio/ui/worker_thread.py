@@ -217,7 +217,7 @@ class _Runner(QObject):
         if self._stopping.is_set() or self._paused.is_set() or self._worker is None:
             return
         try:
-            ran = self._worker.run_one()
+            ran = self._worker.run_one(may_claim=self._may_claim)
         except PersonaStudioError as exc:
             self.problem.emit(f"The worker could not take the next job: {exc}")
             return
@@ -233,6 +233,10 @@ class _Runner(QObject):
             raise
         if ran is not None and not self._stopping.is_set() and not self._paused.is_set():
             QTimer.singleShot(0, self._poll)  # more may be waiting: no need to idle first
+
+    def _may_claim(self) -> bool:
+        """Asked by the worker right before it claims a job (the pause may come meanwhile)."""
+        return not (self._stopping.is_set() or self._paused.is_set())
 
     @Slot()
     def poll_now(self) -> None:

@@ -256,3 +256,24 @@ def test_a_remembered_substitute_runs_the_job_on_the_chosen_model(
     info = store.personas.generation_info(done.persona_id)
     assert DEFAULT_MODEL_ID in json.dumps(info, default=str)
     assert worker.waiting == ()
+
+
+def test_a_pause_while_the_next_job_is_looked_for_claims_nothing(store, lazy_pipeline, tmp_path):
+    # Finding the next runnable job asks the model servers, which takes a while; the window's
+    # queue may be paused meanwhile (seen in the window: a job queued after Pause started).
+    pipeline, _pool = lazy_pipeline
+    store.queue.cancel(_forllm_job(store).request_id)
+    paused = threading.Event()
+
+    class PausedWhileAsked(ModelAvailability):
+        def problem(self, model_id):
+            paused.set()  # the user pauses while the worker is asking
+            return super().problem(model_id)
+
+    rid = _queue(store, DEFAULT_MODEL_ID)
+    worker = Worker(
+        store, pipeline, availability=PausedWhileAsked(substitutes=Substitutes(tmp_path / "s"))
+    )
+    assert worker.run_one(may_claim=lambda: not paused.is_set()) is None
+    assert store.queue.get(rid).status == JobStatus.PENDING
+    assert worker.waiting == ()  # not waiting for its model: held by the pause
