@@ -275,6 +275,12 @@ class MainWindow(QMainWindow):
         worker.checkStarted.connect(self._check_started)
         worker.checkAnswered.connect(check_panel.answered)
         worker.checkFinished.connect(self._check_finished)
+        rewriter = self.editor.rewriter
+        rewriter.rewriteWanted.connect(self._rewrite_section)
+        rewriter.stopWanted.connect(worker.stop_rewrite)
+        worker.rewriteStarted.connect(self._rewrite_started)
+        worker.rewriteText.connect(rewriter.text_arrived)
+        worker.rewriteFinished.connect(self._rewrite_finished)
         self.editor.try_button.setChecked(self.prefs.try_panel_shown)
         self.editor.try_button.toggled.connect(
             lambda shown: setattr(self.prefs, "try_panel_shown", shown)
@@ -558,6 +564,23 @@ class MainWindow(QMainWindow):
             self.model_state.setText("Model ready; waiting for jobs")
         if outcome.saved_version is not None:
             self._persona_changed(outcome.persona_id)  # the list shows the new score
+
+    # -- the editor's section rewrites ---------------------------------------------------------
+
+    def _rewrite_section(self, request) -> None:
+        """A section rewrite goes to the worker thread like a check: after the running job."""
+        self.worker.rewrite(request)
+        if self.worker.current_request is not None:
+            self.editor.rewriter.waiting_for(self._running_job_name)
+
+    def _rewrite_started(self, rewrite_id: int) -> None:
+        self.editor.rewriter.started(rewrite_id)
+        self.model_state.setText("Rewriting a section")
+
+    def _rewrite_finished(self, outcome) -> None:
+        self.editor.rewriter.finished(outcome)
+        if self.worker.current_request is None:
+            self.model_state.setText("Model ready; waiting for jobs")
 
     def _pause_toggled(self, paused: bool) -> None:
         self.worker.set_paused(paused)
