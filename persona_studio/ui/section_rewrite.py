@@ -97,6 +97,17 @@ class SectionRewriteDialog(QDialog):
         self.status = QLabel()
         self.status.setObjectName("rewriteStatus")
         self.status.setWordWrap(True)
+        # What the section says now, to compare the candidates with.
+        section = parse_persona(text()).section(heading)
+        self.current = QLabel()
+        self.current.setObjectName("rewriteCurrent")
+        self.current.setWordWrap(True)
+        self.current.setTextFormat(Qt.TextFormat.PlainText)
+        now = section.content if section is not None else ""
+        lines = now.splitlines()
+        shown = "\n".join(lines[:4]) + (" …" if len(lines) > 4 else "")
+        self.current.setText(f"The section now:\n{shown}" if now else "")
+        self.current.setVisible(bool(now))
 
         count = ALTERNATIVE_COUNT if mode == ALTERNATIVES else 1
         self.previews: list[QPlainTextEdit] = []
@@ -130,6 +141,7 @@ class SectionRewriteDialog(QDialog):
         bottom.addWidget(self.discard_button)
         layout = QVBoxLayout(self)
         layout.addLayout(ask)
+        layout.addWidget(self.current)
         layout.addLayout(grid, 1)
         layout.addLayout(bottom)
         self.resize(360 * count + 120, 380)
