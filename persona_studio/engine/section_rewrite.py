@@ -15,13 +15,15 @@ candidate, whatever the model wrote (model output is hostile input):
 
 Two ways to write, as for a whole persona (persona_studio/engine/refine.py):
 
-- **Continuation** (a ``ContinuingBackend``: the embedded model). The document is the persona
-  with the section moved to the end, then its heading line and the first words from its
-  section plan; the model continues and stops at the next heading. The rest of the persona
-  is the same tokens for every candidate, so llama.cpp's prefix reuse evaluates it once.
-- **Chat** (HTTP backends). The persona and the request in a user message; the reply is
-  cut at the first heading that is not the section's, stripped of headings and fences,
-  and polished like the rest.
+- **Continuation** (a ``ContinuingBackend``: the embedded model). The persona as it stands
+  is the assistant's first turn, the writer's request (the section, the instruction) the
+  next user turn, and the new assistant turn starts with the section's heading line and
+  the first words of its section plan; the model continues and stops at the next heading.
+  Since the persona comes before the request, every rewrite of the same text starts with
+  the same tokens and llama.cpp evaluates the persona once (see ``_messages``).
+- **Chat** (HTTP backends). The same conversation as a chat request; the reply is cut at
+  the first heading that is not the section's, stripped of headings and fences, and
+  polished like the rest.
 """
 
 from __future__ import annotations
@@ -256,35 +258,45 @@ def _brief(name: str) -> Brief:
     return Brief(kind=CHARACTER, name=name, identity=(), domain_lead="You know a great deal about")
 
 
-def _document(setting: _Setting, request: SectionRewriteRequest) -> tuple[str, str]:
-    """(the persona with the section last, up to its heading line; what stands under the
-    heading before the model writes): the model sees everything else, then continues."""
-    parts = [heading_line(PERSONA_NAME, setting.name)]
-    parts += [f"{heading_line(h)}\n{c}" for h, c in setting.others]
-    before = "\n\n".join(parts) + "\n\n" + heading_line(request.heading) + "\n"
+def _messages(setting: _Setting, request: SectionRewriteRequest) -> list[ChatMessage]:
+    """The conversation before the section is written: the persona as it stands is the
+    assistant's first turn (the document), then the writer's request. The persona comes
+    first and the request after it so that every rewrite of the same text (any section,
+    any instruction, every candidate) starts with the same tokens: llama.cpp evaluates
+    the persona once and reuses it, and only the short request is new."""
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {
+            "role": "user",
+            "content": f"Write the character profile of {setting.name}, addressing "
+            f"{setting.name} as 'you'.",
+        },
+        {"role": "assistant", "content": request.text.strip()},
+        {"role": "user", "content": _ask(setting, request)},
+    ]
+
+
+def _opening(setting: _Setting, request: SectionRewriteRequest) -> str:
+    """What stands under the heading before the model writes."""
     if request.mode == CONTINUE:
         # A list goes on with a new item; prose goes on after the last sentence.
-        return before, setting.current + ("\n-" if setting.plan.kind == "list" else "")
-    return before, setting.plan.starter
+        return setting.current + ("\n-" if setting.plan.kind == "list" else "")
+    return setting.plan.starter
 
 
 def _ask(setting: _Setting, request: SectionRewriteRequest) -> str:
-    """The user's turn: what the section is for, what to do with it."""
+    """The writer's request: what the section is for, what to do with it."""
     guidance = HEADING_GUIDANCE.get(heading_key(request.heading), "what fits this heading")
     line = heading_line(request.heading)
     if request.mode == CONTINUE:
         task = f"Continue the section '{line}' with more of {guidance}."
     elif request.mode == ADD:
-        task = f"Write the new section '{line}' in the persona's voice."
+        task = f"Write a new section '{line}' for {setting.name}, in the same voice."
     else:
         task = f"Write the section '{line}' again: {guidance}."
     if request.instruction.strip():
         task += f" Make it {request.instruction.strip()}."
-    if setting.current and request.mode != ADD:
-        task += f"\n\nThe section now says:\n{setting.current}"
-    return (
-        f"Write the character profile of {setting.name}, addressing {setting.name} as 'you'. {task}"
-    )
+    return task
 
 
 def _budget(setting: _Setting, request: SectionRewriteRequest, backend: LLMBackend) -> int:
@@ -312,10 +324,7 @@ def rewrite_section(
     wrote nothing usable at all."""
     deadline = deadline if deadline is not None else time.monotonic() + REWRITE_SECONDS
     setting = _setting(request)
-    messages: list[ChatMessage] = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": _ask(setting, request)},
-    ]
+    messages = _messages(setting, request)
     write = _continue if isinstance(backend, ContinuingBackend) else _chat
     out: list[str] = []
     for index in range(request.candidates):
@@ -345,9 +354,11 @@ def _params(request: SectionRewriteRequest, budget: int, index: int, stop=()) ->
 
 
 def _continue(backend, request, setting, messages, index, on_text, deadline):
-    before, opening = _document(setting, request)
+    """A new assistant turn that starts with the section's heading line; the model
+    continues after it and stops at the next heading (as the pipeline writes a section)."""
+    opening = _opening(setting, request)
     prompt = backend.chat_tokens(messages)
-    tokens = prompt + backend.tokenize_text(before + opening)
+    tokens = prompt + backend.tokenize_text(heading_line(request.heading) + "\n" + opening)
     stops, patterns = section_stops(setting.plan, detailed=True)
     cont = backend.continuation(
         tokens,
@@ -357,7 +368,7 @@ def _continue(backend, request, setting, messages, index, on_text, deadline):
         min_tokens=4,
         stop_patterns=patterns,
         what="Rewriting the section",
-        no_repeat_from=len(prompt),
+        no_repeat_from=len(prompt),  # no loops within the new section
     )
     # What the model writes after: the starter (Rewrite), the new list item's mark (Continue).
     written = opening[len(setting.current) :] if request.mode == CONTINUE else opening
@@ -370,15 +381,9 @@ def _continue(backend, request, setting, messages, index, on_text, deadline):
 
 
 def _chat(backend, request, setting, messages, index, on_text, deadline):
-    context = "\n\n".join(
-        [heading_line(PERSONA_NAME, setting.name)]
-        + [f"{heading_line(h)}\n{c}" for h, c in setting.others]
-    )
-    ask = messages[1]["content"] + (
-        f"\n\nThe rest of the profile:\n\n{context}\n\nReply with the section's text only, "
-        "without its heading."
-    )
-    chat: list[ChatMessage] = [messages[0], {"role": "user", "content": ask}]
+    """The same conversation as a chat request; the reply is cut to the section's part."""
+    ask = messages[-1]["content"] + " Reply with the section's text only, without its heading."
+    chat: list[ChatMessage] = [*messages[:-1], {"role": "user", "content": ask}]
     pieces: list[str] = []
     params = _params(request, _budget(setting, request, backend), index)
     for piece in backend.stream_chat(chat, params, cancel=request.cancel, deadline=deadline):

@@ -133,9 +133,10 @@ def test_a_hostile_reply_becomes_a_clean_section() -> None:
     (candidate,) = rewrite_section(backend, request)
     assert candidate == "You speak in warm, unhurried sentences."
     assert check_structure(accept(request, candidate)) == []
-    # The model saw the rest of the persona and the section as it is.
-    asked = backend.calls[0][-1]["content"]
-    assert "## Core Identity:" in asked and "Speak in a calm and friendly tone" in asked
+    # The model saw the persona as it is (its own first turn), then the request.
+    persona, asked = backend.calls[0][-2], backend.calls[0][-1]
+    assert persona == {"role": "assistant", "content": ROSA.strip()}
+    assert asked["role"] == "user" and f"'## {STYLE}:'" in asked["content"]
 
 
 def test_a_copy_of_another_section_is_no_candidate() -> None:
