@@ -212,7 +212,7 @@ class SectionRewriteDialog(QDialog):
             preview.moveCursor(preview.textCursor().MoveOperation.End)
             preview.insertPlainText(text)
 
-    def finished(self, outcome: SectionRewriteOutcome) -> None:
+    def show_outcome(self, outcome: SectionRewriteOutcome) -> None:
         if self.pending is None or self.pending.rewrite_id != outcome.rewrite_id:
             return
         self.pending = None
@@ -417,7 +417,7 @@ class SectionRewriter(QObject):
 
     def finished(self, outcome: SectionRewriteOutcome) -> None:
         if self.dialog is not None:
-            self.dialog.finished(outcome)
+            self.dialog.show_outcome(outcome)
 
     # -- accepting -------------------------------------------------------------------------
 

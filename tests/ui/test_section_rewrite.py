@@ -95,7 +95,7 @@ def test_an_accepted_candidate_is_one_undo_step(qtbot, window) -> None:
     assert dialog.previews[1].toPlainText() == "- Streams "
     assert editor.text.toPlainText() == before  # the stream is only a preview
     candidates = ("- Calm under pressure", "- Fond of labelled cables", "- Blunt about Wi-Fi")
-    dialog.finished(
+    dialog.show_outcome(
         SectionRewriteOutcome(
             request.rewrite_id,
             request.heading,
