@@ -6,6 +6,8 @@ the default model:
   the preview (the persona's text behind it unchanged).
 - docs/screenshots/rewrite-alternatives.png: three alternatives side by side, each with its
   "Use" button.
+- docs/screenshots/compare.png: Compare, Homelab Hank and Archivist Quill asked "Who are
+  you?" with one seed.
 
     .venv/bin/python scripts/screenshot_rewrite.py
 """
@@ -19,6 +21,7 @@ import screenshots
 from screenshots import OUT, WINDOW, capture
 
 HANK = 3
+QUILL = 2
 SECTION = "Key Personality Traits"
 
 
@@ -81,6 +84,20 @@ def take(db_path: Path, settings_path: Path) -> None:
         await asyncio.sleep(0.4)
         shoot(dialog, "rewrite-alternatives.png")
         dialog.reject()
+        await asyncio.sleep(0.2)
+
+        compare = window.open_compare()
+        compare.move(200, 150)
+        compare.choose(0, HANK)
+        compare.choose(1, QUILL)
+        compare.question.setText("Who are you?")
+        compare.ask()
+        while compare.pending or compare.questions:
+            await asyncio.sleep(0.05)
+        compare.rating.setCurrentIndex(compare.rating.findData(4))
+        await asyncio.sleep(0.4)
+        shoot(compare, "compare.png")
+        compare.reject()
         await asyncio.sleep(0.2)
         window.close()
 
