@@ -179,6 +179,10 @@ def version_note(request: SectionRewriteRequest, model_label: str) -> str:
 # -- cleaning what the model wrote ----------------------------------------------------------
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
+# The polisher's own test for the first person (engine/polish.py), and a letter no text
+# has that, after a pronoun, keeps that test from seeing it.
+_FIRST_PERSON_WORD = re.compile(r"(?<![\w'’])(?:I|I'm|I've|I'll|I'd|me|my|mine|myself)(?![\w'’])")
+_MARK = "\u2093"
 
 
 def clean_content(raw: str, *, kind: str, truncated: bool = False) -> str:
@@ -358,6 +362,9 @@ def _continue(backend, request, setting, messages, index, on_text, deadline):
     continues after it and stops at the next heading (as the pipeline writes a section)."""
     opening = _opening(setting, request)
     prompt = backend.chat_tokens(messages)
+    # Where the persona starts (the assistant's first turn): from there on, the model may
+    # not repeat a phrase, so a rewrite is new wording and never another section's.
+    persona_start = len(backend.chat_tokens(messages[:2]))
     tokens = prompt + backend.tokenize_text(heading_line(request.heading) + "\n" + opening)
     stops, patterns = section_stops(setting.plan, detailed=True)
     cont = backend.continuation(
@@ -368,7 +375,7 @@ def _continue(backend, request, setting, messages, index, on_text, deadline):
         min_tokens=4,
         stop_patterns=patterns,
         what="Rewriting the section",
-        no_repeat_from=len(prompt),  # no loops within the new section
+        no_repeat_from=persona_start,
     )
     # What the model writes after: the starter (Rewrite), the new list item's mark (Continue).
     written = opening[len(setting.current) :] if request.mode == CONTINUE else opening
@@ -409,7 +416,14 @@ def _finish(setting: _Setting, request: SectionRewriteRequest, raw: str, truncat
         polisher.remember(content)
     if request.mode == CONTINUE:
         polisher.remember(setting.current)
-    polished = polisher.polish(cleaned, kind=kind, role=_role(request.heading))
+    if FIRST_PERSON in request.instruction.casefold():
+        # The polisher strikes the first person outside quotations (a persona is written to
+        # "you"); asked for the first person, its pronouns are hidden from that rule only.
+        marked = _FIRST_PERSON_WORD.sub(lambda m: m.group(0) + _MARK, cleaned)
+        polished = polisher.polish(marked, kind=kind, role=_role(request.heading))
+        polished = polished.replace(_MARK, "")
+    else:
+        polished = polisher.polish(cleaned, kind=kind, role=_role(request.heading))
     if not has_words(polished):
         return ""
     if request.mode == CONTINUE:

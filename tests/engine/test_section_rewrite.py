@@ -178,3 +178,16 @@ def test_stop_discards_and_says_so() -> None:
 
     outcome = run_request(backend, request, stop)
     assert outcome.cancelled and outcome.candidates == () and outcome.error is None
+
+
+def test_in_the_first_person_keeps_the_first_person() -> None:
+    """The polisher strikes "I" outside quotations in a persona written to "you"; asked for
+    the first person, it keeps it (and still strikes what repeats another section)."""
+    reply = (
+        "I am Rosa, and my starter is older than my oven. "
+        "You are Rosa, a patient sourdough baker who explains every step of fermentation."
+    )
+    backend = ScriptedBackend([reply])
+    request = SectionRewriteRequest(ROSA, "Core Identity", instruction="in the first person")
+    (candidate,) = rewrite_section(backend, request)
+    assert candidate == "I am Rosa, and my starter is older than my oven."
