@@ -185,7 +185,7 @@ def test_in_the_first_person_keeps_the_first_person() -> None:
     the first person, it keeps it (and still strikes what repeats another section)."""
     reply = (
         "I am Rosa, and my starter is older than my oven. "
-        "You are Rosa, a patient sourdough baker who explains every step of fermentation."
+        "You know a great deal about sourdough starters, hydration and long fermentation."
     )
     backend = ScriptedBackend([reply])
     request = SectionRewriteRequest(ROSA, "Core Identity", instruction="in the first person")
