@@ -75,16 +75,11 @@ def test_every_mode_keeps_the_structure(backend, mode, heading, instruction) -> 
         assert len(candidate) > len(parse_persona(ROSA).section(heading).content)
 
 
-def test_alternatives_differ_and_the_same_seed_repeats_them(backend) -> None:
-    def ask() -> list[str]:
-        request = SectionRewriteRequest(
-            ROSA, "Speaking Style & Tone", mode=ALTERNATIVES, candidates=3, seed=5
-        )
-        candidates = rewrite_section(backend, request)
-        for candidate in candidates:
-            _assert_structure_kept(request, candidate)
-        return candidates
-
-    first = ask()
-    assert len(first) >= 2 and len(set(first)) == len(first)
-    assert ask() == first
+def test_alternatives_differ(backend) -> None:
+    request = SectionRewriteRequest(
+        ROSA, "Speaking Style & Tone", mode=ALTERNATIVES, candidates=3, seed=5
+    )
+    candidates = rewrite_section(backend, request)
+    assert len(candidates) >= 2 and len(set(candidates)) == len(candidates)
+    for candidate in candidates:
+        _assert_structure_kept(request, candidate)
