@@ -84,7 +84,8 @@ INSTRUCTIONS = (SHORTER, MORE_FORMAL, FIRST_PERSON)
 
 MAX_CANDIDATES = 5
 MAX_INSTRUCTION_CHARS = 300
-REWRITE_SECONDS = 180.0  # for all the candidates of one request
+REWRITE_SECONDS = 180.0
+TRIES_PER_CANDIDATE = 2  # for all the candidates of one request
 TEMPERATURE = 0.8  # above the pipeline's: a rewrite is asked for because the first was not it
 
 _ids = itertools.count(1)
@@ -332,11 +333,18 @@ def rewrite_section(
     write = _continue if isinstance(backend, ContinuingBackend) else _chat
     out: list[str] = []
     for index in range(request.candidates):
-        request.cancel.raise_if_cancelled()
-        raw, truncated = write(backend, request, setting, messages, index, on_text, deadline)
-        content = _finish(setting, request, raw, truncated)
-        if content and content not in out:
-            out.append(content)
+        # A small model's reply may hold nothing usable (over HTTP it often writes the
+        # whole profile again): each candidate gets one more try with another seed.
+        for attempt in range(TRIES_PER_CANDIDATE):
+            request.cancel.raise_if_cancelled()
+            draw = index + attempt * MAX_CANDIDATES
+            raw, truncated = write(
+                backend, request, setting, messages, (index, draw), on_text, deadline
+            )
+            content = _finish(setting, request, raw, truncated)
+            if content and content not in out:
+                out.append(content)
+                break
     request.cancel.raise_if_cancelled()
     if not out:
         raise RewriteError(
@@ -357,9 +365,10 @@ def _params(request: SectionRewriteRequest, budget: int, index: int, stop=()) ->
     )
 
 
-def _continue(backend, request, setting, messages, index, on_text, deadline):
+def _continue(backend, request, setting, messages, which, on_text, deadline):
     """A new assistant turn that starts with the section's heading line; the model
     continues after it and stops at the next heading (as the pipeline writes a section)."""
+    index = which[0]  # (the candidate, the draw: its seed)
     opening = _opening(setting, request)
     prompt = backend.chat_tokens(messages)
     # Where the persona starts (the assistant's first turn): from there on, the model may
@@ -369,7 +378,7 @@ def _continue(backend, request, setting, messages, index, on_text, deadline):
     stops, patterns = section_stops(setting.plan, detailed=True)
     cont = backend.continuation(
         tokens,
-        _params(request, _budget(setting, request, backend), index, stops),
+        _params(request, _budget(setting, request, backend), which[1], stops),
         cancel=request.cancel,
         deadline=deadline,
         min_tokens=4,
@@ -387,12 +396,13 @@ def _continue(backend, request, setting, messages, index, on_text, deadline):
     return written + cont.text, cont.finish_reason == "length"
 
 
-def _chat(backend, request, setting, messages, index, on_text, deadline):
+def _chat(backend, request, setting, messages, which, on_text, deadline):
     """The same conversation as a chat request; the reply is cut to the section's part."""
+    index = which[0]  # (the candidate, the draw: its seed)
     ask = messages[-1]["content"] + " Reply with the section's text only, without its heading."
     chat: list[ChatMessage] = [*messages[:-1], {"role": "user", "content": ask}]
     pieces: list[str] = []
-    params = _params(request, _budget(setting, request, backend), index)
+    params = _params(request, _budget(setting, request, backend), which[1])
     for piece in backend.stream_chat(chat, params, cancel=request.cancel, deadline=deadline):
         pieces.append(piece)
         if on_text is not None:

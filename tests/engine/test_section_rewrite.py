@@ -141,15 +141,23 @@ def test_a_hostile_reply_becomes_a_clean_section() -> None:
 
 def test_a_copy_of_another_section_is_no_candidate() -> None:
     copied = "You are Rosa, a patient sourdough baker who explains every step of fermentation."
-    backend = ScriptedBackend([copied, "## Core Identity:\nYou are Rosa."])
+    backend = ScriptedBackend([copied, "## Core Identity:\nYou are Rosa."] * 2)
     request = SectionRewriteRequest(ROSA, STYLE, mode=ALTERNATIVES, candidates=2, seed=1)
     outcome = run_request(backend, request)
     assert outcome.candidates == ()
     assert outcome.error and "nothing usable" in outcome.error
+    assert not backend.replies  # each candidate had its second try
 
 
 def test_alternatives_stream_each_candidate_and_keep_distinct_ones() -> None:
-    replies = ["You speak softly.", "You speak softly.", "You talk like a teacher at dawn."]
+    leak = "## Core Identity:\nYou are Rosa."
+    replies = [
+        "You speak softly.",
+        "You speak softly.",  # the same as the first: the second candidate tries again
+        "You talk like a teacher at dawn.",
+        leak,  # nothing of its own twice: no third candidate
+        leak,
+    ]
     backend = ScriptedBackend(replies)
     request = SectionRewriteRequest(ROSA, STYLE, mode=ALTERNATIVES, candidates=3, seed=4)
     pieces: dict[int, str] = {}
@@ -158,7 +166,7 @@ def test_alternatives_stream_each_candidate_and_keep_distinct_ones() -> None:
     )
     assert outcome.error is None
     assert outcome.candidates == ("You speak softly.", "You talk like a teacher at dawn.")
-    assert pieces == dict(enumerate(replies))
+    assert pieces == {0: replies[0], 1: replies[1] + replies[2], 2: leak + leak}
 
 
 def test_continue_keeps_the_section_and_adds_to_it() -> None:
