@@ -196,6 +196,40 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ask the same questions without the persona too, and show the difference",
     )
+    rewrite = commands.add_parser(
+        "rewrite",
+        help="write one section of a persona again with the model",
+        description="Write one section of a saved persona again, with the rest of the "
+        "persona as the model's context: the candidates are printed, numbered; nothing is "
+        "saved unless --accept picks one, which is saved as a new version.",
+    )
+    rewrite.add_argument("name", metavar="NAME", help="the persona's name (any letter case)")
+    rewrite.add_argument(
+        "--section", required=True, metavar="HEADING", help='e.g. "Speaking Style & Tone"'
+    )
+    rewrite.add_argument(
+        "--instruction",
+        default="",
+        metavar="TEXT",
+        help='how to rewrite it: "shorter", "more formal", "in the first person", or any text',
+    )
+    rewrite.add_argument(
+        "--alternatives", type=int, default=1, metavar="N", help="write N candidates (1-5)"
+    )
+    how = rewrite.add_mutually_exclusive_group()
+    how.add_argument(
+        "--continue",
+        dest="continue_section",
+        action="store_true",
+        help="add to the section instead of rewriting it",
+    )
+    how.add_argument("--add", action="store_true", help="the section is new: the model fills it in")
+    rewrite.add_argument(
+        "--accept", type=int, metavar="N", help="save candidate N as a new version"
+    )
+    rewrite.add_argument("--model", help="model identifier (default: the built-in model)")
+    rewrite.add_argument("--seed", type=int, help="sampling seed, for repeatable candidates")
+    rewrite.add_argument("--db", type=Path, dest="sub_db", metavar="PATH")
     export_cli.add_commands(commands)
     return parser
 
@@ -675,6 +709,76 @@ def cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_rewrite(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """One section of a saved persona written again: the model's text streams on ``err``,
+    the cleaned candidates go to ``out`` numbered; ``--accept N`` saves candidate N as a
+    new version (only if the persona did not change meanwhile)."""
+    from persona_studio.engine.section_rewrite import (
+        ADD,
+        CONTINUE,
+        REWRITE,
+        SectionRewriteRequest,
+        accept,
+        rewrite_section,
+        version_note,
+    )
+    from persona_studio.llm.catalog import BackendPool
+
+    mode = ADD if args.add else CONTINUE if args.continue_section else REWRITE
+    with Store.open(_db_path(args), create=False) as store:
+        persona = store.personas.get_by_name(args.name)
+        text = persona.prompt_instructions
+        options: dict[str, object] = {}
+        if args.seed is not None:
+            options["seed"] = check_seed(args.seed, "--seed")
+        request = SectionRewriteRequest(
+            text,
+            args.section,
+            mode=mode,
+            instruction=args.instruction,
+            candidates=args.alternatives,
+            model_id=args.model or DEFAULT_MODEL_ID,
+            **options,
+        )
+        if args.accept is not None and not 1 <= args.accept <= request.candidates:
+            raise UserInputError(
+                f"--accept {args.accept}: pick one of the {request.candidates} candidate(s)."
+            )
+        err.write(f"{request.what} of {persona.name} with {request.model_id}…\n")
+        shown = [-1]
+
+        def stream(index: int, piece: str) -> None:
+            if index != shown[0]:
+                shown[0] = index
+                err.write(f"\n[candidate {index + 1}] ")
+            err.write(piece)
+            err.flush()
+
+        pool = BackendPool()
+        try:
+            candidates = rewrite_section(pool.get(request.model_id), request, stream)
+        finally:
+            pool.close()
+        err.write("\n")
+        for number, candidate in enumerate(candidates, 1):
+            out.write(f"--- {number} ---\n{candidate}\n")
+        out.flush()
+        if args.accept is None:
+            return EXIT_OK
+        if args.accept > len(candidates):
+            err.write(
+                f"error: only {len(candidates)} usable candidate(s) came out; nothing saved.\n"
+            )
+            return EXIT_FAILED
+        new_text = accept(request, candidates[args.accept - 1])
+        if store.personas.get(persona.persona_id).prompt_instructions != text:
+            err.write(f"error: {persona.name} changed meanwhile; nothing saved. Run it again.\n")
+            return EXIT_FAILED
+        saved = store.personas.save_edit(persona.persona_id, new_text)
+        err.write(f"Saved as version {saved.version}: {version_note(request, request.model_id)}.\n")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -691,6 +795,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_chat(args, sys.stdin, out, err)
         if args.command == "check":
             return cmd_check(args, out, err)
+        if args.command == "rewrite":
+            return cmd_rewrite(args, out, err)
         if args.command in export_cli.COMMANDS:
             return export_cli.run(args, out, err)
         from persona_studio.app import run_app

@@ -1,7 +1,9 @@
 """The persona editor: Markdown text with its headings highlighted, a live structure check,
 the persona check (how the model answers as the persona, and a Check button for the text as
-edited), the card extras (the Card tab: greeting, example dialogue, scenario, tags), the persona's size in tokens against the model's context window, Save as a new
-version, and beside the text the "Try it" panel to chat with the persona as it stands.
+edited), the card extras (the Card tab: greeting, example dialogue, scenario, tags), the
+persona's size in tokens against the model's context window, Save as a new version, and
+beside the text the "Try it" panel to chat with the persona as it stands. Any section can
+be rewritten, continued or added by the model (ui/section_rewrite.py).
 
 Small models have little room: a 900-token persona in a 2,048-token window leaves the
 conversation less than half, so the size is shown as a share of the window, not just a count.
@@ -50,6 +52,7 @@ from persona_studio.ui.card_panel import CardPanel
 from persona_studio.ui.check_panel import CheckPanel
 from persona_studio.ui.labels import error_color, model_label, source_label
 from persona_studio.ui.preferences import DEFAULT_CONTEXT
+from persona_studio.ui.section_rewrite import SectionRewriter
 from persona_studio.ui.tasks import TaskGroup
 from persona_studio.ui.try_panel import TryItPanel
 
@@ -289,6 +292,7 @@ class PersonaEditor(QWidget):
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(COUNT_DELAY_MS)
         self._count_timer.timeout.connect(self.update_size)
+        self.rewriter = SectionRewriter(self)  # the sections' context menu and button
 
         self._update_state()
 

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from persona_studio import paths
 from persona_studio.errors import PersonaStudioError
 from persona_studio.llm.threads import SlowWatch, SpeedRecord, load_average, slowdown_message
+from persona_studio.ui.compare import CompareDialog
 from persona_studio.ui.editor import PersonaEditor
 from persona_studio.ui.generate_form import GenerateForm
 from persona_studio.ui.heap import long_lived
@@ -240,6 +241,12 @@ class MainWindow(QMainWindow):
             view_menu, "&Personas tab", lambda: self.tabs.setCurrentIndex(PERSONAS_TAB), "Ctrl+2"
         )
         view_menu.addSeparator()
+        self.compare_action = self._action(
+            view_menu,
+            "&Compare personas…",
+            self.open_compare,
+            tip="Ask two personas, or two versions of one, the same question side by side",
+        )
         self.report_action = self._action(
             view_menu,
             "&Best-rated settings…",
@@ -281,6 +288,12 @@ class MainWindow(QMainWindow):
         worker.extrasStarted.connect(card_panel.started)
         worker.extrasProgress.connect(card_panel.progress)
         worker.extrasFinished.connect(self._card_extras_finished)
+        rewriter = self.editor.rewriter
+        rewriter.rewriteWanted.connect(self._rewrite_section)
+        rewriter.stopWanted.connect(worker.stop_rewrite)
+        worker.rewriteStarted.connect(self._rewrite_started)
+        worker.rewriteText.connect(rewriter.text_arrived)
+        worker.rewriteFinished.connect(self._rewrite_finished)
         self.editor.try_button.setChecked(self.prefs.try_panel_shown)
         self.editor.try_button.toggled.connect(
             lambda shown: setattr(self.prefs, "try_panel_shown", shown)
@@ -580,6 +593,23 @@ class MainWindow(QMainWindow):
         if self.worker.current_request is None:
             self.model_state.setText("Model ready; waiting for jobs")
 
+    # -- the editor's section rewrites ---------------------------------------------------------
+
+    def _rewrite_section(self, request) -> None:
+        """A section rewrite goes to the worker thread like a check: after the running job."""
+        self.worker.rewrite(request)
+        if self.worker.current_request is not None:
+            self.editor.rewriter.waiting_for(self._running_job_name)
+
+    def _rewrite_started(self, rewrite_id: int) -> None:
+        self.editor.rewriter.started(rewrite_id)
+        self.model_state.setText("Rewriting a section")
+
+    def _rewrite_finished(self, outcome) -> None:
+        self.editor.rewriter.finished(outcome)
+        if self.worker.current_request is None:
+            self.model_state.setText("Model ready; waiting for jobs")
+
     def _pause_toggled(self, paused: bool) -> None:
         self.worker.set_paused(paused)
         self.statusBar().showMessage(
@@ -805,6 +835,43 @@ class MainWindow(QMainWindow):
         dialog = RatingsReportDialog(self.store, self)
         self._show_dialog(dialog)
         return dialog
+
+    def open_compare(self) -> CompareDialog | None:
+        """The split Try it view: the persona in the editor (its current version) on the
+        left, its previous version (else the next persona) on the right; questions go to
+        the worker thread like Try it's."""
+        if self.store is None:
+            self.statusBar().showMessage("Open a database first.", 5000)
+            return None
+        dialog = CompareDialog(self.store, self.editor.try_panel.model_id, self)
+        shown = self.editor.persona
+        if shown is not None:
+            dialog.choose(0, shown.persona_id)
+            if shown.version > 1:
+                dialog.choose(1, shown.persona_id, shown.version - 1)
+        dialog.askWanted.connect(lambda request: self._compare_ask(dialog, request))
+        dialog.stopWanted.connect(self.worker.stop_chat)
+        dialog.rated.connect(self._compare_rated)
+        self.worker.chatText.connect(dialog.reply_text)
+        self.worker.chatFinished.connect(dialog.reply_finished)
+
+        def closed(_result: int) -> None:
+            self.worker.chatText.disconnect(dialog.reply_text)
+            self.worker.chatFinished.disconnect(dialog.reply_finished)
+
+        dialog.finished.connect(closed)
+        self._show_dialog(dialog)
+        return dialog
+
+    def _compare_ask(self, dialog: CompareDialog, request) -> None:
+        self.worker.ask(request)
+        if self.worker.current_request is not None:
+            dialog.waiting_for(self._running_job_name)
+
+    def _compare_rated(self, persona_id: int) -> None:
+        if self.editor.persona_id == persona_id and not self.editor.is_dirty():
+            self.editor.load(persona_id)  # the editor shows the new rating and note
+        self._persona_changed(persona_id)
 
     def open_model_manager(self) -> ModelManagerDialog:
         if self.model_manager is None:

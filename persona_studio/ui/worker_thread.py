@@ -9,7 +9,7 @@ jobs the thread's event loop stays free, so the editor can have a persona's toke
 the loaded model and new model settings can be applied, on the thread that owns the model.
 The polling period is the same half second ``run`` would sleep.
 
-The "Try it" chat and the editor's persona check run here too, so there is never more than
+The "Try it" chat, the editor's persona check and its section rewrites run here too, so there is never more than
 one model run at a time: a question (or a check) waits while a job runs, and is answered
 before the next job is claimed (a person is waiting for it; the queue is not).
 
@@ -32,6 +32,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, S
 from persona_studio.checks import CheckOutcome, CheckRequest
 from persona_studio.engine.card_extras import CardExtrasOutcome, CardExtrasRequest
 from persona_studio.engine.chat import ChatReply, ChatRequest
+from persona_studio.engine.section_rewrite import SectionRewriteOutcome, SectionRewriteRequest
 from persona_studio.errors import GenerationCancelled, ModelError, PersonaStudioError
 from persona_studio.llm.catalog import BackendPool, EmbeddedSettings, parse_model_id
 from persona_studio.ui.heap import long_lived
@@ -147,6 +148,9 @@ class _Runner(QObject):
     extras_progress = Signal(int, str)
     extras_finished = Signal(object)
     waiting = Signal(object)  # tuple[WaitingJob, ...]
+    rewrite_started = Signal(int)
+    rewrite_text = Signal(int, int, str)
+    rewrite_finished = Signal(object)
 
     def __init__(self, db_path: Path, settings: ModelSettings, paused: bool) -> None:
         super().__init__()
@@ -166,9 +170,9 @@ class _Runner(QObject):
         self._job_stage = ""  # the stage of the text held in _job_text
         # Questions from the "Try it" panel and the editor's checks: put here from the GUI
         # thread, taken here, in the order they were asked.
-        self._chats: queue.SimpleQueue[ChatRequest | CheckRequest | CardExtrasRequest] = (
-            queue.SimpleQueue()
-        )
+        self._chats: queue.SimpleQueue[
+            ChatRequest | CheckRequest | CardExtrasRequest | SectionRewriteRequest
+        ] = queue.SimpleQueue()
 
     # -- on the worker thread ---------------------------------------------------------------
 
@@ -258,6 +262,9 @@ class _Runner(QObject):
                 continue
             if isinstance(request, CardExtrasRequest):
                 self._run_extras(request)
+                continue
+            if isinstance(request, SectionRewriteRequest):
+                self._run_rewrite(request)
                 continue
             try:
                 reply = self._answer(request)
@@ -368,6 +375,58 @@ class _Runner(QObject):
             raise
         self.extras_finished.emit(outcome)
 
+    def _run_rewrite(self, request: SectionRewriteRequest) -> None:
+        try:
+            outcome = self._rewrite(request)
+        except Exception:
+            # A bug: the editor must not wait for ever; the exception goes on to the error
+            # reporter (log + dialog).
+            self.rewrite_finished.emit(
+                SectionRewriteOutcome(
+                    request.rewrite_id,
+                    request.heading,
+                    request.mode,
+                    error="An internal error; the log has details.",
+                )
+            )
+            raise
+        self.rewrite_finished.emit(outcome)
+
+    def _rewrite(self, request: SectionRewriteRequest) -> SectionRewriteOutcome:
+        """A section written again for the editor: candidates only; the editor applies the
+        one the writer accepts."""
+        from persona_studio.engine.section_rewrite import run_request
+        from persona_studio.ui.labels import model_label
+
+        rid = request.rewrite_id
+        if self._stopping.is_set() or request.cancel.cancelled:
+            return SectionRewriteOutcome(rid, request.heading, request.mode, cancelled=True)
+        if self._pool is None:
+            return SectionRewriteOutcome(
+                rid, request.heading, request.mode, error="The generation worker is not running."
+            )
+        self.rewrite_started.emit(rid)
+        try:
+            backend = self._pool.get(request.model_id)
+        except PersonaStudioError as exc:
+            return SectionRewriteOutcome(rid, request.heading, request.mode, error=str(exc))
+        # One batcher per candidate: each one's first piece goes out at once.
+        batchers: dict[int, TextBatcher] = {}
+
+        def on_text(index: int, piece: str) -> None:
+            if index not in batchers:
+                for held in batchers.values():
+                    held.flush()
+                batchers[index] = TextBatcher(
+                    lambda text, i=index: self.rewrite_text.emit(rid, i, text)
+                )
+            batchers[index].add(piece)
+
+        outcome = run_request(backend, request, on_text, model_label=model_label(request.model_id))
+        for held in batchers.values():
+            held.flush()
+        return outcome
+
     @Slot(int, str, str)
     def count(self, key: int, text: str, model_id: str) -> None:
         backend = self._pool.loaded_local(model_id) if self._pool is not None else None
@@ -457,7 +516,9 @@ class _Runner(QObject):
         if worker is not None:
             worker.retry_waiting(request_id)
 
-    def submit_chat(self, request: ChatRequest | CheckRequest | CardExtrasRequest) -> None:
+    def submit_chat(
+        self, request: ChatRequest | CheckRequest | CardExtrasRequest | SectionRewriteRequest
+    ) -> None:
         self._chats.put(request)
 
     def set_paused(self, paused: bool) -> None:
@@ -490,6 +551,9 @@ class WorkerThread(QObject):
     extrasProgress = Signal(int, str)  # extras id, the extra just written ("greeting"...)
     extrasFinished = Signal(object)  # CardExtrasOutcome
     waitingChanged = Signal(object)  # tuple[WaitingJob, ...]: jobs waiting for their model
+    rewriteStarted = Signal(int)  # rewrite id: the model has begun on this section
+    rewriteText = Signal(int, int, str)  # rewrite id, candidate index, text
+    rewriteFinished = Signal(object)  # SectionRewriteOutcome
 
     _count = Signal(int, str, str)
     _chat = Signal()
@@ -511,6 +575,8 @@ class WorkerThread(QObject):
         self.chatFinished.connect(lambda reply: self._chats.pop(reply.chat_id, None))
         self.checkFinished.connect(lambda outcome: self._checks.pop(outcome.check_id, None))
         self.extrasFinished.connect(lambda outcome: self._extras.pop(outcome.extras_id, None))
+        self._rewrites: dict[int, SectionRewriteRequest] = {}  # asked and not yet finished
+        self.rewriteFinished.connect(lambda outcome: self._rewrites.pop(outcome.rewrite_id, None))
 
     def start(self, db_path: Path, settings: ModelSettings) -> None:
         self.stop()
@@ -538,6 +604,9 @@ class WorkerThread(QObject):
         runner.extras_progress.connect(self.extrasProgress)
         runner.extras_finished.connect(self.extrasFinished)
         runner.waiting.connect(self.waitingChanged)
+        runner.rewrite_started.connect(self.rewriteStarted)
+        runner.rewrite_text.connect(self.rewriteText)
+        runner.rewrite_finished.connect(self.rewriteFinished)
         self._count.connect(runner.count)
         self._chat.connect(runner.answer_chats)
         self._settings.connect(runner.apply_settings)
@@ -577,6 +646,12 @@ class WorkerThread(QObject):
         for extras in list(self._extras.values()):
             self.extrasFinished.emit(
                 CardExtrasOutcome(extras.extras_id, extras.persona_id, cancelled=True)
+            )
+        for request in list(self._rewrites.values()):
+            self.rewriteFinished.emit(
+                SectionRewriteOutcome(
+                    request.rewrite_id, request.heading, request.mode, cancelled=True
+                )
             )
         return True
 
@@ -653,9 +728,32 @@ class WorkerThread(QObject):
         self._runner.submit_chat(request)
         self._chat.emit()
 
+    def rewrite(self, request: SectionRewriteRequest) -> None:
+        """Write a section again on the worker thread (at once if it is idle, else after the
+        running job or reply). Answered by rewriteStarted, rewriteText (each candidate's
+        text as it comes) and rewriteFinished (always, even when the worker is not running)."""
+        self._rewrites[request.rewrite_id] = request
+        if self._runner is None:
+            outcome = SectionRewriteOutcome(
+                request.rewrite_id,
+                request.heading,
+                request.mode,
+                error="The generation worker is not running (is a database open?).",
+            )
+            QTimer.singleShot(0, lambda: self.rewriteFinished.emit(outcome))
+            return
+        self._runner.submit_chat(request)
+        self._chat.emit()
+
     def stop_card_extras(self, extras_id: int) -> None:
         """Stop those extras between two tokens, or withdraw them if they are waiting."""
         request = self._extras.get(extras_id)
+        if request is not None:
+            request.cancel.cancel()
+
+    def stop_rewrite(self, rewrite_id: int) -> None:
+        """Stop that rewrite between two tokens, or withdraw it if it is waiting."""
+        request = self._rewrites.get(rewrite_id)
         if request is not None:
             request.cancel.cancel()
 
