@@ -550,14 +550,19 @@ class MainWindow(QMainWindow):
         if self.worker.current_request is not None:
             self.editor.try_panel.waiting_for(self._running_job_name)
 
+    def _show_model_idle(self) -> None:
+        """After a Try it reply, a check, card extras or a rewrite: the model is free again
+        unless a job is running (a side request may end while a job runs or waits)."""
+        if self.worker.current_request is None:
+            self.model_state.setText("Model ready; waiting for jobs")
+
     def _chat_started(self, chat_id: int) -> None:
         self.editor.try_panel.reply_started(chat_id)
         self.model_state.setText("Answering in Try it")
 
     def _chat_finished(self, reply) -> None:
         self.editor.try_panel.reply_finished(reply)
-        if self.worker.current_request is None:
-            self.model_state.setText("Model ready; waiting for jobs")
+        self._show_model_idle()
 
     # -- the editor's persona check -----------------------------------------------------------
 
@@ -574,8 +579,7 @@ class MainWindow(QMainWindow):
 
     def _check_finished(self, outcome) -> None:
         self.editor.check_panel.finished(outcome)
-        if self.worker.current_request is None:
-            self.model_state.setText("Model ready; waiting for jobs")
+        self._show_model_idle()
         if outcome.saved_version is not None:
             self._persona_changed(outcome.persona_id)  # the list shows the new score
 
@@ -590,8 +594,7 @@ class MainWindow(QMainWindow):
 
     def _card_extras_finished(self, outcome) -> None:
         self.editor.card_panel.finished(outcome)
-        if self.worker.current_request is None:
-            self.model_state.setText("Model ready; waiting for jobs")
+        self._show_model_idle()
 
     # -- the editor's section rewrites ---------------------------------------------------------
 
@@ -607,8 +610,7 @@ class MainWindow(QMainWindow):
 
     def _rewrite_finished(self, outcome) -> None:
         self.editor.rewriter.finished(outcome)
-        if self.worker.current_request is None:
-            self.model_state.setText("Model ready; waiting for jobs")
+        self._show_model_idle()
 
     def _pause_toggled(self, paused: bool) -> None:
         self.worker.set_paused(paused)
