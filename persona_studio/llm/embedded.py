@@ -289,6 +289,7 @@ class EmbeddedBackend(LLMBackend):
         self._eog: frozenset[int] | None = None
         self._banned_at_start: list[int] | None = None
         self._content_mask: list[bool] | None = None
+        self._piece_masks: tuple[list[bool], list[bool]] | None = None
         # The tokens the last evaluate_fresh put in the cache (see there).
         self._canonical: list[int] = []
 
@@ -363,10 +364,15 @@ class EmbeddedBackend(LLMBackend):
         document being written, not the prompt) is forbidden, if the sequence holds a word
         of four letters or more. Short glue ("- You are a", ". It is") may recur; "no matter
         how big or small" may not. The index is rebuilt from the tokens at the first call,
-        so a section written again after a retry sees the document as it now is."""
+        so a section written again after a retry sees the document as it now is.
+
+        Only a token that starts a word may be forbidden, never the rest of a word already
+        begun: forbidding "oding" after " bro" made the model write "brooddy" and
+        "sourcdough". The repeat is stopped at the next word instead."""
         import numpy as np
 
         content = self._content_token_mask()
+        letter_start, letter_end = self._word_piece_masks()
         seen: dict[tuple[int, ...], set[int]] = {}
         indexed = [start]  # how far input_ids has been indexed
 
@@ -382,6 +388,8 @@ class EmbeddedBackend(LLMBackend):
             if len(input_ids) - start >= n - 1:
                 key = tuple(int(t) for t in input_ids[len(input_ids) - n + 1 :])
                 banned = seen.get(key)
+                if banned and letter_end[key[-1]]:
+                    banned = {t for t in banned if not letter_start[t]}
                 if banned:
                     scores[np.fromiter(banned, dtype=np.intc)] = -np.inf
             return scores
@@ -442,6 +450,23 @@ class EmbeddedBackend(LLMBackend):
         return self._content_mask
 
     # -- prompts --------------------------------------------------------------------------
+
+    def _word_piece_masks(self) -> tuple[list[bool], list[bool]]:
+        """Per token: does its text start with a letter, and does it end with one? A token
+        starting with a letter after one ending with a letter goes on the same word ("bro" +
+        "oding"): the tokenizer puts a word's space in front of its first piece. A byte of a
+        multi-byte character counts as a letter, so no character is ever cut in two."""
+        if self._piece_masks is None:
+            pieces = [self.llama.detokenize([t], special=True) for t in range(self.llama.n_vocab())]
+
+            def letter(byte: bytes) -> bool:
+                return byte >= b"\x80" or byte.isalpha()
+
+            self._piece_masks = (
+                [bool(piece) and letter(piece[:1]) for piece in pieces],
+                [bool(piece) and letter(piece[-1:]) for piece in pieces],
+            )
+        return self._piece_masks
 
     def _make_formatter(self):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter

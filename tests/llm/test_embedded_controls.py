@@ -3,6 +3,7 @@ model: no repeated phrase, a nudge toward words, and reproducible greedy answers
 
 import re
 
+import numpy as np
 import pytest
 
 from persona_studio.engine.persona_check import CHECK_PARAMS, answers
@@ -78,3 +79,18 @@ def test_greedy_answers_do_not_depend_on_what_ran_before(backend):
     assert first == second
     assert third == fresh  # reusing the unchanged chunks gives the same answers
     assert any("Martha" in a for a in first)
+
+
+def test_no_repeat_never_cuts_a_word_in_two(backend):
+    # The document already holds " a brooding submarine"; writing " a bro" again, the
+    # processor must let the word finish ("oding") and stop the repeat at the next word.
+    said = backend.tokenize_text("I'm Nemo, a brooding submarine captain. I'm Nemo, a bro")
+    processor = backend.no_repeat_processor(0)
+    scores = np.zeros(backend.llama.n_vocab(), dtype=np.single)
+    processor(np.array(said, dtype=np.intc), scores)
+    rest_of_word = backend.tokenize_text(" brooding")[1]
+    assert scores[rest_of_word] == 0  # the rest of the word stays allowed
+    finished = said + [rest_of_word]
+    scores = np.zeros(backend.llama.n_vocab(), dtype=np.single)
+    processor(np.array(finished, dtype=np.intc), scores)
+    assert scores[backend.tokenize_text(" submarine")[0]] == -np.inf  # the repeat stops here
