@@ -344,10 +344,22 @@ def _topic_phrase(text: str) -> str:
     text = text.strip().rstrip(".")
     if not text or re.search(r"[.!?]\s", text) or len(text) > 160:
         return ""
-    first = text.split(" ", 1)[0].casefold()
+    # "Questions about Python programming" is the topic "Python programming": the brief
+    # says "questions about" itself.
+    # Its first word then keeps the capital the user gave it mid-sentence ("Python").
+    topic = _TOPIC_FRAME.sub("", text, count=1)
+    first = topic.split(" ", 1)[0].casefold()
     if first in _DETERMINERS or first in _SUBJECTS or first in {"we", "you", "here"}:
         return ""
-    return _lower_first(text)
+    return topic if topic != text else _lower_first(text)
+
+
+_TOPIC_FRAME = re.compile(
+    r"^(?:(?:all|everything)\s+(?:about|on)|(?:questions?|discussions?|talk|chat|help|"
+    r"advice|tips|news|posts?|threads?)(?:\s+and\s+\w+)?\s+(?:about|on|with|for|of|regarding))"
+    r"\s+(?=\S)",
+    re.IGNORECASE,
+)
 
 
 # Where a role's core ends: "a baker| who explains ...", "a captain|, brilliant engineer".

@@ -277,7 +277,7 @@ def _fill_section(
             stop_patterns=patterns,
             what="Refinement (structure)",
             no_repeat_from=document_start,
-            prefer=WordPreference(ctx.brief.topic_nouns) if plan.grounded else None,
+            prefer=_preference(plan, ctx.brief),
         )
         for piece in cont:
             run.model_text(piece)
@@ -312,6 +312,16 @@ def _fill_section(
         f"Refinement failed: the model wrote nothing usable under '{heading}' after "
         f"{tries} attempts. Try again, or pick a larger model."
     )
+
+
+def _preference(plan: SectionPlan, brief: Brief) -> WordPreference | None:
+    """A grounded section is nudged toward the topic's nouns; a plan's own words must come
+    first or not at all (a tone after "Speak in a")."""
+    if plan.grounded:
+        return WordPreference(brief.topic_nouns)
+    if plan.prefer:
+        return WordPreference(plan.prefer, within=1)
+    return None
 
 
 # -- validated (HTTP) -----------------------------------------------------------------------

@@ -55,6 +55,7 @@ class SectionPlan:
     written again (bounded) and the best one kept. ``restated``: how many of the first lead
     units restate the Core Identity on purpose (the introduction guideline); they are not
     held against the model's sentences as repeats, or the greeting would be struck.
+    ``prefer``: words the model's first word is nudged toward (it picks which).
     """
 
     lead: tuple[str, ...]
@@ -62,6 +63,7 @@ class SectionPlan:
     kind: str
     grounded: bool = False
     restated: int = 0
+    prefer: tuple[str, ...] = ()
 
     @property
     def remembered(self) -> tuple[str, ...]:
@@ -76,6 +78,27 @@ class SectionPlan:
             return lead + ("\n" if self.kind == "list" else " ") + self.starter
         return lead or self.starter
 
+
+# Tones a Speaking Style without one from the user may open with (each reads well after
+# "Speak in a").
+PLAIN_TONES = (
+    "warm",
+    "calm",
+    "friendly",
+    "gentle",
+    "lively",
+    "thoughtful",
+    "playful",
+    "measured",
+    "cheerful",
+    "direct",
+    "relaxed",
+    "confident",
+    "patient",
+    "dry",
+    "formal",
+    "clear",
+)
 
 _LIST_END = re.compile(r"\n(?=[^-*•\d\s])")  # a line that does not continue the list
 
@@ -93,7 +116,9 @@ def section_plan(heading: str, brief: Brief, tone: str) -> SectionPlan:
     if key == heading_key(SPEAKING_STYLE):
         manner = (tone,) if tone else brief.manner
         if not manner:
-            return SectionPlan((), "Speak in a", "prose")
+            # Left to itself after "Speak in a", the default model writes "way of your mind"
+            # or "tongue-dexter"; nudged toward tone words, it picks one that fits.
+            return SectionPlan((), "Speak in a", "prose", prefer=PLAIN_TONES)
         words = " and ".join(manner)
         article = "an" if words[0] in "aeiou" else "a"
         return SectionPlan((), f"Speak in {article} {words} tone,", "prose")

@@ -96,6 +96,25 @@ def test_an_expert_brief_opens_with_the_subforum_and_its_topics():
     assert "backups" in brief.topic_nouns
 
 
+@pytest.mark.parametrize(
+    ("description", "topic"),
+    [
+        ("Questions about Python programming", "Python programming"),
+        ("Help with woodworking joints and finishes.", "woodworking joints and finishes"),
+        ("All about vintage cameras", "vintage cameras"),
+        ("Tips and tricks for bonsai care", "bonsai care"),
+        ("Spotting and identifying birds", "spotting and identifying birds"),
+    ],
+)
+def test_a_subforum_description_framed_as_questions_gives_its_topic(description, topic):
+    request = PersonaGenerationRequest.create(
+        "subforum_expert", {"subforum_name": "Forum", "subforum_description": description}
+    )
+    brief = build_brief(request, "Dana Whitfield")
+    assert brief.identity[1] == f"Members come to you with questions about {topic}."
+    assert brief.domain_lead == f"You know a great deal about {topic}"
+
+
 def test_only_the_user_makes_a_character_an_ai():
     robot = PersonaGenerationRequest.create(
         "from_name_and_description", {"description_hint": "A starship AI with dry humour"}
@@ -121,7 +140,7 @@ def test_only_the_user_makes_a_character_an_ai():
         ),
         ("Brooding submarine captain", "", "Speak in a brooding tone,"),
         ("A starship AI with dry humour", "", "Speak in a dry tone,"),
-        ("a sourdough baker", "", "Speak in a"),  # nothing to go on: the model says
+        ("a sourdough baker", "", "Speak in a"),  # nothing to go on: the model picks a tone
         ("a patient sourdough baker", "witty", "Speak in a witty tone,"),  # the user's choice
         ("an eloquent orator", "", "Speak in an eloquent tone,"),
     ],
@@ -132,6 +151,8 @@ def test_the_speaking_style_starts_from_the_users_words(description, tone, start
     )
     plan = section_plan(SPEAKING_STYLE, build_brief(request, "Rosa"), tone)
     assert plan.starter == starter
+    # Where the model picks the tone, its first word must be a tone word.
+    assert bool(plan.prefer) == starter.endswith(" a")
 
 
 def test_the_guidelines_open_with_how_the_persona_introduces_itself():
