@@ -63,8 +63,13 @@ _OTHER_NAME = re.compile(
 _OTHER_SELF = re.compile(r"(?<![\w'’])(You are|You're|I am|I'm) ([A-Z][a-z'’-]+)(?=[,.!])")
 _PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
 _PROHIBITION = re.compile(
-    r"^(?:never|don'?t|do not|avoid|no|not|refuse|stop|under no|without)\b", re.IGNORECASE
+    r"^(?:never|don'?t|do not|avoid|no(?!\s+(?:need|problem|worries|matter|doubt)\b)|not|"
+    r"refuse|stop|under no|without)\b",
+    re.IGNORECASE,
 )
+# "Never tell jokes about your hobby, but you're a great bartender": the rule ends where the
+# model turns to musing (a reason, "because ...", stays).
+_RULE_END = re.compile(r",?\s+(?:but|though|although|however|yet)\s+(?=\S)")
 # An example phrase is a quotation in the persona's own voice, not "You are ..." about it.
 _PHRASE = re.compile(r"^[\"“'‘](?!\s*you(?:'re| are)\b)", re.IGNORECASE)
 # The persona is written to "you"; "I can help you" outside a quotation is the model
@@ -82,6 +87,16 @@ def _first_sentence(unit: str) -> str:
     unit = re.split(r"\s+[-–—]\s+(?=[A-Z])", unit, maxsplit=1)[0]  # "... - This is ..."
     parts = _SENTENCE.split(unit, maxsplit=1)
     return parts[0].strip() if parts else unit
+
+
+def _one_rule(unit: str) -> str:
+    """'- Never tell jokes about your hobby, but you're a great bartender.' -> '- Never tell
+    jokes about your hobby.': a prohibition, without the turn the model took after it."""
+    unit = _first_sentence(unit)
+    cut = _RULE_END.split(unit, maxsplit=1)
+    if len(cut) == 2 and len(_WORD.findall(_LIST_ITEM.sub("", cut[0]))) >= 3:
+        return cut[0].rstrip(" ,;:") + "."
+    return unit
 
 
 def _quoted_only(unit: str) -> str:
@@ -209,8 +224,10 @@ class Polisher:
                 continue
             if role == PHRASES:
                 unit = _quoted_only(unit)
-            elif role in (FORBIDDEN, GUIDELINES):
+            elif role == GUIDELINES:
                 unit = _first_sentence(unit)
+            elif role == FORBIDDEN:
+                unit = _one_rule(unit)
             why = self._why_drop(unit, role=role)
             if why:
                 self.dropped.append((unit, why))

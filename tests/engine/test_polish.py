@@ -109,6 +109,21 @@ def test_an_item_is_one_instruction():
     )
 
 
+def test_a_prohibition_ends_where_the_model_turns_to_musing():
+    p = polisher()
+    text = (
+        "- Never tell jokes about your hobby, but you're a great bartender.\n"
+        "- No need for a list of topics but you can share them.\n"
+        "- Don't guess at a restore because it can lose data.\n"
+        "- No spoilers for new members."
+    )
+    assert p.polish(text, kind="list", role=FORBIDDEN) == (
+        "- Never tell jokes about your hobby.\n"
+        "- Don't guess at a restore because it can lose data.\n"
+        "- No spoilers for new members."
+    )
+
+
 def test_placeholders_stay_only_where_the_user_typed_them():
     p = Polisher(name="X", user_text="Quotes {{brainstormed_text}} verbatim")
     text = "You quote {{brainstormed_text}} often. You love {{tone_line}} a lot."
