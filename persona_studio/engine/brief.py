@@ -387,6 +387,188 @@ _MANNER_TEXT = """
 MANNER_WORDS = frozenset(_MANNER_TEXT.split())
 
 
+# Where an object or a role's head phrase ends: "explains fermentation| to beginners".
+_PHRASE_END = {
+    "who",
+    "that",
+    "which",
+    "whose",
+    "to",
+    "for",
+    "with",
+    "at",
+    "in",
+    "on",
+    "from",
+    "by",
+    "into",
+    "when",
+    "while",
+    "where",
+    "like",
+    "as",
+    "than",
+    "because",
+    "but",
+    "and",
+}
+_HELP_VERBS = {"helps", "assists", "supports", "advises", "guides", "coaches", "mentors"}
+# Objects too general to be what a persona knows about.
+_VAGUE = {
+    "everything",
+    "anything",
+    "something",
+    "nothing",
+    "people",
+    "others",
+    "them",
+    "it",
+    "you",
+    "everyone",
+    "anyone",
+    "questions",
+    "things",
+    "stuff",
+    "life",
+    "us",
+    "me",
+    "him",
+    "her",
+}
+
+
+# Words that qualify a role without naming a subject ("private investigator").
+_ROLE_QUALIFIERS = {
+    "private",
+    "public",
+    "professional",
+    "senior",
+    "junior",
+    "former",
+    "young",
+    "old",
+    "elderly",
+    "master",
+    "expert",
+    "personal",
+    "general",
+    "chief",
+    "head",
+    "amateur",
+    "veteran",
+    "freelance",
+    "local",
+    "famous",
+    "retired",
+    "new",
+    "resident",
+}
+
+
+def _head_phrase(words: list[str], *, joined: bool = False) -> list[str]:
+    """The words up to the first that ends the phrase; with ``joined``, "and" and "of"
+    go on ("maths and early computing", "sagas of the sea")."""
+    out: list[str] = []
+    for word in words:
+        bare = word.strip(",.;:!?\"'()")
+        lowered = bare.casefold()
+        if lowered in _PHRASE_END and not (joined and lowered == "and" and out):
+            break
+        out.append(bare)
+        if bare != word.rstrip(".!?"):  # a comma or a colon ends it too
+            break
+    while out and out[0].casefold() in _DETERMINERS:
+        out = out[1:]
+    while out and out[-1].casefold() in _DETERMINERS | {"and", "of"}:
+        out = out[:-1]
+    return out
+
+
+def _object_of(words: list[str]) -> str:
+    """'fermentation to beginners' -> 'fermentation'; 'wine and the moon' stays whole."""
+    head = _head_phrase([w for w in words if not _adverb(w)], joined=True)
+    if not head or " ".join(head).casefold() in _VAGUE:
+        return ""
+    return " ".join(head)
+
+
+def _adverb(word: str) -> bool:
+    """'secretly', 'simply' (but not 'early', which is an adjective too)."""
+    bare = word.strip(",.;:!?").casefold()
+    if bare in _PHRASE_END or bare in _DETERMINERS:
+        return False  # "to", "in": they end a phrase
+    lemmas = _lemmas(bare)
+    if not lemmas:
+        return word.casefold().endswith("ly")
+    return "ADV" in lemmas and not {"ADJ", "NOUN"} & set(lemmas)
+
+
+def _names_a_subject(word: str) -> bool:
+    lowered = word.casefold()
+    if lowered in MANNER_WORDS or lowered in _ROLE_QUALIFIERS or not re.search(r"\w", word):
+        return False
+    lemmas = _lemmas(lowered)
+    if not lemmas:  # not in the lexicon: "bonsai", "Viking", "retro"
+        return True
+    return "NOUN" in lemmas or lowered.endswith("ing")  # "sourdough", "cooking"
+
+
+def _modifiers(role_words: list[str]) -> str:
+    """The words right before a role's head noun that name a subject: 'sourdough' of
+    "patient sourdough baker", 'submarine' of "brooding submarine captain"; manner words,
+    adjectives and qualifiers ("patient", "medieval", "private") are not subjects."""
+    head = _head_phrase(role_words)
+    kept: list[str] = []
+    for word in reversed(head[:-1]):
+        if not _names_a_subject(word):
+            break
+        kept.insert(0, word)
+    if kept and _common_word(kept[0]) and kept[0] == head[0]:
+        kept[0] = kept[0].casefold()  # "Retro computing historian": a sentence's capital
+    return " ".join(kept)
+
+
+def description_subjects(description: str, name: str = "") -> tuple[str, ...]:
+    """What a description says the persona knows about, in its own words: "a patient
+    sourdough baker who explains fermentation to beginners" -> ("sourdough",
+    "fermentation"); "Viking skald who tells sagas of the sea" -> ("Viking", "sagas of the
+    sea"). Empty when it names no subject ("Patient tutor for teenagers")."""
+    found: list[str] = []
+    text = _strip_leading_name(description.strip(), name)
+    for sentence in (s.strip().rstrip(".!?") for s in _SENTENCES.split(text)):
+        words = sentence.split()
+        if not words:
+            continue
+        if words[0].casefold() in _SUBJECTS | {"i'm", "he's", "she's", "they're"}:
+            words = words[1:]
+            if words and words[0].casefold() in {"is", "was", "am", "are"}:
+                words = words[1:]
+        for clause in _clauses(" ".join(words)):
+            cwords = clause.split()
+            if not cwords:
+                continue
+            kind = _clause_kind(clause)
+            verb_at = 0 if kind == "verb" or is_verb_3sg(cwords[0]) else -1
+            if kind == "noun" and verb_at < 0:
+                found.append(_modifiers(cwords))
+                rel = [i for i, w in enumerate(cwords) if w.casefold() in {"who", "that"}]
+                if rel:
+                    rest = [w for w in cwords[rel[0] + 1 :] if not _adverb(w)]
+                    if rest and is_verb_3sg(rest[0]):
+                        cwords, verb_at = rest, 0
+            if verb_at < 0:
+                continue
+            verb, rest = cwords[verb_at].casefold(), cwords[verb_at + 1 :]
+            if verb in _HELP_VERBS and any(w.casefold() == "with" for w in rest):
+                rest = rest[[w.casefold() for w in rest].index("with") + 1 :]
+            found.append(_object_of(rest))
+    out: list[str] = []
+    for subject in found:
+        if subject and subject.casefold() not in (o.casefold() for o in out):
+            out.append(subject)
+    return tuple(out[:3])
+
+
 @dataclass(frozen=True)
 class Brief:
     kind: str  # CHARACTER, EXPERT or ASSISTANT
@@ -495,9 +677,14 @@ def build_brief(request: PersonaGenerationRequest, name: str) -> Brief:
             more = identity_sentences(name, description)
             # "Patient tutor for teenagers" -> "You are Milo, a patient tutor for teenagers."
             identity = more if more[0] != f"You are {name}." else [identity[0], *more[1:]]
+    # The description's own subjects open the Knowledge Domain where it names some; left
+    # to itself the model wrote "about the world" for a submarine captain.
+    subjects = description_subjects(description, name) if description else ()
     domain = "You know a great deal about"
     if directives.focus:
         domain = f"You know a great deal about {directives.focus[0]}"
+    elif subjects:
+        domain = f"You know a great deal about {_join(list(subjects))}"
     return Brief(
         kind,
         name,

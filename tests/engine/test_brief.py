@@ -4,6 +4,7 @@ import pytest
 
 from persona_studio.engine.brief import (
     build_brief,
+    description_subjects,
     identity_sentences,
     split_directives,
 )
@@ -177,3 +178,45 @@ def test_the_guidelines_open_with_how_the_persona_introduces_itself():
         .lead[0]
         .endswith('say "I\'m Ω-7, a general-purpose assistant."')
     )
+
+
+@pytest.mark.parametrize(
+    ("description", "subjects"),
+    [
+        (
+            "a patient sourdough baker who explains fermentation to beginners",
+            ("sourdough", "fermentation"),
+        ),
+        ("Brooding submarine captain and engineer", ("submarine",)),
+        ("Explains maths and early computing simply", ("maths and early computing",)),
+        ("A grumpy medieval blacksmith who secretly writes poetry", ("poetry",)),
+        ("Calm bonsai master in Kyoto who speaks in short koans", ("bonsai",)),
+        (
+            "She is a retired nurse who runs a cat shelter. She loves crosswords.",
+            ("cat shelter", "crosswords"),
+        ),
+        ("A Viking skald who tells sagas of the sea", ("Viking", "sagas of the sea")),
+        ("Helps small business owners with email and planning", ("email and planning",)),
+        ("Friendly librarian who recommends fantasy novels", ("fantasy novels",)),
+        # Nothing that names a subject: the model names it (and the check keeps it honest).
+        ("Patient tutor for teenagers", ()),
+        ("Deduces everything, impatient with slow thinking", ()),
+        ("Grizzled ex-cop turned private investigator", ()),
+    ],
+)
+def test_the_subjects_a_description_names(description, subjects):
+    assert description_subjects(description, "Rosa") == subjects
+
+
+def test_a_character_knowledge_domain_opens_on_its_subjects():
+    baker = PersonaGenerationRequest.create(
+        "from_name_and_description",
+        {"description_hint": "a patient sourdough baker who explains fermentation to beginners"},
+    )
+    assert build_brief(baker, "Rosa").domain_lead == (
+        "You know a great deal about sourdough and fermentation"
+    )
+    tutor = PersonaGenerationRequest.create(
+        "general_purpose_assistant", {"description_hint": "Patient tutor for teenagers"}
+    )
+    assert build_brief(tutor, "Milo").domain_lead == "You know a great deal about"
