@@ -662,7 +662,7 @@ def build_brief(request: PersonaGenerationRequest, name: str) -> Brief:
         return Brief(
             kind,
             name,
-            tuple(identity),
+            _with_name_line(identity, name),
             domain,
             directives,
             frozenset(topic_words(texts)),
@@ -688,13 +688,22 @@ def build_brief(request: PersonaGenerationRequest, name: str) -> Brief:
     return Brief(
         kind,
         name,
-        tuple(identity),
+        _with_name_line(identity, name),
         domain,
         directives,
         frozenset(topic_words(texts)),
         may_be_ai,
         texts,
     )
+
+
+def _with_name_line(identity: list[str], name: str) -> tuple[str, ...]:
+    """The identity with "Your name is NAME." after its first sentence. Redundant to a
+    reader, but with it the default model gives its name to "Who are you?" and "What is
+    your name?" in 0.90 of answers instead of 0.82 (the same 34 stored personas re-checked
+    with and without the line; putting it first, or asking to "always introduce yourself",
+    did worse)."""
+    return (identity[0], f"Your name is {name}.", *identity[1:])
 
 
 def mentions_ai(text: str) -> bool:

@@ -87,7 +87,8 @@ def test_an_expert_brief_opens_with_the_subforum_and_its_topics():
     assert (
         brief.identity[0] == "You are Dana Whitfield, the resident expert of the Home Lab subforum."
     )
-    assert "servers, NAS boxes and networking at home" in brief.identity[1]
+    assert brief.identity[1] == "Your name is Dana Whitfield."
+    assert "servers, NAS boxes and networking at home" in brief.identity[2]
     assert brief.domain_lead == (
         "You know a great deal about servers, NAS boxes and networking at home, "
         "especially ZFS and backups"
@@ -112,7 +113,7 @@ def test_a_subforum_description_framed_as_questions_gives_its_topic(description,
         "subforum_expert", {"subforum_name": "Forum", "subforum_description": description}
     )
     brief = build_brief(request, "Dana Whitfield")
-    assert brief.identity[1] == f"Members come to you with questions about {topic}."
+    assert brief.identity[2] == f"Members come to you with questions about {topic}."
     assert brief.domain_lead == f"You know a great deal about {topic}"
 
 
@@ -127,7 +128,10 @@ def test_only_the_user_makes_a_character_an_ai():
     assert build_brief(robot, "Ω-7").may_be_ai
     assert not build_brief(baker, "Rosa").may_be_ai
     assert build_brief(helper, "Milo").may_be_ai
-    assert build_brief(helper, "Milo").identity == ("You are Milo, a general-purpose assistant.",)
+    assert build_brief(helper, "Milo").identity == (
+        "You are Milo, a general-purpose assistant.",
+        "Your name is Milo.",
+    )
 
 
 @pytest.mark.parametrize(
