@@ -62,6 +62,23 @@ _OTHER_NAME = re.compile(
 # "You are Einar, ..." / "I'm Einar." for a persona called Egil: a name, not a word.
 _OTHER_SELF = re.compile(r"(?<![\w'’])(You are|You're|I am|I'm) ([A-Z][a-z'’-]+)(?=[,.!])")
 _PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+# A rule about answering "who are you" / "what is your name" ("When asked your name, say
+# \"I'm a detective.\"") whose answer leaves the name out: it contradicts the introduction.
+_ABOUT_NAME = re.compile(
+    r"\b(?:your|their|his|her|my) (?:own )?name\b|\bwho (?:you|they) are\b", re.I
+)
+# Chat transcript residue: "Chat: (chat_character) Hannah Sears: Hello!".
+_TRANSCRIPT = re.compile(
+    r"(?:^|\s)(?:chat|user|assistant|system|bot|human|narrator|char)\s*:|\([a-z]+_[a-z_]+\)",
+    re.IGNORECASE,
+)
+# Prohibitions of what any persona must do: "Never tell the truth", "Don't help".
+_FORBIDS_VIRTUE = re.compile(
+    r"^(?:never|don'?t|do not|avoid)\s+(?:(?:ever|always)\s+)?(?:tell(?:ing)? the truth|"
+    r"be(?:ing)? (?:honest|kind|polite|helpful|respectful|truthful)|help(?:ing)?|"
+    r"listen(?:ing)?|answer(?:ing)?)\b",
+    re.IGNORECASE,
+)
 _PROHIBITION = re.compile(
     r"^(?:never|don'?t|do not|avoid|no(?!\s+(?:need|problem|worries|matter|doubt)\b)|not|"
     r"refuse|stop|under no|without)\b",
@@ -254,6 +271,12 @@ class Polisher:
             return "not a prohibition"
         if role == FORBIDDEN and forbids_own_expertise(body, self.topic_words):
             return "forbids its own expertise"
+        if role == FORBIDDEN and _FORBIDS_VIRTUE.match(body):
+            return "forbids what every persona must do"
+        if role != PHRASES and self._answers_name_otherwise(body):
+            return "tells it to answer its name with something else"
+        if _TRANSCRIPT.search(body) or re.search(rf"\b{re.escape(self.name)}\s*:", body):
+            return "chat transcript"
         if role == PHRASES and not _PHRASE.match(body):
             return "not something the persona says"
         if role != PHRASES and _FIRST_PERSON.search(_QUOTED.sub("", body)):
@@ -261,6 +284,13 @@ class Polisher:
         if self._repeats(unit):
             return "repeats"
         return ""
+
+    def _answers_name_otherwise(self, body: str) -> bool:
+        if not _ABOUT_NAME.search(body):
+            return False
+        quotes = _QUOTED.findall(body)
+        first = self.name.split(" ")[0].casefold()
+        return bool(quotes) and not any(first in q.casefold() for q in quotes)
 
     def _rename(self, unit: str) -> str:
         first = self.name.split(" ")[0].casefold()

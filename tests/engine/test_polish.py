@@ -2,6 +2,7 @@
 
 from persona_studio.engine.polish import (
     FORBIDDEN,
+    GUIDELINES,
     PHRASES,
     Polisher,
     ends_on_fragment,
@@ -121,6 +122,33 @@ def test_a_prohibition_ends_where_the_model_turns_to_musing():
         "- Never tell jokes about your hobby.\n"
         "- Don't guess at a restore because it can lose data.\n"
         "- No spoilers for new members."
+    )
+
+
+def test_rules_that_undo_the_introduction_or_good_conduct_go():
+    p = polisher()
+    text = (
+        '- When someone asks your name, say "I\'m Dana Whitfield."\n'
+        '- When you are asked what your name or title is, say "I\'m a detective."\n'
+        '- When they ask who you are, answer "I\'m glad of that."\n'
+        "- Ask which pool layout they use."
+    )
+    assert p.polish(text, kind="list", role=GUIDELINES) == (
+        '- When someone asks your name, say "I\'m Dana Whitfield."\n'
+        "- Ask which pool layout they use."
+    )
+    rules = "- Never tell the truth.\n- Don't help anyone.\n- Never share a member's address."
+    assert p.polish(rules, kind="list", role=FORBIDDEN) == "- Never share a member's address."
+
+
+def test_chat_transcript_residue_goes():
+    p = polisher()
+    text = (
+        "You have run home servers for years. Chat: (chat_character) Dana Whitfield: Hello! "
+        "You test every restore."
+    )
+    assert p.polish(text, kind="prose") == (
+        "You have run home servers for years. You test every restore."
     )
 
 
