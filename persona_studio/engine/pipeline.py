@@ -536,8 +536,9 @@ def _weak_sections(
 ) -> dict[str, SectionPlan]:
     """What to write again, by heading key, when the check found a part weak: the name not
     held -> the Core Identity and Example Phrases that open with the persona introducing
-    itself; the domain missed -> the Knowledge Domain; a character calling itself an AI ->
-    the Core Identity. Empty when the headings have none of those (then all is rewritten)."""
+    itself; the domain missed -> the Knowledge Domain and the Core Identity; a character
+    calling itself an AI -> the Core Identity. Empty when the headings have none of those
+    (then all is rewritten)."""
     if check is None:
         return {}
     present = {heading_key(h): h for h in headings}
@@ -546,7 +547,10 @@ def _weak_sections(
         wanted[heading_key(CORE_IDENTITY)] = section_plan(CORE_IDENTITY, brief, "")
         wanted[heading_key(EXAMPLE_PHRASES)] = section_plan(EXAMPLE_PHRASES, brief, "")
     if check.domain_hit is not None and check.domain_hit < 1:
+        # The answer to "What do you know a lot about?" follows the Core Identity at least
+        # as much as the Knowledge Domain further down.
         wanted[heading_key(KNOWLEDGE)] = section_plan(KNOWLEDGE, brief, "")
+        wanted[heading_key(CORE_IDENTITY)] = section_plan(CORE_IDENTITY, brief, "")
     if check.breaks:
         wanted[heading_key(CORE_IDENTITY)] = section_plan(CORE_IDENTITY, brief, "")
     return {key: plan for key, plan in wanted.items() if key in present}

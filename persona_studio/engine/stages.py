@@ -57,7 +57,7 @@ class PipelineConfig:
     # The persona check (persona_studio/engine/persona_check.py) after writing, and how many
     # refinements at most when it finds the persona weak; the best-scoring one is kept.
     check: bool = True
-    check_attempts: int = 2
+    check_attempts: int = 3
     # Candidates for a section that must name the user's topic and did not.
     grounding_attempts: int = 3
 
