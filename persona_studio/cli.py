@@ -225,7 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     how.add_argument("--add", action="store_true", help="the section is new: the model fills it in")
     rewrite.add_argument(
-        "--accept", type=int, metavar="N", help="save candidate N as a new version"
+        "--accept",
+        type=int,
+        metavar="N",
+        help="save candidate N as a new version, whose note (in the version history) says "
+        "what was rewritten and with which model",
     )
     rewrite.add_argument("--model", help="model identifier (default: the built-in model)")
     rewrite.add_argument("--seed", type=int, help="sampling seed, for repeatable candidates")
@@ -774,8 +778,10 @@ def cmd_rewrite(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if store.personas.get(persona.persona_id).prompt_instructions != text:
             err.write(f"error: {persona.name} changed meanwhile; nothing saved. Run it again.\n")
             return EXIT_FAILED
-        saved = store.personas.save_edit(persona.persona_id, new_text)
-        err.write(f"Saved as version {saved.version}: {version_note(request, request.model_id)}.\n")
+        # The window keeps the same note with a version saved after a rewrite.
+        note = version_note(request, request.model_id)
+        saved = store.personas.save_edit(persona.persona_id, new_text, note=note)
+        err.write(f"Saved as version {saved.version}: {saved.note}.\n")
     return EXIT_OK
 
 

@@ -142,6 +142,17 @@ CREATE TABLE IF NOT EXISTS ps_persona_tags (
     position INTEGER NOT NULL                -- the order the writer gave them
 )"""
 
+# What a saved version says of how it was made ("Rewrote 'Speaking Style & Tone' (shorter)
+# with gguf:..."): FORLLM's persona_versions has no column for it and is not ours to change.
+_CREATE_PS_VERSION_NOTES = """
+CREATE TABLE IF NOT EXISTS ps_version_notes (
+    version_id INTEGER PRIMARY KEY,          -- = persona_versions.version_id
+    persona_id INTEGER NOT NULL,             -- = persona_versions.persona_id
+    version INTEGER NOT NULL,                -- = persona_versions.version
+    note TEXT NOT NULL,                      -- every change saved in that version, in order
+    created_at TIMESTAMP NOT NULL
+)"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "subforums.description", _add_subforum_description),
     Migration(2, "ps_jobs", _run_ddl(_CREATE_PS_JOBS)),
@@ -195,6 +206,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             # The list's tag filter: personas carrying a tag, whatever its letter case.
             "CREATE INDEX IF NOT EXISTS ps_persona_tags_tag "
             "ON ps_persona_tags (tag COLLATE NOCASE, persona_id)",
+        ),
+    ),
+    Migration(
+        9,
+        "ps_version_notes",
+        _run_ddl(
+            _CREATE_PS_VERSION_NOTES,
+            # The history reads a persona's notes; a purge deletes them.
+            "CREATE INDEX IF NOT EXISTS ps_version_notes_persona ON ps_version_notes (persona_id)",
         ),
     ),
 )

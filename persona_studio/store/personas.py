@@ -8,7 +8,8 @@ for a deleted persona. Names are unique ignoring case, as FORLLM's create_person
 index covers both: a clash gets 'Name (2)', 'Name (3)'... instead of an IntegrityError.
 
 A writer's ratings live in our ps_ratings table (ratings.py), joined in by persona_id; the
-persona checks of each version in ps_persona_checks (checks.py).
+persona checks of each version in ps_persona_checks (checks.py); what a version says of how
+it was made (a section rewritten by the model) in ps_version_notes (version_notes.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from persona_studio.errors import NameTakenError, NotFoundError, StoreError
 from persona_studio.store import card_extras as cards_db
 from persona_studio.store import checks as checks_db
 from persona_studio.store import ratings
+from persona_studio.store import version_notes as notes_db
 from persona_studio.store.db import Database
 from persona_studio.store.models import (
     JobRow,
@@ -577,23 +579,36 @@ class Personas:
         return self._db.read(lambda conn: int(conn.scalar(query) or 0))
 
     def save_edit(
-        self, persona_id: int, prompt_instructions: str, *, name: str | None = None
+        self,
+        persona_id: int,
+        prompt_instructions: str,
+        *,
+        name: str | None = None,
+        note: str | None = None,
     ) -> PersonaVersion:
-        """A hand edit, as FORLLM's update_persona saves one."""
+        """A hand edit, as FORLLM's update_persona saves one. ``note`` (what was changed and
+        how, e.g. a section the model rewrote) is kept with the new version, in the same
+        transaction; InvalidInputError, nothing saved, for a note that cannot be stored."""
         _check_text(prompt_instructions)
         new_name = _clean_name(name) if name is not None else None
+        checked_note = notes_db.check_note(note)
 
         def write(conn: sa.Connection) -> PersonaVersion:
             row = _row(conn, persona_id)
             if new_name is not None and new_name != row.name:
                 _ensure_name_free(conn, new_name, persona_id)
-            return _new_version(conn, row, prompt_instructions, name=new_name)
+            saved = _new_version(conn, row, prompt_instructions, name=new_name)
+            if checked_note is None:
+                return saved
+            notes_db.write_note(conn, saved.version_id, persona_id, saved.version, checked_note)
+            return replace(saved, note=checked_note)
 
         return self._db.write(write)
 
     def versions(self, persona_id: int) -> list[PersonaVersion]:
-        """Every stored text, oldest first. FORLLM inserts an identical fallback v1 row on each
-        start, so rows equal in version, name and text are shown once (the first)."""
+        """Every stored text, oldest first, each with its note (ps_version_notes; "" if none).
+        FORLLM inserts an identical fallback v1 row on each start, so rows equal in version,
+        name and text are shown once (the first)."""
 
         def read(conn: sa.Connection) -> list[PersonaVersion]:
             _row(conn, persona_id)
@@ -602,14 +617,16 @@ class Personas:
                 .where(V.persona_id == persona_id)
                 .order_by(V.version, V.version_id)
             )
-            seen: set[tuple[int, str, str]] = set()
-            result = []
+            notes = notes_db.read_notes(conn, persona_id)
+            kept: dict[tuple[int, str, str], PersonaVersion] = {}
             for row in rows:
                 key = (row.version, row.name, row.prompt_instructions)
-                if key not in seen:
-                    seen.add(key)
-                    result.append(_to_version(row))
-            return result
+                note = notes.get(row.version_id, "")
+                if key not in kept:
+                    kept[key] = replace(_to_version(row), note=note)
+                elif note and not kept[key].note:  # a note on a row shown once is kept
+                    kept[key] = replace(kept[key], note=note)
+            return list(kept.values())
 
         return self._db.read(read)
 
@@ -679,6 +696,7 @@ class Personas:
             conn.execute(sa.delete(RatingRow).where(Rt.persona_id == persona_id))
             conn.execute(sa.delete(PersonaCheckRow).where(C.persona_id == persona_id))
             cards_db.delete_extras(conn, persona_id)
+            notes_db.delete_notes(conn, persona_id)
             conn.execute(sa.delete(PersonaRow).where(P.persona_id == persona_id))
 
         self._db.write(write)

@@ -200,6 +200,9 @@ class PersonaVersion:
     prompt_instructions: str
     updated_at: datetime | None
     version: int
+    # What the version says of how it was made (ps_version_notes): "Rewrote 'Speaking Style
+    # & Tone' (shorter) with gguf:..."; "" when it has no note.
+    note: str = ""
 
 
 @dataclass(frozen=True)

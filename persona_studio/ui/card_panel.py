@@ -121,6 +121,15 @@ class CardPanel(QWidget):
         self.status.setObjectName("cardStatus")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Shown while the persona has no saved extras: what its exported cards lack.
+        self.empty_hint = QLabel(
+            "No card extras saved: a card exported now has no greeting, and only what the "
+            "text gives for the example dialogue and scenario. Write with the model (or type "
+            "them), then save."
+        )
+        self.empty_hint.setObjectName("cardEmptyHint")
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setVisible(False)
 
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -142,6 +151,7 @@ class CardPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(buttons)
+        layout.addWidget(self.empty_hint)
         layout.addWidget(self.status)
         layout.addWidget(scroll, 1)
         self._update_state()
@@ -189,6 +199,9 @@ class CardPanel(QWidget):
             self._loading = False
         if extras is not None and extras.model and not self.status.text():
             self.status.setText(f"Last written by {model_label(extras.model)}.")
+        self.empty_hint.setVisible(
+            self.persona_id is not None and (extras is None or extras.is_empty())
+        )
         self.changed.emit()
 
     def _ensure_alternates(self, count: int, *, exact: bool = False) -> None:

@@ -325,6 +325,7 @@ class PersonaEditor(QWidget):
         self.try_panel.set_persona(None)
         self.check_panel.set_persona(None)
         self.card_panel.set_persona(None)
+        self.rewriter.forget()
         self._update_state()
 
     def load(self, persona_id: int) -> bool:
@@ -342,6 +343,7 @@ class PersonaEditor(QWidget):
         self.persona = persona
         self.headings = expected_headings(info)
         self._loaded_text = persona.prompt_instructions
+        self.rewriter.forget()  # the stored text replaces whatever was accepted in the editor
         self.name_edit.setText(persona.name)
         self.text.setPlainText(persona.prompt_instructions)
         self._show_rating(persona.rating, persona.rating_note)
@@ -408,6 +410,11 @@ class PersonaEditor(QWidget):
     def persona_id(self) -> int | None:
         return self.persona.persona_id if self.persona is not None else None
 
+    @property
+    def saved_text(self) -> str:
+        """The persona's text as last loaded or saved (what unsaved edits are measured by)."""
+        return self._loaded_text
+
     def is_dirty(self) -> bool:
         if self.persona is None:
             return False
@@ -452,6 +459,7 @@ class PersonaEditor(QWidget):
             self.text.setPlainText(self._loaded_text)
             self.name_edit.setText(self.persona.name)
             self.card_panel.revert()
+            self.rewriter.forget()
             self._update_state()
             go_on()
         elif stay is not None:
@@ -668,11 +676,20 @@ class PersonaEditor(QWidget):
         new_name = name if name != self.persona.name else None
         text_changed = text != self._loaded_text or new_name is not None
         card = self.card_panel.current() if self.card_panel.is_dirty() else None
+        # Sections the model rewrote (and the writer used): the version says so.
+        changes = self.rewriter.pending(persona_id) if text_changed else []
+        notes = [c.note for c in changes if c.still_in(text, self._loaded_text)]
 
         def call():
+            from persona_studio.store.version_notes import join_notes
+
             # The text first: a name already taken refuses the whole save, card included.
             version = (
-                store.personas.save_edit(persona_id, text, name=new_name) if text_changed else None
+                store.personas.save_edit(
+                    persona_id, text, name=new_name, note=join_notes(notes) or None
+                )
+                if text_changed
+                else None
             )
             kept = store.cards.save(persona_id, card) if card is not None else None
             return version, kept
@@ -680,6 +697,8 @@ class PersonaEditor(QWidget):
         def saved(outcome) -> None:
             version, kept = outcome
             self._set_busy(False)
+            if version is not None:
+                self.rewriter.saved(persona_id, changes)
             if version is None:  # the card alone
                 if self.persona_id == persona_id and kept is not None:
                     self.card_panel.show_extras(kept)
@@ -700,7 +719,8 @@ class PersonaEditor(QWidget):
                     self.card_panel.stored = kept
                 self.persona = self.store.personas.get(persona_id)
                 self._update_state()
-            self._show_message(f"Saved as version {version.version}.")
+            note = f": {version.note}" if version.note else ""
+            self._show_message(f"Saved as version {version.version}{note}.")
             self.saved.emit(persona_id)
             if then is not None:
                 then()

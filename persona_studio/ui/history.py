@@ -1,4 +1,5 @@
-"""Version history: every text a persona has had, a readable diff between any two, Restore.
+"""Version history: every text a persona has had, with its note (what the model rewrote, and
+which model), a readable diff between any two, Restore.
 
 The diff is line by line (a persona is a list of short sections), with the changed words
 inside a changed line marked more strongly: a one-word tweak in a long line is then visible
@@ -33,6 +34,7 @@ from persona_studio.ui.labels import dark_palette, error_color
 from persona_studio.ui.tasks import TaskGroup
 
 CONTEXT_LINES = 3
+NOTE_CHARS_IN_LIST = 300
 VERSION_ROLE = Qt.ItemDataRole.UserRole + 1
 _WORDS = re.compile(r"\s+|\w+|[^\w\s]")
 
@@ -122,6 +124,12 @@ def diff_html(old: str, new: str, old_label: str, new_label: str) -> str:
     )
 
 
+def _shortened(note: str, limit: int = NOTE_CHARS_IN_LIST) -> str:
+    """``note`` for the list of versions: the whole of it is beside the diff and in the
+    item's tooltip."""
+    return note if len(note) <= limit else note[: limit - 1].rstrip() + "…"
+
+
 class HistoryDialog(QDialog):
     restored = Signal(int)  # persona id: it has a new current version
 
@@ -146,6 +154,7 @@ class HistoryDialog(QDialog):
 
         self.list = QListWidget()
         self.list.setAccessibleName("Versions")
+        self.list.setWordWrap(True)  # a version's note may be long
         self.list.currentItemChanged.connect(self._selected)
         self.from_box = QComboBox()
         self.from_box.setAccessibleName("Compare from version")
@@ -165,6 +174,13 @@ class HistoryDialog(QDialog):
         self.restore_button.clicked.connect(self.restore_selected)
         self.message = QLabel()
         self.message.setWordWrap(True)
+        # What the selected version says of how it was made ("Rewrote ... with ...").
+        self.note = QLabel()
+        self.note.setObjectName("versionNote")
+        self.note.setWordWrap(True)
+        self.note.setTextFormat(Qt.TextFormat.PlainText)
+        self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note.setVisible(False)
         self.title = QLabel()
         title_font = self.title.font()
         title_font.setBold(True)
@@ -180,6 +196,7 @@ class HistoryDialog(QDialog):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addLayout(compare)
+        right_layout.addWidget(self.note)
         right_layout.addWidget(self.diff_view, 1)
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -228,8 +245,13 @@ class HistoryDialog(QDialog):
                 else "date unknown"
             )
             current = " (current)" if version.version == persona.version else ""
-            item = QListWidgetItem(f"Version {version.version}{current}\n{when} · {version.name}")
+            label = f"Version {version.version}{current}\n{when} · {version.name}"
+            if version.note:
+                label += f"\n{_shortened(version.note)}"
+            item = QListWidgetItem(label)
             item.setData(VERSION_ROLE, version.version)
+            if version.note:
+                item.setToolTip(version.note)
             self.list.addItem(item)
         for version in self.versions:
             label = f"Version {version.version}"
@@ -247,6 +269,11 @@ class HistoryDialog(QDialog):
         # The latest row of that number wins (FORLLM can store a number twice).
         matches = [v for v in self.versions if v.version == number]
         return matches[-1].prompt_instructions if matches else ""
+
+    def note_of(self, number: int) -> str:
+        """The note of version ``number`` ("" if it has none)."""
+        matches = [v for v in self.versions if v.version == number and v.note]
+        return matches[-1].note if matches else ""
 
     # -- comparing ------------------------------------------------------------------------
 
@@ -274,6 +301,9 @@ class HistoryDialog(QDialog):
         if item is None:
             return
         number = int(item.data(VERSION_ROLE))
+        note = self.note_of(number)
+        self.note.setText(f"Version {number}: {note}" if note else "")
+        self.note.setVisible(bool(note))
         self.restore_button.setEnabled(number != self.current_version)
         self.restore_button.setText(
             "This is the current version"

@@ -143,6 +143,11 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.db_label)
 
         self.personas.model.export_format = lambda: self.prefs.export_format
+        # A card exported from the list holds the saved card extras; the status bar says so
+        # when the editor has changes to them that are not saved.
+        self.personas.model.card_unsaved = lambda persona_id: (
+            self.editor.persona_id == persona_id and self.editor.card_panel.is_dirty()
+        )
         self.setAcceptDrops(True)  # persona files dropped anywhere on the window import
         self.import_results: list[ImportResult] = []  # the last drop's, as reported
 

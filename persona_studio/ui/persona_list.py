@@ -42,10 +42,12 @@ from persona_studio.ui.labels import error_color, ok_color, source_label
 from persona_studio.ui.rowdiff import sync_rows
 from persona_studio.ui.tasks import TaskGroup
 from persona_studio.ui.transfer import (
+    CARD_FORMATS,
     DEFAULT_FORMAT,
     drag_folder,
     drag_format,
-    export_personas,
+    export_report,
+    extras_hint,
     file_mime_data,
     formats,
 )
@@ -115,6 +117,10 @@ class PersonaListModel(QAbstractTableModel):
         # The format a drag writes (Preferences); Alt held at the drag's start picks another.
         self.export_format: Callable[[], str] = lambda: DEFAULT_FORMAT
         self.drag_failed: Callable[[str], None] = lambda _text: None
+        # What a drag's files leave out (a card without card extras); the status bar says it.
+        self.drag_note: Callable[[str], None] = lambda _text: None
+        # Whether the editor holds unsaved card extras of a persona (exports take the saved).
+        self.card_unsaved: Callable[[int], bool] = lambda _persona_id: False
 
     # -- querying -------------------------------------------------------------------------
 
@@ -264,12 +270,24 @@ class PersonaListModel(QAbstractTableModel):
             return None
         alternate = bool(QGuiApplication.keyboardModifiers() & Qt.KeyboardModifier.AltModifier)
         fmt = drag_format(self.export_format(), alternate)
+        unsaved = [pid for pid in ids if self.card_unsaved(pid)]
         try:
-            paths = export_personas(self.store, ids, fmt, drag_folder())
+            exported = export_report(self.store, ids, fmt, drag_folder())
         except (PersonaStudioError, OSError) as exc:
             self.drag_failed(f"The personas could not be written for dragging: {exc}")
             return None
-        return file_mime_data(paths)
+        hint = self.export_hint(exported, fmt, unsaved)
+        if hint:
+            self.drag_note(hint)
+        return file_mime_data(exported.paths)
+
+    def export_hint(self, exported, fmt: str, unsaved_ids: list[int]) -> str:
+        """What to say of the card extras of cards just exported ("" if nothing)."""
+        if fmt not in CARD_FORMATS:
+            return ""
+        names = {p.persona_id: p.name for p in self._rows}
+        unsaved = [names.get(pid, f"#{pid}") for pid in unsaved_ids]
+        return extras_hint(exported.without_extras, unsaved)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
         if (
@@ -362,6 +380,7 @@ class PersonaListPanel(QWidget):
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.tasks = TaskGroup()  # exports from the context menu
         self.model.drag_failed = self.message.emit
+        self.model.drag_note = self.message.emit
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
         self.view.verticalHeader().setVisible(False)
@@ -541,15 +560,20 @@ class PersonaListPanel(QWidget):
 
     def _export(self, ids: list[int], fmt: str, out: Path):
         store = self.model.store
+        # Taken now, on the GUI thread: the editor's state when the writer asked.
+        unsaved = [pid for pid in ids if self.model.card_unsaved(pid)]
 
-        def done(paths: list[Path]) -> None:
+        def done(exported) -> None:
+            paths = exported.paths
             where = paths[0] if len(paths) == 1 else out
-            self.message.emit(f"Exported {len(paths)} persona(s) to {where}.")
+            hint = self.model.export_hint(exported, fmt, unsaved)
+            text = f"Exported {len(paths)} persona(s) to {where}."
+            self.message.emit(f"{text} {hint}" if hint else text)
 
         def failed(exc: PersonaStudioError) -> None:
             self.message.emit(f"Export failed: {exc}")
 
-        return self.tasks.off_thread(lambda: export_personas(store, ids, fmt, out), done, failed)
+        return self.tasks.off_thread(lambda: export_report(store, ids, fmt, out), done, failed)
 
     def focus_search(self) -> None:
         self.search.setFocus()

@@ -10,6 +10,7 @@ first. The dialog only asks and shows: the editor applies what is accepted.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QTextCursor
@@ -38,6 +39,7 @@ from persona_studio.engine.section_rewrite import (
     SectionRewriteOutcome,
     SectionRewriteRequest,
     apply_section,
+    version_note,
 )
 from persona_studio.errors import PersonaStudioError
 from persona_studio.ui.labels import error_color, model_label
@@ -261,13 +263,38 @@ class SectionRewriteDialog(QDialog):
         super().keyPressEvent(event)
 
 
+@dataclass(frozen=True, eq=False)  # each accepted change is itself, however alike
+class AcceptedChange:
+    """A candidate the writer used, not saved yet: its note ("Rewrote 'Speaking Style &
+    Tone' (shorter) with gguf:SmolLM2-135M-Instruct.Q4_1.gguf"), and what the section held
+    before (None: Add made it), to tell whether the change is still in the text."""
+
+    note: str
+    heading: str
+    before: str | None
+
+    def still_in(self, text: str, saved_text: str) -> bool:
+        """Whether ``text`` still holds the change: False once it was undone (the section
+        holds what it held before the change, or what it holds in ``saved_text``, the
+        version last saved; an added section is gone again) or the section was deleted."""
+        section = parse_persona(text).section(self.heading)
+        if section is None:
+            return False
+        if self.before is None:
+            return True
+        saved = parse_persona(saved_text).section(self.heading)
+        return section.content != self.before and (
+            saved is None or section.content != saved.content
+        )
+
+
 class SectionRewriter(QObject):
     """The editor's way into section rewrites: a context menu on the text and a small
     button beside the heading of the section the cursor is in; both offer Rewrite (plain or
     with an instruction), Alternatives, Continue and Add a section. The accepted text goes
-    into the editor as one undo step; the note of each accepted change is added to the
-    message of the next save ("Saved as version 4 · Rewrote 'Speaking Style & Tone'
-    (shorter) with SmolLM2 135M")."""
+    into the editor as one undo step; the next save keeps the note of each accepted change
+    still in the text with the new version (the history shows it; the save message says
+    it: "Saved as version 4: Rewrote 'Speaking Style & Tone' (shorter) with gguf:...")."""
 
     rewriteWanted = Signal(object)  # SectionRewriteRequest, for the worker thread
     stopWanted = Signal(int)  # rewrite id
@@ -277,7 +304,7 @@ class SectionRewriter(QObject):
         self.editor = editor
         self.text: QPlainTextEdit = editor.text
         self.dialog: SectionRewriteDialog | None = None
-        self.notes: dict[int, list[str]] = {}  # persona id -> accepted, not yet saved
+        self.accepted: dict[int, list[AcceptedChange]] = {}  # persona id -> not saved yet
         self.text.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.text.customContextMenuRequested.connect(self._context_menu)
         self.button = QToolButton(self.text.viewport())
@@ -292,7 +319,6 @@ class SectionRewriter(QObject):
         self.button.hide()
         self.text.cursorPositionChanged.connect(self.place_button)
         self.text.updateRequest.connect(lambda *_: self.place_button())
-        editor.saved.connect(self._saved)
 
     # -- where -----------------------------------------------------------------------------
 
@@ -431,17 +457,47 @@ class SectionRewriter(QObject):
         except PersonaStudioError as exc:
             self.editor._show_message(str(exc), error=True)
             return False
+        section = parse_persona(old).section(request.heading)
         replace_text(self.text, old, new)
-        note = self.dialog.outcome.note if self.dialog and self.dialog.outcome else request.what
+        shown = self.dialog.outcome.note if self.dialog and self.dialog.outcome else request.what
         if self.editor.persona is not None:
-            self.notes.setdefault(self.editor.persona.persona_id, []).append(note)
-        self.editor._show_message(f"{note}. Undo (Ctrl+Z) takes it back; Save keeps it.")
+            # The model's identifier, not its short label: the note is kept with the version,
+            # and `persona-studio rewrite --accept` writes the same one.
+            change = AcceptedChange(
+                version_note(request, request.model_id),
+                request.heading,
+                None if request.mode == ADD or section is None else section.content,
+            )
+            persona_id = self.editor.persona.persona_id
+            # What was taken back before this change (Ctrl+Z) is not noted.
+            kept = self.changes_in(persona_id, old, self.editor.saved_text)
+            self.accepted[persona_id] = [*kept, change]
+        self.editor._show_message(f"{shown}. Undo (Ctrl+Z) takes it back; Save keeps it.")
         return True
 
-    def _saved(self, persona_id: int) -> None:
-        notes = self.notes.pop(persona_id, [])
-        if notes and self.editor.persona_id == persona_id:
-            self.editor.message.setText(f"{self.editor.message.text()} {'; '.join(notes)}.")
+    # -- saving ----------------------------------------------------------------------------
+
+    def pending(self, persona_id: int) -> list[AcceptedChange]:
+        """The changes accepted for ``persona_id`` and not saved yet, in order."""
+        return list(self.accepted.get(persona_id, []))
+
+    def changes_in(self, persona_id: int, text: str, saved_text: str) -> list[AcceptedChange]:
+        """Those of the pending changes that ``text`` still holds, in order."""
+        return [c for c in self.pending(persona_id) if c.still_in(text, saved_text)]
+
+    def saved(self, persona_id: int, changes: list[AcceptedChange]) -> None:
+        """``changes`` (what ``pending`` gave when the save began) are saved or were undone
+        before it; a change accepted while the save ran stays pending."""
+        left = [c for c in self.accepted.get(persona_id, []) if c not in changes]
+        if left:
+            self.accepted[persona_id] = left
+        else:
+            self.accepted.pop(persona_id, None)
+
+    def forget(self) -> None:
+        """The text was replaced (another persona, the stored text loaded again): what was
+        accepted and not saved is no longer in it."""
+        self.accepted.clear()
 
 
 def replace_text(edit: QPlainTextEdit, old: str, new: str) -> None:

@@ -4,6 +4,11 @@ Qt-free apart from the drag's QMimeData: the work is the export package's (expor
 import_file, save_document), run off the GUI thread wherever nothing waits for it. A drag is
 the exception: a file manager takes file URLs, so the files are written when the drag starts,
 into a fresh folder of their own under one temporary folder that lives as long as the app.
+
+A character card carries the persona's saved card extras (greeting, alternate greetings,
+example dialogue, scenario, tags), as ``persona-studio export`` does; an export never runs
+the model. Where a persona has none, the export says so and where to write them (the
+editor's Card tab), so a card without a greeting is never a surprise.
 """
 
 from __future__ import annotations
@@ -48,17 +53,71 @@ def drag_folder() -> Path:
     return Path(tempfile.mkdtemp(dir=_drag_root.name))
 
 
-def export_personas(store, persona_ids: Iterable[int], fmt: str, out: Path) -> list[Path]:
-    """Export each persona to ``out`` (a folder: files named after the personas; a file
-    path: only with one persona). The open database is never the file replaced."""
-    from persona_studio.export import document_from_persona, export_persona
+# The formats a card reader opens (our JSON carries the extras too, but is not a card).
+CARD_FORMATS = ("card-v2", "card-v3", "card-png")
+_NAMES_SHOWN = 3
 
-    return [
-        export_persona(
-            document_from_persona(store, store.personas.get(pid)), fmt, out, protect=[store.path]
+
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote: the files, and the personas exported as cards without card
+    extras (their names, in the order exported)."""
+
+    paths: list[Path]
+    without_extras: tuple[str, ...] = ()
+
+
+def export_report(store, persona_ids: Iterable[int], fmt: str, out: Path) -> Exported:
+    """Export each persona to ``out`` (a folder: files named after the personas; a file
+    path: only with one persona), each card with the persona's saved card extras. The open
+    database is never the file replaced."""
+    from persona_studio.export import document_from_persona, export_persona
+    from persona_studio.export.store_glue import EXTRA_KEYS
+
+    paths: list[Path] = []
+    without: list[str] = []
+    for pid in persona_ids:
+        doc = document_from_persona(store, store.personas.get(pid))
+        paths.append(export_persona(doc, fmt, out, protect=[store.path]))
+        if fmt in CARD_FORMATS and not any(doc.card_fields.get(k) for k in EXTRA_KEYS):
+            without.append(doc.name)
+    return Exported(paths, tuple(without))
+
+
+def export_personas(store, persona_ids: Iterable[int], fmt: str, out: Path) -> list[Path]:
+    """The files ``export_report`` wrote."""
+    return export_report(store, persona_ids, fmt, out).paths
+
+
+def _names(names: Iterable[str]) -> str:
+    names = [f"“{n}”" for n in names]
+    if len(names) > _NAMES_SHOWN:
+        names = [*names[:_NAMES_SHOWN], f"{len(names) - _NAMES_SHOWN} more"]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def extras_hint(without_extras: Iterable[str], unsaved: Iterable[str] = ()) -> str:
+    """What the writer should know about the card extras of the cards just exported: those
+    with none (their cards have no greeting, and only what the text gives for the example
+    dialogue and scenario), and those whose Card tab holds changes not saved yet. "" when
+    there is nothing to say."""
+    parts = []
+    without = list(without_extras)
+    if without:
+        one = len(without) == 1
+        parts.append(
+            f"{_names(without)} {'has' if one else 'have'} no card extras, so "
+            f"{'its card has' if one else 'their cards have'} no greeting and only what the "
+            "text gives for the example dialogue and scenario. The editor's Card tab writes "
+            "them (Write with the model); save, then export again."
         )
-        for pid in persona_ids
-    ]
+    pending = list(unsaved)
+    if pending:
+        parts.append(
+            f"The Card tab of {_names(pending)} has changes that are not saved; the card holds "
+            "the saved card extras (Ctrl+S saves the changes)."
+        )
+    return " ".join(parts)
 
 
 def file_mime_data(paths: list[Path]) -> QMimeData:

@@ -65,6 +65,34 @@ def sillytavern_read(png: bytes) -> dict[str, Any]:
     raise AssertionError("SillyTavern: 'PNG metadata does not contain any character data.'")
 
 
+# What readFromV2 copies from a card's data to the character SillyTavern keeps.
+_ST_V2_FIELDS = (
+    "name",
+    "description",
+    "personality",
+    "scenario",
+    "first_mes",
+    "mes_example",
+    "tags",
+)
+
+
+def sillytavern_read_json(text: str) -> dict[str, Any]:
+    """SillyTavern's import of a JSON card (``importFromJson`` in src/endpoints/characters.js):
+    a card with a ``spec`` goes through ``readFromV2``, which takes the V1 fields from
+    ``data`` (name, description, personality, scenario, first_mes, mes_example, tags); the
+    chat reads ``data.alternate_greetings`` and ``data.system_prompt`` as they are."""
+    card = json.loads(text)
+    assert card.get("spec") is not None, "SillyTavern would read it as a V1 card"
+    data = card.get("data")
+    assert isinstance(data, dict), "SillyTavern: 'Spec v2 data missing'"
+    char = {field: data.get(field) for field in _ST_V2_FIELDS}
+    char["alternate_greetings"] = data.get("alternate_greetings", [])
+    char["system_prompt"] = data.get("system_prompt", "")
+    char["spec"] = card["spec"]
+    return char
+
+
 def agnai_read(png: bytes) -> dict[str, Any]:
     """Agnai's import of a PNG: the first text chunk, then its tavernV2 branch."""
     [(_, text), *_] = _text_chunks(png)
@@ -129,6 +157,19 @@ def test_agnai_reads_the_first_text_chunk_which_is_our_v2_copy(
     assert character["sampleChat"] == EXTRAS.mes_example
     assert "{{char}}" in character["sampleChat"] and "{{user}}" in character["sampleChat"]
     assert character["scenario"] == EXTRAS.scenario
+
+
+@pytest.mark.parametrize("fmt", ["card-v2", "card-v3"])
+def test_sillytavern_reads_our_json_cards_with_the_extras(
+    store: Store, hank_id: int, fmt: str, tmp_path: Path
+) -> None:
+    path = export_persona(load_document(store, "Garage Hank"), fmt, tmp_path)
+    char = sillytavern_read_json(path.read_text(encoding="utf-8"))
+    assert char["spec"] == f"chara_card_{fmt[-2:]}"
+    assert char["first_mes"] == EXTRAS.first_mes
+    assert char["alternate_greetings"] == list(EXTRAS.alternate_greetings)
+    assert (char["mes_example"], char["scenario"]) == (EXTRAS.mes_example, EXTRAS.scenario)
+    assert char["tags"][:5] == list(EXTRAS.tags)
 
 
 def test_v2_json_is_for_tools_that_accept_only_chara_card_v2(

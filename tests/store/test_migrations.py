@@ -180,8 +180,8 @@ def test_description_column_already_there_is_kept(forllm_db: Path) -> None:
 
 
 def test_a_file_from_before_ratings_gains_only_the_new_tables(forllm_db: Path) -> None:
-    """A file an earlier Persona Studio migrated (1-4) gets 5 to 8 and nothing else (8's
-    tables are left in place here, so only its record is new)."""
+    """A file an earlier Persona Studio migrated (1-4) gets 5 to 9 and nothing else (8's
+    and 9's tables are left in place here, so only their records are new)."""
     with Store.open(forllm_db) as store:
         store.personas.save_edit(2, "You are Quill, briefly.")
     conn = sqlite3.connect(forllm_db)
@@ -215,6 +215,7 @@ def test_a_file_from_before_ratings_gains_only_the_new_tables(forllm_db: Path) -
                 (6, "ps_template_versions"),
                 (7, "ps_persona_checks"),
                 (8, "ps_card_extras and ps_persona_tags"),
+                (9, "ps_version_notes"),
             ]
         else:
             assert after["rows"][table] == rows, table

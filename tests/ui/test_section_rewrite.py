@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from persona_studio.engine.headings import check_structure, parse_persona
 from persona_studio.engine.section_rewrite import (
+    ADD,
     ALTERNATIVES,
     REWRITE,
     SectionRewriteOutcome,
 )
+from persona_studio.ui.history import VERSION_ROLE
 from persona_studio.ui.section_rewrite import SectionRewriteDialog, replace_text
 from tests.ui.conftest import GENERATION_TIMEOUT_MS, queue_form
 
+QUILL = 2  # FORLLM's hand-written "Archivist Quill"
 HANK = 3  # FORLLM-generated "Homelab Hank"
 TRAITS = "Key Personality Traits"
+STYLE = "Speaking Style & Tone"
+SAYINGS = "Favourite Sayings"
 REWRITE_TIMEOUT_MS = 120_000
 
 
@@ -122,7 +128,114 @@ def test_an_accepted_candidate_is_one_undo_step(qtbot, window) -> None:
     with qtbot.waitSignal(editor.saved, timeout=15_000):
         editor.save()
     assert window.store.personas.get(HANK).prompt_instructions == after
-    assert f"Rewrote '{TRAITS}' with SmolLM2" in editor.message.text()
+    # The version keeps what was rewritten and with which model (its identifier); the save
+    # message says the same.
+    note = f"Rewrote '{TRAITS}' with {request.model_id}"
+    assert window.store.personas.versions(HANK)[-1].note == note
+    assert editor.message.text() == f"Saved as version 2: {note}."
+
+
+def _accept(editor, mode: str, heading: str, candidate: str, instruction: str = ""):
+    """The writer asks for ``mode`` on ``heading`` and uses ``candidate`` as the model's
+    answer (the worker is not asked: what it would hand back is handed to the preview)."""
+    dialog = editor.rewriter.open(mode, heading, instruction=instruction, start=False)
+    assert dialog is not None and dialog.write()
+    request = dialog.pending
+    dialog.show_outcome(
+        SectionRewriteOutcome(
+            request.rewrite_id,
+            request.heading,
+            request.mode,
+            (candidate,),
+            request.model_id,
+            note=f"{request.what} with SmolLM2 135M",
+        )
+    )
+    dialog.use(0)
+    assert editor.rewriter.dialog is None
+    return request
+
+
+def test_the_saved_version_notes_every_change_kept_and_the_history_shows_it(qtbot, window) -> None:
+    """Several changes used before one save: the new version's note names each one still in
+    the text, in order (one used and then undone is not); the history shows the note beside
+    the version; a later hand edit has no note."""
+    editor = _open(qtbot, window, HANK)
+    editor.rewriter.rewriteWanted.disconnect()  # the previews get the answers below
+    model = editor.try_panel.model_id()
+    _accept(editor, REWRITE, STYLE, "Speak plainly, in short lines.", "shorter")
+    _accept(editor, ADD, SAYINGS, '- "Check the logs first."')
+    before_undo = editor.text.toPlainText()
+    _accept(editor, REWRITE, TRAITS, "- Calm\n- Exact", "more formal")
+    editor.text.undo()  # the last one taken back
+    assert editor.text.toPlainText() == before_undo
+    with qtbot.waitSignal(editor.saved, timeout=15_000):
+        assert editor.save()
+    note = f"Rewrote '{STYLE}' (shorter) with {model}; Added '{SAYINGS}' with {model}"
+    assert editor.message.text() == f"Saved as version 2: {note}."
+    versions = window.store.personas.versions(HANK)
+    assert [(v.version, v.note) for v in versions] == [(1, ""), (2, note)]
+    assert editor.rewriter.accepted == {}
+
+    # A hand edit saved later says nothing of the rewrites already saved.
+    editor.text.setPlainText(editor.text.toPlainText() + '\n- "Label every cable."\n')
+    with qtbot.waitSignal(editor.saved, timeout=15_000):
+        assert editor.save()
+    assert editor.message.text() == "Saved as version 3."
+    assert window.store.personas.versions(HANK)[-1].note == ""
+
+    dialog = window.open_history(HANK)
+    items = {
+        dialog.list.item(i).data(VERSION_ROLE): dialog.list.item(i)
+        for i in range(dialog.list.count())
+    }
+    assert items[2].text().endswith(f"\n{note}") and items[2].toolTip() == note
+    assert items[3].text().count("\n") == 1 and not items[3].toolTip()  # no note
+    dialog.list.setCurrentItem(items[2])
+    assert dialog.note.text() == f"Version 2: {note}" and dialog.note.isVisibleTo(dialog)
+    dialog.list.setCurrentItem(items[1])
+    assert not dialog.note.isVisibleTo(dialog)
+    dialog.close()
+
+
+def test_changes_taken_back_are_not_noted(qtbot, window) -> None:
+    """Two rewrites of one section, both undone, and a section added, undone and added
+    again: the note has the second addition only."""
+    editor = _open(qtbot, window, HANK)
+    editor.rewriter.rewriteWanted.disconnect()
+    model = editor.try_panel.model_id()
+    original = editor.text.toPlainText()
+    _accept(editor, REWRITE, STYLE, "Speak plainly.", "shorter")
+    _accept(editor, REWRITE, STYLE, "Speak plainly and briefly.", "more formal")
+    editor.text.undo()
+    editor.text.undo()
+    assert editor.text.toPlainText() == original
+    _accept(editor, ADD, SAYINGS, '- "Check the logs first."')
+    editor.text.undo()
+    _accept(editor, ADD, SAYINGS, '- "Label every cable."')
+    assert [c.note for c in editor.rewriter.accepted[HANK]] == [f"Added '{SAYINGS}' with {model}"]
+    with qtbot.waitSignal(editor.saved, timeout=15_000):
+        assert editor.save()
+    assert window.store.personas.versions(HANK)[-1].note == f"Added '{SAYINGS}' with {model}"
+
+
+def test_changes_discarded_or_left_behind_are_not_noted(qtbot, window, monkeypatch) -> None:
+    """A change used and then discarded (the writer leaves without saving) is not noted on a
+    later save of the same persona."""
+    editor = _open(qtbot, window, HANK)
+    editor.rewriter.rewriteWanted.disconnect()
+    _accept(editor, REWRITE, STYLE, "Speak plainly.", "shorter")
+    assert editor.is_dirty() and len(editor.rewriter.accepted[HANK]) == 1
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    window.show_persona(QUILL)
+    qtbot.waitUntil(lambda: editor.persona_id == QUILL, timeout=15_000)
+    window.show_persona(HANK)
+    qtbot.waitUntil(lambda: editor.persona_id == HANK, timeout=15_000)
+    assert editor.rewriter.accepted == {}
+    editor.text.setPlainText(editor.text.toPlainText().replace("casually", "calmly"))
+    with qtbot.waitSignal(editor.saved, timeout=15_000):
+        assert editor.save()
+    assert window.store.personas.versions(HANK)[-1].note == ""
 
 
 def test_replace_text_keeps_characters_outside_the_bmp(qtbot) -> None:
