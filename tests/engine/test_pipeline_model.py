@@ -93,7 +93,7 @@ def test_each_generation_type_produces_a_valid_persona(pipeline, gtype, details)
         assert "brooding submarine captain" in core
     # The check ran on the kept attempt and is kept with it.
     assert result.check is not None and len(result.check.answers) == 4
-    assert 1 <= result.refinements <= 2
+    assert 1 <= result.refinements <= PipelineConfig().check_attempts
 
 
 def test_desired_headings_are_honoured_in_order(pipeline):
