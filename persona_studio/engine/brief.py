@@ -584,8 +584,15 @@ class Brief:
     def topic_nouns(self) -> tuple[str, ...]:
         """The hint words that name things (nouns, or words the lexicon does not know, such
         as "ZFS"): what a Knowledge Domain should be about. "patient" and "explains" are
-        hint words too, but not topics."""
-        return tuple(sorted(w for w in self.hint_words if set(_lemmas(w)) <= {"NOUN"}))
+        hint words too, but not topics. An acronym keeps the user's spelling: nudged toward
+        "zfs", the model wrote "you're a Zfs"."""
+        acronyms = {
+            w.casefold(): w
+            for text in self.hint_texts
+            for w in re.findall(r"\b[A-Z][A-Z0-9]+s?\b", text)
+        }
+        nouns = (w for w in self.hint_words if set(_lemmas(w)) <= {"NOUN"})
+        return tuple(sorted(acronyms.get(w, w) for w in nouns))
 
     @property
     def manner(self) -> tuple[str, ...]:

@@ -67,6 +67,15 @@ _PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
 _ABOUT_NAME = re.compile(
     r"\b(?:your|their|his|her|my) (?:own )?name\b|\bwho (?:you|they) are\b", re.I
 )
+# A question in a section written to "you" ("How has your day been?") is the model chatting.
+_QUESTION = re.compile(r"\?\s*$")
+# The model repeating what it was asked to write: "describe your speaking style".
+_ECHO = re.compile(
+    r"\b(?:describe|list|write|give)\s+(?:your|the persona'?s?|its)\s+(?:speaking style|"
+    r"traits|personality traits|knowledge|expertise|core identity|example phrases|"
+    r"interaction guidelines|forbidden)",
+    re.IGNORECASE,
+)
 # Chat transcript residue: "Chat: (chat_character) Hannah Sears: Hello!".
 _TRANSCRIPT = re.compile(
     r"(?:^|\s)(?:chat|user|assistant|system|bot|human|narrator|char)\s*:|\([a-z]+_[a-z_]+\)",
@@ -275,6 +284,10 @@ class Polisher:
             return "forbids what every persona must do"
         if role != PHRASES and self._answers_name_otherwise(body):
             return "tells it to answer its name with something else"
+        if role not in (PHRASES, GUIDELINES) and _QUESTION.search(_QUOTED.sub("", body)):
+            return "a question, not a description"
+        if _ECHO.search(body):
+            return "echoes the instructions"
         if _TRANSCRIPT.search(body) or re.search(rf"\b{re.escape(self.name)}\s*:", body):
             return "chat transcript"
         if role == PHRASES and not _PHRASE.match(body):

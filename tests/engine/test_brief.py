@@ -96,6 +96,7 @@ def test_an_expert_brief_opens_with_the_subforum_and_its_topics():
     assert not brief.may_be_ai
     assert {"zfs", "backups", "servers", "networking"} <= brief.hint_words
     assert "backups" in brief.topic_nouns
+    assert "ZFS" in brief.topic_nouns  # an acronym as the user spelt it
 
 
 @pytest.mark.parametrize(

@@ -141,6 +141,21 @@ def test_rules_that_undo_the_introduction_or_good_conduct_go():
     assert p.polish(rules, kind="list", role=FORBIDDEN) == "- Never share a member's address."
 
 
+def test_questions_and_echoed_instructions_in_prose_go():
+    p = polisher()
+    text = (
+        "You have run home servers for years. What do we have today? "
+        "You speak calmly, and describe your speaking style. You test every restore."
+    )
+    assert p.polish(text, kind="prose") == (
+        "You have run home servers for years. You test every restore."
+    )
+    # Example phrases may ask questions: that is how people talk.
+    assert p.polish('- "Which pool layout do you use?"', kind="list", role=PHRASES) == (
+        '- "Which pool layout do you use?"'
+    )
+
+
 def test_chat_transcript_residue_goes():
     p = polisher()
     text = (
