@@ -344,9 +344,8 @@ def _topic_phrase(text: str) -> str:
     text = text.strip().rstrip(".")
     if not text or re.search(r"[.!?]\s", text) or len(text) > 160:
         return ""
-    # "Questions about Python programming" is the topic "Python programming": the brief
-    # says "questions about" itself.
-    # Its first word then keeps the capital the user gave it mid-sentence ("Python").
+    # "Questions about Python programming" is the topic "Python programming" (the brief
+    # says "questions about" itself), its first word keeping the user's capital ("Python").
     topic = _TOPIC_FRAME.sub("", text, count=1)
     first = topic.split(" ", 1)[0].casefold()
     if first in _DETERMINERS or first in _SUBJECTS or first in {"we", "you", "here"}:
@@ -387,82 +386,34 @@ _MANNER_TEXT = """
 MANNER_WORDS = frozenset(_MANNER_TEXT.split())
 
 
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Where an object or a role's head phrase ends: "explains fermentation| to beginners".
-_PHRASE_END = {
-    "who",
-    "that",
-    "which",
-    "whose",
-    "to",
-    "for",
-    "with",
-    "at",
-    "in",
-    "on",
-    "from",
-    "by",
-    "into",
-    "when",
-    "while",
-    "where",
-    "like",
-    "as",
-    "than",
-    "because",
-    "but",
-    "and",
-}
+_PHRASE_END = _word_set(
+    """
+    who that which whose to for with at in on from by into when while where like as than
+    because but and
+"""
+)
 _HELP_VERBS = {"helps", "assists", "supports", "advises", "guides", "coaches", "mentors"}
 # Objects too general to be what a persona knows about.
-_VAGUE = {
-    "everything",
-    "anything",
-    "something",
-    "nothing",
-    "people",
-    "others",
-    "them",
-    "it",
-    "you",
-    "everyone",
-    "anyone",
-    "questions",
-    "things",
-    "stuff",
-    "life",
-    "us",
-    "me",
-    "him",
-    "her",
-}
+_VAGUE = _word_set(
+    """
+    everything anything something nothing people others them it you everyone anyone
+    questions things stuff life us me him her
+"""
+)
 
 
 # Words that qualify a role without naming a subject ("private investigator").
-_ROLE_QUALIFIERS = {
-    "private",
-    "public",
-    "professional",
-    "senior",
-    "junior",
-    "former",
-    "young",
-    "old",
-    "elderly",
-    "master",
-    "expert",
-    "personal",
-    "general",
-    "chief",
-    "head",
-    "amateur",
-    "veteran",
-    "freelance",
-    "local",
-    "famous",
-    "retired",
-    "new",
-    "resident",
-}
+_ROLE_QUALIFIERS = _word_set(
+    """
+    private public professional senior junior former young old elderly master expert
+    personal general chief head amateur veteran freelance local famous retired new resident
+"""
+)
 
 
 def _head_phrase(words: list[str], *, joined: bool = False) -> list[str]:
