@@ -100,23 +100,26 @@ def test_after_a_prefill_a_rewrite_evaluates_only_its_request(qtbot, window) -> 
 @pytest.mark.model
 def test_a_job_queued_during_a_prefill_starts_when_the_prefill_gives_way(qtbot, window) -> None:
     worker = window.worker
-    editor = _open(qtbot, window, HANK)
-    # The model loads for a one-token Try it question (a prefill never loads it).
+    # The model loads for a one-token Try it question (a prefill never loads it); then Hank
+    # is shown and evaluated ahead of time.
     question = ChatRequest(
         1,
-        editor.try_panel.model_id(),
-        editor.text.toPlainText(),
+        window.editor.try_panel.model_id(),
+        "You are Hank.",
         ({"role": "user", "content": "Hello"},),
         replace(CHAT_PARAMS, max_tokens=1),
     )
     with qtbot.waitSignal(worker.chatFinished, timeout=MODEL_TIMEOUT_MS):
         worker.ask(question)
+    with qtbot.waitSignal(worker.prefillFinished, timeout=MODEL_TIMEOUT_MS) as first:
+        editor = _open(qtbot, window, HANK)
+    assert first.args[0] is not None and not first.args[0].stopped
 
     events: list[object] = []
     worker.prefillStarted.connect(lambda: events.append("prefill"))
     worker.prefillFinished.connect(events.append)
     worker.jobStarted.connect(lambda rid, _name, _model: events.append(("job", rid)))
-    # A long persona (thirty-odd chunks to evaluate): the job comes while it is evaluated.
+    # A longer persona (thirty-odd chunks more to evaluate): the job comes meanwhile.
     text = editor.text.toPlainText()
     traits = parse_persona(text).section(TRAITS).content
     facts = "\n".join(
