@@ -20,7 +20,12 @@ Two ways to write, as for a whole persona (persona_studio/engine/refine.py):
   next user turn, and the new assistant turn starts with the section's heading line and
   the first words of its section plan; the model continues and stops at the next heading.
   Since the persona comes before the request, every rewrite of the same text starts with
-  the same tokens and llama.cpp evaluates the persona once (see ``_messages``).
+  the same tokens and llama.cpp evaluates the persona once (see ``_messages``). That shared
+  start (``prefix_tokens``) can be evaluated ahead of time (``prefill``: the window does it
+  while the writer reads the persona), so a click only evaluates the short request. It is
+  always computed the same way (the backend's canonical chunks), and the first candidate
+  starts from exactly it, so a request gives the same candidates whether the persona was
+  evaluated ahead of time, at the click, or partly by earlier work.
 - **Chat** (HTTP backends). The same conversation as a chat request; the reply is cut at
   the first heading that is not the section's, stripped of headings and fences, and
   polished like the rest.
@@ -28,6 +33,7 @@ Two ways to write, as for a whole persona (persona_studio/engine/refine.py):
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import re
@@ -170,6 +176,9 @@ class SectionRewriteOutcome:
     note: str = ""  # what a version saved with the accepted candidate says of it
     error: str | None = None
     cancelled: bool = False
+    # Tokens of the persona's prefix this request evaluated itself (0 when a prefill, or an
+    # earlier rewrite of the same text, had left them all in the cache; 0 over HTTP).
+    prefix_evaluated: int = 0
 
 
 def version_note(request: SectionRewriteRequest, model_label: str) -> str:
@@ -240,7 +249,7 @@ class _Setting:
 
 def _setting(request: SectionRewriteRequest) -> _Setting:
     parsed = parse_persona(request.text)
-    name = parsed.name or "the persona"
+    name = _persona_name(request.text)
     others = [
         (s.heading, s.content)
         for s in parsed.sections
@@ -270,15 +279,25 @@ def _messages(setting: _Setting, request: SectionRewriteRequest) -> list[ChatMes
     any instruction, every candidate) starts with the same tokens: llama.cpp evaluates
     the persona once and reuses it, and only the short request is new."""
     return [
+        *_persona_turns(setting.name, request.text),
+        {"role": "user", "content": _ask(setting, request)},
+    ]
+
+
+def _persona_turns(name: str, text: str) -> list[ChatMessage]:
+    """What every rewrite of ``text`` says before the writer's request."""
+    return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {
             "role": "user",
-            "content": f"Write the character profile of {setting.name}, addressing "
-            f"{setting.name} as 'you'.",
+            "content": f"Write the character profile of {name}, addressing {name} as 'you'.",
         },
-        {"role": "assistant", "content": request.text.strip()},
-        {"role": "user", "content": _ask(setting, request)},
+        {"role": "assistant", "content": text.strip()},
     ]
+
+
+def _persona_name(text: str) -> str:
+    return parse_persona(text).name or "the persona"
 
 
 def _opening(setting: _Setting, request: SectionRewriteRequest) -> str:
@@ -313,6 +332,93 @@ def _budget(setting: _Setting, request: SectionRewriteRequest, backend: LLMBacke
     return max(64, min(now * 3 // 2, 320))
 
 
+# -- the persona's prefix, evaluated ahead of time -----------------------------------------
+
+# The first words every request can start with (see _ask).
+_REQUEST_OPENINGS = ("Write", "Continue")
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """How a prefill went: ``tokens`` the length of the persona's prefix, ``evaluated`` how
+    many of them it evaluated (0: the cache held them all already), ``stopped`` whether it
+    gave way to other work between two chunks (the chunks done stay in the cache)."""
+
+    tokens: int
+    evaluated: int
+    seconds: float
+    stopped: bool = False
+
+
+def prefix_tokens(backend: ContinuingBackend, text: str) -> list[int]:
+    """The tokens every section rewrite of ``text`` starts with on ``backend``, whatever the
+    section, mode, instruction or candidate: the persona's turns (``_messages``) and the
+    chat template's opening of the writer's turn. A template closes a turn only when the next
+    one begins, so this is the common start of two renderings whose requests differ from
+    their first word; ``_continue`` starts the model from exactly these tokens."""
+    turns = _persona_turns(_persona_name(text), text)
+    one, two = (
+        backend.chat_tokens([*turns, {"role": "user", "content": word}])
+        for word in _REQUEST_OPENINGS
+    )
+    return one[: _common_prefix(one, two)]
+
+
+def prefill(
+    backend: LLMBackend, text: str, *, should_stop: Callable[[], bool] | None = None
+) -> Prefill | None:
+    """Evaluate what every rewrite of ``text`` starts with (``prefix_tokens``) now, so a
+    rewrite asked later evaluates only the writer's short request: the part the cache does
+    not hold already, in the backend's canonical chunks. ``should_stop`` is asked before each
+    chunk; when it says so the prefill gives way (``stopped``). None where the backend keeps
+    nothing between requests (HTTP) or there is no text. Any later model run may evict what
+    it put in the cache; a rewrite then evaluates the persona itself, as it would have."""
+    method = getattr(backend, "prefill", None)
+    if method is None or not isinstance(backend, ContinuingBackend) or not text.strip():
+        return None
+    tokens = prefix_tokens(backend, text)
+    stopped = False
+
+    def stop() -> bool:
+        nonlocal stopped
+        stopped = should_stop is not None and bool(should_stop())
+        return stopped
+
+    started = time.perf_counter()
+    evaluated = method(tokens, should_stop=stop)
+    return Prefill(len(tokens), evaluated, time.perf_counter() - started, stopped)
+
+
+def _from_prefix(
+    backend, request: SectionRewriteRequest, tokens: list[int], on_prefill
+) -> int | None:
+    """For a request's first draw: the persona's prefix put in the cache (by a prefill
+    before, or now) and its length, the most of the cache the continuation may reuse. So the
+    first candidate computes from the same state whatever ran before (a prefill, another
+    rewrite, a Try it reply: greedy or seeded sampling flips on the last digits of a logit,
+    which depend on how the cache was filled), and so do the draws after it, which continue
+    from where it left the cache. None for a backend without prefill."""
+    method = getattr(backend, "prefill", None)
+    if method is None:
+        return None
+    shared = _common_prefix(prefix_tokens(backend, request.text), tokens)
+    if not 0 < shared < len(tokens):
+        return None
+    started = time.perf_counter()
+    evaluated = method(tokens[:shared], should_stop=lambda: request.cancel.cancelled)
+    request.cancel.raise_if_cancelled()
+    if on_prefill is not None:
+        on_prefill(Prefill(shared, evaluated, time.perf_counter() - started))
+    return shared
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    for index, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return index
+    return min(len(a), len(b))
+
+
 # -- writing --------------------------------------------------------------------------------
 
 
@@ -322,15 +428,20 @@ def rewrite_section(
     on_text: OnText | None = None,
     *,
     deadline: float | None = None,
+    on_prefill: Callable[[Prefill], None] | None = None,
 ) -> list[str]:
     """The candidates for ``request`` (cleaned, never empty strings, at most as many as
     asked), streaming the model's text to ``on_text(candidate index, piece)``. Raises
     GenerationCancelled on Stop, the backend's errors, and RewriteError when the model
-    wrote nothing usable at all."""
+    wrote nothing usable at all. ``on_prefill`` hears what the request had to evaluate of
+    the persona's prefix itself (embedded backend only)."""
     deadline = deadline if deadline is not None else time.monotonic() + REWRITE_SECONDS
     setting = _setting(request)
     messages = _messages(setting, request)
-    write = _continue if isinstance(backend, ContinuingBackend) else _chat
+    if isinstance(backend, ContinuingBackend):
+        write = functools.partial(_continue, on_prefill=on_prefill)
+    else:
+        write = _chat
     out: list[str] = []
     for index in range(request.candidates):
         # A small model's reply may hold nothing usable (over HTTP it often writes the
@@ -365,7 +476,7 @@ def _params(request: SectionRewriteRequest, budget: int, index: int, stop=()) ->
     )
 
 
-def _continue(backend, request, setting, messages, which, on_text, deadline):
+def _continue(backend, request, setting, messages, which, on_text, deadline, *, on_prefill=None):
     """A new assistant turn that starts with the section's heading line; the model
     continues after it and stops at the next heading (as the pipeline writes a section)."""
     index = which[0]  # (the candidate, the draw: its seed)
@@ -375,6 +486,12 @@ def _continue(backend, request, setting, messages, which, on_text, deadline):
     # not repeat a phrase, so a rewrite is new wording and never another section's.
     persona_start = len(backend.chat_tokens(messages[:2]))
     tokens = prompt + backend.tokenize_text(heading_line(request.heading) + "\n" + opening)
+    # What the model writes after: the starter (Rewrite), the new list item's mark (Continue);
+    # shown at once, before anything is evaluated.
+    written = opening[len(setting.current) :] if request.mode == CONTINUE else opening
+    if on_text is not None and written:
+        on_text(index, written)
+    keep = _from_prefix(backend, request, tokens, on_prefill) if which == (0, 0) else None
     stops, patterns = section_stops(setting.plan, detailed=True)
     cont = backend.continuation(
         tokens,
@@ -385,11 +502,8 @@ def _continue(backend, request, setting, messages, which, on_text, deadline):
         stop_patterns=patterns,
         what="Rewriting the section",
         no_repeat_from=persona_start,
+        keep_cached=keep,
     )
-    # What the model writes after: the starter (Rewrite), the new list item's mark (Continue).
-    written = opening[len(setting.current) :] if request.mode == CONTINUE else opening
-    if on_text is not None and written:
-        on_text(index, written)
     for piece in cont:
         if on_text is not None:
             on_text(index, piece)
@@ -536,13 +650,14 @@ def run_request(
 
     if request.cancel.cancelled:
         return outcome(cancelled=True)
+    warm: list[Prefill] = []
     try:
-        candidates = rewrite_section(backend, request, on_text)
+        candidates = rewrite_section(backend, request, on_text, on_prefill=warm.append)
     except GenerationCancelled:
-        return outcome(cancelled=True)
+        return outcome(cancelled=True, prefix_evaluated=sum(p.evaluated for p in warm))
     except PersonaStudioError as exc:
         return outcome(error=str(exc))
-    return outcome(candidates=tuple(candidates))
+    return outcome(candidates=tuple(candidates), prefix_evaluated=sum(p.evaluated for p in warm))
 
 
 def headings_of(text: str) -> Sequence[str]:

@@ -22,7 +22,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -573,6 +573,58 @@ class EmbeddedBackend(LLMBackend):
         for start in range(reuse, len(tokens), CANONICAL_CHUNK):
             llama.eval(tokens[start : start + CANONICAL_CHUNK])
         self._canonical = tokens
+
+    def prefill(
+        self, tokens: Sequence[int], *, should_stop: Callable[[], bool] | None = None
+    ) -> int:
+        """Have ``tokens`` in the KV cache ahead of a continuation that starts with them (and
+        passes ``keep_cached=len(tokens)``), evaluating only what the cache does not hold of
+        them already; returns how many tokens it evaluated (0: all were there).
+
+        They are computed as ``evaluate_fresh`` computes (chunks of ``CANONICAL_CHUNK`` from
+        position 0, with the same record of what the cache holds), so what follows them
+        computes the same whether they were evaluated now, ahead of time, or partly by
+        earlier work. Beyond the chunks ``evaluate_fresh`` reuses, the same tokens again are
+        reused whole (their last, short chunk was computed the same way). ``should_stop`` is
+        asked before each chunk: when it says so, the prefill stops there, the chunks done
+        stay in the cache for next time, and nothing is evaluated if it stops at once."""
+        tokens = list(tokens)
+        llama = self.llama
+        if len(tokens) > llama.n_ctx() - 8:
+            raise ModelError(
+                f"The prompt ({len(tokens)} tokens) does not fit the model's context window "
+                f"({llama.n_ctx()} tokens). Shorten the persona or pick a model with a larger "
+                "context."
+            )
+        previous = self._canonical
+        common = 0
+        if previous and list(llama._input_ids[: len(previous)]) == previous:
+            for a, b in zip(previous, tokens, strict=False):
+                if a != b:
+                    break
+                common += 1
+        if common == len(tokens) == len(previous):
+            return 0
+        done = (common // CANONICAL_CHUNK) * CANONICAL_CHUNK
+        if done == len(tokens):
+            self._canonical = tokens
+            return 0
+        if should_stop is not None and should_stop():
+            return 0
+        if self.governor is not None:
+            self.governor.before_run()
+        if done == 0:
+            llama.reset()
+        else:
+            llama.n_tokens = done
+        start = done
+        while start < len(tokens):
+            if start > done and should_stop is not None and should_stop():
+                break
+            llama.eval(tokens[start : start + CANONICAL_CHUNK])
+            start = min(start + CANONICAL_CHUNK, len(tokens))
+            self._canonical = tokens[:start]
+        return start - done
 
     def stream_chat(
         self,

@@ -299,6 +299,7 @@ class MainWindow(QMainWindow):
         worker.rewriteStarted.connect(self._rewrite_started)
         worker.rewriteText.connect(rewriter.text_arrived)
         worker.rewriteFinished.connect(self._rewrite_finished)
+        rewriter.prefillWanted.connect(worker.prefill)
         self.editor.try_button.setChecked(self.prefs.try_panel_shown)
         self.editor.try_button.toggled.connect(
             lambda shown: setattr(self.prefs, "try_panel_shown", shown)

@@ -5,6 +5,11 @@ The model's text streams into read-only previews, one per candidate, side by sid
 in the persona changes until the writer presses a candidate's "Use this"; Stop ends the
 writing and keeps nothing, and Esc (or Discard) closes the preview, stopping the model
 first. The dialog only asks and shows: the editor applies what is accepted.
+
+While the writer reads or edits, the persona's text (once it has settled) is offered to the
+worker thread for a prefill: what every rewrite of that text starts with is evaluated while
+the model is idle, so a click evaluates only the short request
+(persona_studio/engine/section_rewrite.py, ``prefill``).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -45,6 +50,9 @@ from persona_studio.errors import PersonaStudioError
 from persona_studio.ui.labels import error_color, model_label
 
 ALTERNATIVE_COUNT = 3
+# How long the text must stay unchanged before it is offered for a prefill (opening a
+# persona counts as a change): typing goes on with no model work behind it.
+PREFILL_DELAY_MS = 700
 _TITLES = {
     REWRITE: "Rewrite “{}”",
     ALTERNATIVES: "Alternatives for “{}”",
@@ -298,6 +306,7 @@ class SectionRewriter(QObject):
 
     rewriteWanted = Signal(object)  # SectionRewriteRequest, for the worker thread
     stopWanted = Signal(int)  # rewrite id
+    prefillWanted = Signal(str, str)  # text, model id: worth evaluating ahead of a rewrite
 
     def __init__(self, editor) -> None:
         super().__init__(editor)
@@ -319,6 +328,18 @@ class SectionRewriter(QObject):
         self.button.hide()
         self.text.cursorPositionChanged.connect(self.place_button)
         self.text.updateRequest.connect(lambda *_: self.place_button())
+        self._prefill_timer = QTimer(self)
+        self._prefill_timer.setSingleShot(True)
+        self._prefill_timer.setInterval(PREFILL_DELAY_MS)
+        self._prefill_timer.timeout.connect(self._offer_prefill)
+        self.text.textChanged.connect(self._prefill_timer.start)
+        editor.try_panel.model.currentIndexChanged.connect(self._prefill_timer.start)
+
+    def _offer_prefill(self) -> None:
+        """The text has settled: offer it for a prefill with the model rewrites use."""
+        text = self.text.toPlainText()
+        if self.editor.persona is not None and self.dialog is None and text.strip():
+            self.prefillWanted.emit(text, self.editor.try_panel.model_id())
 
     # -- where -----------------------------------------------------------------------------
 

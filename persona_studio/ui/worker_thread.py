@@ -13,6 +13,13 @@ The "Try it" chat, the editor's persona check and its section rewrites run here 
 one model run at a time: a question (or a check) waits while a job runs, and is answered
 before the next job is claimed (a person is waiting for it; the queue is not).
 
+While the thread is idle it may also evaluate, ahead of time, what every section rewrite of
+the persona in the editor starts with (a prefill), so that a click on Rewrite only
+evaluates the writer's short request. A prefill is the lowest priority: it is skipped while
+anything else runs or waits, or when the model is not loaded (never loaded for it) or is an
+HTTP one, and it gives way between two chunks of 64 tokens to any question, check, rewrite,
+job or newer prefill that arrives meanwhile.
+
 Token text is batched (about every 30 ms) before it crosses to the GUI: one signal per token
 at 100+ tokens/s would keep the GUI thread busy repainting for nothing.
 """
@@ -151,6 +158,8 @@ class _Runner(QObject):
     rewrite_started = Signal(int)
     rewrite_text = Signal(int, int, str)
     rewrite_finished = Signal(object)
+    prefill_started = Signal()
+    prefill_finished = Signal(object)
 
     def __init__(self, db_path: Path, settings: ModelSettings, paused: bool) -> None:
         super().__init__()
@@ -173,6 +182,9 @@ class _Runner(QObject):
         self._chats: queue.SimpleQueue[
             ChatRequest | CheckRequest | CardExtrasRequest | SectionRewriteRequest
         ] = queue.SimpleQueue()
+        # The newest prefill asked for (set from the GUI thread): an older one is dropped,
+        # and a running one gives way to it.
+        self.latest_prefill = 0
 
     # -- on the worker thread ---------------------------------------------------------------
 
@@ -428,6 +440,46 @@ class _Runner(QObject):
         return outcome
 
     @Slot(int, str, str)
+    def prefill(self, wish: int, text: str, model_id: str) -> None:
+        """Evaluate what every section rewrite of ``text`` starts with, if the thread is
+        idle and ``model_id`` is an embedded model loaded already (see the module
+        docstring); it gives way between two chunks to anything else."""
+        from persona_studio.engine.section_rewrite import prefill
+
+        if wish != self.latest_prefill or self._pool is None or self._other_work_waiting():
+            return
+        backend = self._pool.loaded_local(model_id)
+        if backend is None:
+            return  # not loaded (a prefill never loads a model), or not an embedded one
+
+        def should_stop() -> bool:
+            return wish != self.latest_prefill or self._other_work_waiting()
+
+        self.prefill_started.emit()
+        try:
+            done = prefill(backend, text, should_stop=should_stop)
+        except PersonaStudioError as exc:
+            # Nothing lost: the rewrite will evaluate the persona itself (and say why not).
+            log.info("No prefill: %s", exc)
+            done = None
+        self.prefill_finished.emit(done)
+        if done is not None and done.stopped:
+            self._poll()  # what it gave way to goes now, not at the next tick
+
+    def _other_work_waiting(self) -> bool:
+        """A question, check, card extras or rewrite asked, a job the queue would start, or
+        the thread stopping: anything that goes before a prefill."""
+        if self._stopping.is_set() or not self._chats.empty():
+            return True
+        if self._paused.is_set() or self._worker is None or self._store is None:
+            return False
+        skip = [job.request_id for job in self._worker.waiting]  # waiting for their model
+        try:
+            return self._store.queue.next_pending(skip=skip) is not None
+        except PersonaStudioError:
+            return True  # the poll will say what is wrong
+
+    @Slot(int, str, str)
     def count(self, key: int, text: str, model_id: str) -> None:
         backend = self._pool.loaded_local(model_id) if self._pool is not None else None
         if backend is None:
@@ -554,8 +606,11 @@ class WorkerThread(QObject):
     rewriteStarted = Signal(int)  # rewrite id: the model has begun on this section
     rewriteText = Signal(int, int, str)  # rewrite id, candidate index, text
     rewriteFinished = Signal(object)  # SectionRewriteOutcome
+    prefillStarted = Signal()  # a prefill has begun evaluating
+    prefillFinished = Signal(object)  # Prefill (None if the model could not take it)
 
     _count = Signal(int, str, str)
+    _prefill = Signal(int, str, str)
     _chat = Signal()
     _settings = Signal(object)
     _shutdown = Signal()
@@ -577,6 +632,7 @@ class WorkerThread(QObject):
         self.extrasFinished.connect(lambda outcome: self._extras.pop(outcome.extras_id, None))
         self._rewrites: dict[int, SectionRewriteRequest] = {}  # asked and not yet finished
         self.rewriteFinished.connect(lambda outcome: self._rewrites.pop(outcome.rewrite_id, None))
+        self._prefills = 0  # prefills asked for, the last one's number
 
     def start(self, db_path: Path, settings: ModelSettings) -> None:
         self.stop()
@@ -607,7 +663,10 @@ class WorkerThread(QObject):
         runner.rewrite_started.connect(self.rewriteStarted)
         runner.rewrite_text.connect(self.rewriteText)
         runner.rewrite_finished.connect(self.rewriteFinished)
+        runner.prefill_started.connect(self.prefillStarted)
+        runner.prefill_finished.connect(self.prefillFinished)
         self._count.connect(runner.count)
+        self._prefill.connect(runner.prefill)
         self._chat.connect(runner.answer_chats)
         self._settings.connect(runner.apply_settings)
         self._shutdown.connect(runner.shutdown)
@@ -629,6 +688,7 @@ class WorkerThread(QObject):
             log.warning("The worker thread did not stop within %d ms", STOP_WAIT_MS)
             return False
         self._count.disconnect(runner.count)
+        self._prefill.disconnect(runner.prefill)
         self._chat.disconnect(runner.answer_chats)
         self._settings.disconnect(runner.apply_settings)
         self._shutdown.disconnect(runner.shutdown)
@@ -763,6 +823,22 @@ class WorkerThread(QObject):
         self.paused = paused
         if self._runner is not None:
             self._runner.set_paused(paused)
+
+    def prefill(self, text: str, model_id: str) -> None:
+        """Have the worker thread evaluate what every section rewrite of ``text`` starts
+        with, ahead of time, so a rewrite asked later starts at once. Only when nothing
+        runs or waits here and ``model_id`` is an embedded model already loaded; a newer
+        prefill replaces this one. Answered by prefillStarted and prefillFinished only if it
+        runs."""
+        runner = self._runner
+        busy = self.current_request is not None or any(
+            (self._chats, self._checks, self._extras, self._rewrites)
+        )
+        if runner is None or busy:
+            return
+        self._prefills += 1
+        runner.latest_prefill = self._prefills
+        self._prefill.emit(self._prefills, text, model_id)
 
     def count_tokens(self, key: int, text: str, model_id: str) -> None:
         """Ask for an exact count with the loaded model; answered by ``tokensCounted`` only if

@@ -11,6 +11,7 @@ from persona_studio.engine.section_rewrite import (
     ALTERNATIVES,
     SectionRewriteRequest,
     accept,
+    prefill,
     run_request,
 )
 from persona_studio.llm.catalog import BackendPool
@@ -25,6 +26,7 @@ def test_rewrite_and_add_over_http_keep_the_structure(llama_server):
     pool = BackendPool()
     try:
         backend = pool.get(model_id)
+        assert prefill(backend, ROSA) is None  # a server keeps nothing for us between requests
         rewrite = SectionRewriteRequest(
             ROSA,
             "Speaking Style & Tone",
@@ -44,7 +46,7 @@ def test_rewrite_and_add_over_http_keep_the_structure(llama_server):
                 assert "wrote nothing usable for 'Favourite Sayings'" in outcome.error
                 continue
             assert outcome.error is None, outcome.error
-            assert outcome.candidates
+            assert outcome.candidates and outcome.prefix_evaluated == 0
             for candidate in outcome.candidates:
                 assert not parse_persona(candidate).sections
                 new = accept(request, candidate)
