@@ -81,24 +81,11 @@ class SectionPlan:
 
 # Tones a Speaking Style without one from the user may open with (each reads well after
 # "Speak in a").
-PLAIN_TONES = (
-    "warm",
-    "calm",
-    "friendly",
-    "gentle",
-    "lively",
-    "thoughtful",
-    "playful",
-    "measured",
-    "cheerful",
-    "direct",
-    "relaxed",
-    "confident",
-    "patient",
-    "dry",
-    "formal",
-    "clear",
-)
+_PLAIN_TONES_TEXT = """
+    warm calm friendly gentle lively thoughtful playful measured cheerful direct relaxed
+    confident patient dry formal clear
+"""
+PLAIN_TONES = tuple(_PLAIN_TONES_TEXT.split())
 
 _LIST_END = re.compile(r"\n(?=[^-*•\d\s])")  # a line that does not continue the list
 
