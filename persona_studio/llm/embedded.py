@@ -557,15 +557,7 @@ class EmbeddedBackend(LLMBackend):
         that section on, not from the start (prompt tokens cost half a generated one)."""
         tokens = list(tokens)
         llama = self.llama
-        reuse = 0
-        previous = self._canonical
-        if previous and list(llama._input_ids[: len(previous)]) == previous:
-            common = 0
-            for a, b in zip(previous, tokens, strict=False):
-                if a != b:
-                    break
-                common += 1
-            reuse = (common // CANONICAL_CHUNK) * CANONICAL_CHUNK
+        reuse = (self._canonical_common(tokens) // CANONICAL_CHUNK) * CANONICAL_CHUNK
         if reuse == 0:
             llama.reset()
         else:
@@ -573,6 +565,19 @@ class EmbeddedBackend(LLMBackend):
         for start in range(reuse, len(tokens), CANONICAL_CHUNK):
             llama.eval(tokens[start : start + CANONICAL_CHUNK])
         self._canonical = tokens
+
+    def _canonical_common(self, tokens: Sequence[int]) -> int:
+        """How many leading ``tokens`` the last canonical evaluation put in the cache and the
+        cache still holds (0 when other work has replaced them since)."""
+        previous = self._canonical
+        if not previous or list(self.llama._input_ids[: len(previous)]) != previous:
+            return 0
+        common = 0
+        for a, b in zip(previous, tokens, strict=False):
+            if a != b:
+                break
+            common += 1
+        return common
 
     def prefill(
         self, tokens: Sequence[int], *, should_stop: Callable[[], bool] | None = None
@@ -597,12 +602,7 @@ class EmbeddedBackend(LLMBackend):
                 "context."
             )
         previous = self._canonical
-        common = 0
-        if previous and list(llama._input_ids[: len(previous)]) == previous:
-            for a, b in zip(previous, tokens, strict=False):
-                if a != b:
-                    break
-                common += 1
+        common = self._canonical_common(tokens)
         if common == len(tokens) == len(previous):
             return 0
         done = (common // CANONICAL_CHUNK) * CANONICAL_CHUNK
