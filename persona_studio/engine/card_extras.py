@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from persona_studio.core.document import CORE_IDENTITY, KEY_TRAITS, KNOWLEDGE
 from persona_studio.engine.chat import PROBE_WHO, domain_probe
 from persona_studio.engine.headings import parse_persona
 from persona_studio.engine.persona_check import answers, domain_words
@@ -198,10 +199,10 @@ def fallback_tags(persona_text: str, have: list[str]) -> list[str]:
     them, then its Key Personality Traits that are a word or two ("Patient")."""
     parsed = parse_persona(persona_text)
     words = domain_words(persona_text)
-    section = parsed.section("Knowledge Domain & Expertise")
+    section = parsed.section(KNOWLEDGE)
     order = [w.casefold() for w in _TAG_WORD.findall(section.content)] if section else []
     found = [w for w in dict.fromkeys(order) if w in words]
-    traits = parsed.section("Key Personality Traits")
+    traits = parsed.section(KEY_TRAITS)
     for line in traits.content.splitlines() if traits else ():
         trait = " ".join(_TAG_WORD.findall(line)).casefold()
         if trait and len(trait.split()) <= 2 and len(trait) <= MAX_TAG_CHARS:
@@ -249,7 +250,7 @@ def write_extras(
     started = time.monotonic()
     parsed = parse_persona(persona_text)
     name = parsed.name or name
-    core = parsed.section("Core Identity")
+    core = parsed.section(CORE_IDENTITY)
     # A character that calls itself an AI in its own greeting breaks the card; a persona the
     # writer made an AI or an assistant may say so.
     may_be_ai = mentions_ai(core.content if core else parsed.preamble)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from persona_studio.core.document import KNOWLEDGE
 from persona_studio.engine.headings import parse_persona
 from persona_studio.errors import (
     GenerationCancelled,
@@ -40,7 +41,6 @@ CHAT_PARAMS = SamplingParams(
     max_tokens=320, temperature=0.7, top_p=0.9, top_k=40, min_p=0.05, repeat_penalty=1.1
 )
 
-_DOMAIN_HEADING = "Knowledge Domain & Expertise"
 # How persona texts introduce a domain: "You know a great deal about X", "expert in X"...
 _DOMAIN_LEAD = re.compile(
     r"\b(?:know(?:s)?\s+(?:a\s+great\s+deal|a\s+lot|much|everything)\s+about"
@@ -62,7 +62,7 @@ def domain_probe(persona_text: str) -> str:
     """A question about the persona's own domain, taken from its Knowledge Domain section
     ("You know a great deal about food and cooking." -> "What can you tell me about food and
     cooking?"); a general question when the text has no such section."""
-    section = parse_persona(persona_text).section(_DOMAIN_HEADING)
+    section = parse_persona(persona_text).section(KNOWLEDGE)
     if section is None or not section.content.strip():
         return DOMAIN_FALLBACK
     first = next((line for line in section.content.splitlines() if line.strip()), "")

@@ -1,9 +1,10 @@
-"""The persona document: its headings, parsing, the structure check, and rendering.
+"""The persona document: parsing, the structure check, and rendering.
 
 A persona is Markdown under ``## Heading:`` lines, starting with ``## Persona Name: <name>``.
 The same parser serves the pipeline (validating model output), the editor's live structure
 check, and importers. It tolerates what real files carry: FORLLM's "Always respond as ..."
-preamble, headings without the colon, ``#``/``###`` levels and odd spacing.
+preamble, headings without the colon, ``#``/``###`` levels and odd spacing. The default
+headings and how two headings are told apart are ``persona_studio/core/document.py``'s.
 """
 
 from __future__ import annotations
@@ -12,16 +13,10 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-PERSONA_NAME = "Persona Name"
-DEFAULT_HEADINGS: tuple[str, ...] = (
+from persona_studio.core.document import (
+    DEFAULT_HEADINGS,
     PERSONA_NAME,
-    "Core Identity",
-    "Key Personality Traits",
-    "Knowledge Domain & Expertise",
-    "Speaking Style & Tone",
-    "Interaction Guidelines & Behaviors",
-    "Forbidden Actions & Topics",
-    "Example Phrases",
+    heading_key,
 )
 
 # A heading line: 1-4 '#', the heading text, an optional colon, then (for Persona Name) the
@@ -29,18 +24,6 @@ DEFAULT_HEADINGS: tuple[str, ...] = (
 _HEADING_LINE = re.compile(
     r"^[ \t]{0,3}#{1,4}[ \t]+(?P<title>[^\n:#]+?)[ \t]*(?::[ \t]*(?P<rest>.*))?$"
 )
-
-
-def normalize_heading(text: str) -> str:
-    """'## Core Identity:' -> 'Core Identity'."""
-    return text.strip().lstrip("#").strip().rstrip(":").strip()
-
-
-def heading_key(text: str) -> str:
-    """Comparison key: case, spacing, punctuation and '&' vs 'and' do not make two headings
-    different; letters and digits of every script do."""
-    text = normalize_heading(text).casefold().replace("&", " and ")
-    return re.sub(r"[\W_]+", " ", text).strip()
 
 
 def heading_problem(heading: str) -> str | None:

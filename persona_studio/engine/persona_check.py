@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from persona_studio.core.document import CORE_IDENTITY, KNOWLEDGE
 from persona_studio.engine.headings import parse_persona
 from persona_studio.engine.polish import mentions_ai
 from persona_studio.llm.base import (
@@ -115,7 +116,7 @@ def domain_words(persona_text: str, hint_words: Iterable[str] = ()) -> frozenset
     words = {w.casefold() for w in hint_words if w.strip()}
     if words:
         return frozenset(words)
-    section = parse_persona(persona_text).section("Knowledge Domain & Expertise")
+    section = parse_persona(persona_text).section(KNOWLEDGE)
     if section is None:
         return frozenset()
     found = {w.casefold() for w in _WORD.findall(section.content) if len(w) >= 4}
@@ -424,7 +425,7 @@ def check_text(
     parsed = parse_persona(persona_text)
     name = parsed.name or "this persona"
     if may_be_ai is None:
-        core = parsed.section("Core Identity")
+        core = parsed.section(CORE_IDENTITY)
         may_be_ai = mentions_ai(core.content if core else parsed.preamble)
     return run_check(
         backend,

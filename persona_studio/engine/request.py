@@ -17,13 +17,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from persona_studio import safejson
-from persona_studio.engine.headings import (
+from persona_studio.core.document import (
     DEFAULT_HEADINGS,
     PERSONA_NAME,
     heading_key,
-    heading_problem,
     normalize_heading,
 )
+from persona_studio.engine.headings import heading_problem
 from persona_studio.errors import InvalidRequestError
 
 FROM_NAME_AND_DESCRIPTION = "from_name_and_description"

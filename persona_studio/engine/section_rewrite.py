@@ -41,25 +41,27 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from persona_studio.core.document import (
+    EXAMPLE_PHRASES,
+    FORBIDDEN,
+    GUIDELINES,
+    HEADING_GUIDANCE,
+    PERSONA_NAME,
+    heading_key,
+    normalize_heading,
+)
 from persona_studio.engine import polish
 from persona_studio.engine.brief import Brief
 from persona_studio.engine.headings import (
-    PERSONA_NAME,
     check_structure,
-    heading_key,
     heading_line,
     heading_problem,
-    normalize_heading,
     parse_persona,
 )
 from persona_studio.engine.names import CHARACTER
 from persona_studio.engine.polish import Polisher
 from persona_studio.engine.refine import SYSTEM_PROMPT
 from persona_studio.engine.sections import (
-    EXAMPLE_PHRASES,
-    FORBIDDEN,
-    GUIDELINES,
-    HEADING_GUIDANCE,
     SectionPlan,
     has_words,
     section_plan,

@@ -12,30 +12,24 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from persona_studio.core.document import (
+    CORE_IDENTITY,
+    DEFAULT_BY_HEADING,
+    EXAMPLE_PHRASES,
+    FORBIDDEN,
+    GUIDELINES,
+    KEY_TRAITS,
+    KNOWLEDGE,
+    PERSONA_NAME,
+    SPEAKING_STYLE,
+    default_heading,
+    heading_key,
+)
+
+# Re-exported: engine/pipeline.py and engine/refine.py import it from here.
+from persona_studio.core.document import HEADING_GUIDANCE as HEADING_GUIDANCE
 from persona_studio.engine.brief import Brief
-from persona_studio.engine.headings import PERSONA_NAME, heading_key, parse_persona
-
-CORE_IDENTITY = "Core Identity"
-KEY_TRAITS = "Key Personality Traits"
-KNOWLEDGE = "Knowledge Domain & Expertise"
-SPEAKING_STYLE = "Speaking Style & Tone"
-GUIDELINES = "Interaction Guidelines & Behaviors"
-FORBIDDEN = "Forbidden Actions & Topics"
-EXAMPLE_PHRASES = "Example Phrases"
-
-# What each default heading must hold (from the design's refinement prompt). Custom headings
-# get a generic line.
-HEADING_GUIDANCE = {
-    # Plain words, no numbers: a small model copies "1-2 sentences" into the persona itself.
-    heading_key(PERSONA_NAME): "the persona's name",
-    heading_key(CORE_IDENTITY): "who the persona is and what it is for",
-    heading_key(KEY_TRAITS): "its main traits, as a short list",
-    heading_key(KNOWLEDGE): "what it knows best",
-    heading_key(SPEAKING_STYLE): "how it talks: its words, sentences and tone",
-    heading_key(GUIDELINES): "what it should always do",
-    heading_key(FORBIDDEN): "what it must never do or discuss",
-    heading_key(EXAMPLE_PHRASES): "a few typical things it says, in quotes",
-}
+from persona_studio.engine.headings import parse_persona
 
 
 @dataclass(frozen=True)
@@ -91,46 +85,46 @@ _LIST_END = re.compile(r"\n(?=[^-*•\d\s])")  # a line that does not continue t
 
 
 def section_plan(heading: str, brief: Brief, tone: str) -> SectionPlan:
-    key = heading_key(heading)
-    if key == heading_key(CORE_IDENTITY):
-        return SectionPlan(brief.identity, "You", "prose")
-    if key == heading_key(KEY_TRAITS):
-        return SectionPlan((), "- You are", "list")
-    if key == heading_key(KNOWLEDGE):
+    default = default_heading(heading)
+    if default is None or default.heading == PERSONA_NAME:
+        return SectionPlan((), "", "free")
+    which, starter, kind = default.heading, default.starter, default.kind
+    if which == CORE_IDENTITY:
+        return SectionPlan(brief.identity, starter, kind)
+    if which == KEY_TRAITS:
+        return SectionPlan((), starter, kind)
+    if which == KNOWLEDGE:
         # The lead names the topic itself where the brief has one (experts, a focus
         # directive); otherwise the model names it and the grounding check keeps it honest.
-        return SectionPlan((), brief.domain_lead, "prose", grounded=bool(brief.hint_words))
-    if key == heading_key(SPEAKING_STYLE):
+        return SectionPlan((), brief.domain_lead, kind, grounded=bool(brief.hint_words))
+    if which == SPEAKING_STYLE:
         manner = (tone,) if tone else brief.manner
         if not manner:
             # Left to itself after "Speak in a", the default model writes "way of your mind"
             # or "tongue-dexter"; nudged toward tone words, it picks one that fits.
-            return SectionPlan((), "Speak in a", "prose", prefer=PLAIN_TONES)
+            return SectionPlan((), starter, kind, prefer=PLAIN_TONES)
         words = " and ".join(manner)
         article = "an" if words[0] in "aeiou" else "a"
-        return SectionPlan((), f"Speak in {article} {words} tone,", "prose")
-    if key == heading_key(GUIDELINES):
+        return SectionPlan((), f"Speak in {article} {words} tone,", kind)
+    if which == GUIDELINES:
         # How to answer "Who are you?" first: with it, the default model gives the persona's
         # name to that question and its rewordings far more often (bench/quality.py).
         introduce = (
             f'- When someone asks who you are or what your name is, say "{brief.introduction}"'
         )
         behaviours = tuple(f"- {b}" for b in brief.directives.behaviours)
-        return SectionPlan((introduce, *behaviours), "-", "list", restated=1)
-    if key == heading_key(FORBIDDEN):
-        return SectionPlan(
-            tuple(f"- {p}" for p in brief.directives.prohibitions), "- Never", "list"
-        )
-    if key == heading_key(EXAMPLE_PHRASES):
-        return introduction_plan(brief)
-    return SectionPlan((), "", "free")
+        return SectionPlan((introduce, *behaviours), starter, kind, restated=1)
+    if which == FORBIDDEN:
+        return SectionPlan(tuple(f"- {p}" for p in brief.directives.prohibitions), starter, kind)
+    return introduction_plan(brief)  # EXAMPLE_PHRASES
 
 
 def introduction_plan(brief: Brief) -> SectionPlan:
     """Example Phrases in the persona's own voice, the first one introducing it by name:
     a greeting is the line a writer expects first, and it is what a small model copies
     when asked who it is (without it, SmolLM2 answers "My name is Elena")."""
-    return SectionPlan((), f"- \"I'm {brief.name},", "list")
+    phrases = DEFAULT_BY_HEADING[EXAMPLE_PHRASES]
+    return SectionPlan((), phrases.starter.format(name=brief.name), phrases.kind)
 
 
 def section_stops(

@@ -36,7 +36,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from persona_studio.engine.headings import PERSONA_NAME, parse_persona, render_persona
+from persona_studio.core.document import (
+    CORE_IDENTITY,
+    EXAMPLE_PHRASES,
+    GUIDELINES,
+    KEY_TRAITS,
+    KNOWLEDGE,
+    PERSONA_NAME,
+    SPEAKING_STYLE,
+)
+from persona_studio.engine.headings import parse_persona, render_persona
 from persona_studio.engine.request import MAX_NAME_CHARS
 from persona_studio.errors import ImportFormatError
 from persona_studio.export import jsonload
@@ -66,9 +75,6 @@ BACKFILL_NOTE = (
 )
 DEFAULT_ASSETS = [{"type": "icon", "uri": "ccdefault:", "name": "main", "ext": "png"}]
 
-CORE, TRAITS = "Core Identity", "Key Personality Traits"
-KNOWLEDGE, STYLE = "Knowledge Domain & Expertise", "Speaking Style & Tone"
-GUIDELINES, EXAMPLES = "Interaction Guidelines & Behaviors", "Example Phrases"
 SCENARIO = "Scenario"
 # Texts a card may have of its own although the persona text holds them too.
 CARD_OWN_TEXTS = ("mes_example", "scenario")
@@ -147,11 +153,11 @@ def _v2_data(doc: PersonaDocument, now: datetime) -> dict[str, Any]:
     kept = doc.card_fields
     data: dict[str, Any] = {
         "name": doc.name,
-        "description": "\n\n".join(p for p in (section(CORE), section(KNOWLEDGE)) if p),
-        "personality": _personality(section(TRAITS), section(STYLE)),
+        "description": "\n\n".join(p for p in (section(CORE_IDENTITY), section(KNOWLEDGE)) if p),
+        "personality": _personality(section(KEY_TRAITS), section(SPEAKING_STYLE)),
         "scenario": kept.get("scenario") or section(SCENARIO),
         "first_mes": kept.get("first_mes", ""),
-        "mes_example": kept.get("mes_example") or _mes_example(section(EXAMPLES)),
+        "mes_example": kept.get("mes_example") or _mes_example(section(EXAMPLE_PHRASES)),
         "creator_notes": kept.get("creator_notes") or provenance(doc, now),
         "system_prompt": doc.prompt_instructions,
         "post_history_instructions": "",
@@ -441,10 +447,10 @@ def compose_text(name: str, texts: dict[str, str]) -> str:
         p for p in (texts["system_prompt"], texts["post_history_instructions"]) if p
     )
     sections = [
-        (CORE, texts["description"]),
-        (TRAITS, texts["personality"]),
+        (CORE_IDENTITY, texts["description"]),
+        (KEY_TRAITS, texts["personality"]),
         (GUIDELINES, guidelines),
-        (EXAMPLES, _phrases(texts["mes_example"], name)),
+        (EXAMPLE_PHRASES, _phrases(texts["mes_example"], name)),
         (SCENARIO, texts["scenario"]),
     ]
     filled = [(heading, expand(content)) for heading, content in sections]

@@ -7,17 +7,10 @@ again, and they read fine as plain text; .txt only exists for tools that filter 
 
 from __future__ import annotations
 
-import re
-
+from persona_studio.core.document import FORLLM_PREAMBLE
 from persona_studio.engine.headings import parse_persona
 from persona_studio.errors import ImportFormatError
 from persona_studio.export.model import PersonaDocument, clean_name, clean_text
-
-# FORLLM's generator puts this line before the structured text it saves.
-_FORLLM_PREAMBLE = re.compile(
-    r"\A\s*Always respond as (?P<name>[^\n]{1,200}?), using the style, tone and personality "
-    r"explained below\."
-)
 
 
 def render_text(doc: PersonaDocument) -> str:
@@ -31,7 +24,7 @@ def persona_name(text: str) -> str:
     name = clean_name(parse_persona(text).name)
     if name:
         return name
-    match = _FORLLM_PREAMBLE.match(text)
+    match = FORLLM_PREAMBLE.match(text)
     return clean_name(match.group("name")) if match else ""
 
 

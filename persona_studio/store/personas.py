@@ -24,6 +24,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from persona_studio import safejson
+from persona_studio.core.document import without_forllm_preamble
 from persona_studio.errors import NameTakenError, NotFoundError, StoreError
 from persona_studio.store import card_extras as cards_db
 from persona_studio.store import checks as checks_db
@@ -73,12 +74,6 @@ _WITH_RATING_AND_CHECK = _WITH_RATING.outerjoin(
 )
 
 _PREVIEW_CHARS = 160
-# FORLLM's generator puts this line before every generated text; a list preview skips it.
-_FORLLM_PREAMBLE = re.compile(
-    r"^Always respond as .{0,200}?, using the style, tone and personality explained below\."
-    r"\s*(?:---\s*)?",
-    re.DOTALL,
-)
 _NUMBERED = re.compile(r"(.*\S) \((\d+)\)")
 
 
@@ -200,7 +195,8 @@ def _to_version(row: sa.Row[Any]) -> PersonaVersion:
 
 
 def _preview(head: str | None) -> str:
-    text = " ".join(_FORLLM_PREAMBLE.sub("", head or "").split())
+    # FORLLM's generator puts its preamble before every generated text; a preview skips it.
+    text = " ".join(without_forllm_preamble(head or "").split())
     return text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1].rstrip() + "…"
 
 
