@@ -20,11 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from persona_studio.engine.request import (
-    GENERAL_PURPOSE_ASSISTANT,
-    SUBFORUM_EXPERT,
-    PersonaGenerationRequest,
-)
+from persona_studio.core.request import GENERAL_PURPOSE_ASSISTANT, SUBFORUM_EXPERT
+from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.llm.base import LLMBackend, SamplingParams
 
 # Ollama's /api/generate defaults (temperature 0.8, top_k 40, top_p 0.9, repeat_penalty 1.1).

@@ -23,16 +23,20 @@ from persona_studio.core.document import (
     heading_key,
     normalize_heading,
 )
+from persona_studio.core.request import (
+    APP_OPTIONS_KEY,
+    FROM_NAME_AND_DESCRIPTION,
+    GENERATION_TYPES,
+    MAX_PARAMS_CHARS,
+    MAX_SEED,
+    SUBFORUM_EXPERT,
+    RequestOptions,
+    StoredRequest,
+)
 from persona_studio.engine.headings import heading_problem
 from persona_studio.errors import InvalidRequestError
 
-FROM_NAME_AND_DESCRIPTION = "from_name_and_description"
-SUBFORUM_EXPERT = "subforum_expert"
-GENERAL_PURPOSE_ASSISTANT = "general_purpose_assistant"
-GENERATION_TYPES = (FROM_NAME_AND_DESCRIPTION, SUBFORUM_EXPERT, GENERAL_PURPOSE_ASSISTANT)
-
 LENGTH_PREFERENCES = ("concise", "detailed")
-APP_OPTIONS_KEY = "persona_studio"
 
 # Caps generous for a human but small enough that a prompt still fits a small model's window.
 MAX_NAME_CHARS = 120
@@ -41,9 +45,6 @@ MAX_TONE_CHARS = 120
 MAX_HEADING_CHARS = 80
 MAX_HEADINGS = 20
 MAX_MODEL_ID_CHARS = 1000
-# A request is a few KB; FORLLM or another program may write anything into request_params.
-MAX_PARAMS_CHARS = 1_000_000
-MAX_SEED = 2**31 - 1 - 100  # room for the pipeline's seed + attempt
 
 # input_details keys this application understands, per type. Other keys are kept as they are
 # (FORLLM writes subforum_id; a future FORLLM may write more).
@@ -380,21 +381,21 @@ class PersonaGenerationRequest:
         return params
 
     @property
+    def options(self) -> RequestOptions:
+        """Our options (critique, replaces_persona_id, seed), as the stored request is read."""
+        return RequestOptions.read(self.app_options)
+
+    @property
     def critique(self) -> bool:
-        """Run the optional critique stage between expansion and refinement."""
-        return self.app_options.get("critique") is True
+        return self.options.critique
 
     @property
     def replaces_persona_id(self) -> int | None:
-        """Regenerate: save the result as a new version of this persona."""
-        value = self.app_options.get("replaces_persona_id")
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        return self.options.replaces_persona_id
 
     @property
     def seed(self) -> int | None:
-        """The sampling seed this job asked for (``generate --seed``), None for the worker's."""
-        value = self.app_options.get("seed")
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        return self.options.seed
 
     def to_json(self) -> str:
         return json.dumps(self.to_params(), ensure_ascii=False)
@@ -427,12 +428,5 @@ class PersonaGenerationRequest:
 
     @property
     def display_name(self) -> str:
-        """The best short label for this request before a persona exists."""
-        return (
-            self.target_persona_name_override
-            or self.detail("name_hint")
-            or (f"{self.detail('subforum_name')} expert" if self.detail("subforum_name") else "")
-            or ("Subforum expert" if self.generation_type == SUBFORUM_EXPERT else "")
-            or ("General assistant" if self.generation_type == GENERAL_PURPOSE_ASSISTANT else "")
-            or "New persona"
-        )
+        """The job's label before a persona exists, the same as the queue shows."""
+        return StoredRequest.from_params(self.to_params()).label()

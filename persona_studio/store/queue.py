@@ -19,7 +19,6 @@ import json
 import os
 import socket
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from persona_studio import safejson
+from persona_studio.core.request import StoredRequest
 from persona_studio.errors import LeaseLostError, NotFoundError, StoreError
 from persona_studio.store.db import Database
 from persona_studio.store.models import JobRow, LlmRequestRow
@@ -131,52 +131,6 @@ def _windows_pid_alive(pid: int) -> bool:
         kernel32.CloseHandle(handle)
 
 
-# request_params bigger than this are not read for the queue view's labels (the worker
-# refuses them too: a request is a few KB).
-_HINT_PARAMS_CHARS = 1_000_000
-_HINT_CHARS = 200
-
-
-def _hint_text(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return safejson.printable(" ".join(value.split()), _HINT_CHARS)
-
-
-@dataclass(frozen=True)
-class _Hints:
-    generation_type: str | None = None
-    name: str | None = None
-    subforum_name: str | None = None
-    subforum_id: int | None = None
-
-
-def _hints(params_json: Any) -> _Hints:
-    """What the queue view shows of a request anyone may have written: the generation type,
-    a display name and the subforum, each only if it is plain, printable text (or, for the
-    subforum's id, a number SQLite can hold). Never raises: a job whose request cannot be
-    read is still listed, so that it can be removed."""
-    params = parse_json_object(params_json, max_chars=_HINT_PARAMS_CHARS) or {}
-    details = params.get("input_details")
-    details = details if isinstance(details, dict) else {}
-    candidates = (
-        params.get("target_persona_name_override"),
-        details.get("name_hint"),
-        details.get("name"),
-    )
-    name = next((text for text in map(_hint_text, candidates) if text), None)
-    subforum_id = details.get("subforum_id")
-    if isinstance(subforum_id, str):  # some programs write ids as text
-        digits = subforum_id.strip()
-        plain = digits.isascii() and digits.isdigit() and len(digits) < 20
-        subforum_id = int(digits) if plain else None
-    usable = isinstance(subforum_id, int) and not isinstance(subforum_id, bool)
-    if not usable or not safejson.fits_sqlite_int(subforum_id):
-        subforum_id = None
-    gtype = _hint_text(params.get("generation_type"))
-    return _Hints(gtype, name, _hint_text(details.get("subforum_name")), subforum_id)
-
-
 def _utf8(value: Any) -> Any:
     """Stored bytes as the text they are, if they are UTF-8 text; else as they are."""
     if isinstance(value, bytes):
@@ -197,7 +151,6 @@ def _text_column(value: Any) -> str | None:
 
 
 def _to_job(row: sa.Row[Any]) -> Job:
-    hints = _hints(row.request_params)
     return Job(
         request_id=row.request_id,
         status=JobStatus(_text_column(row.status)),
@@ -216,11 +169,8 @@ def _to_job(row: sa.Row[Any]) -> Job:
         persona_id=row.persona_id,
         heartbeat_at=row.heartbeat_at,
         owner=row.owner,
-        generation_type=hints.generation_type,
-        name_hint=hints.name,
+        request=StoredRequest.from_json(row.request_params),
         claimed_at=row.claimed_at,
-        subforum_name=hints.subforum_name,
-        subforum_id=hints.subforum_id,
     )
 
 

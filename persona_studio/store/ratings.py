@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from persona_studio import safejson
+from persona_studio.core.request import StoredPreferences, StoredRequest
 from persona_studio.errors import InvalidInputError
 from persona_studio.store.models import PersonaGenerationRow, PersonaRow, RatingRow
 from persona_studio.store.records import Rating, RatingGroup, parse_json_object
@@ -24,7 +25,6 @@ from persona_studio.store.timestamps import now_utc
 MIN_RATING = 1
 MAX_RATING = 5
 MAX_NOTE_CHARS = 2000
-APP_OPTIONS_KEY = "persona_studio"  # where request_params keep our options (critique)
 
 Rt = RatingRow
 G = PersonaGenerationRow
@@ -106,20 +106,17 @@ def _group_key(gen: sa.Row[Any] | None) -> _GroupKey:
     """What produced a persona, from its latest generation record (None: no record)."""
     if gen is None:
         return _NO_INFO
-    params = parse_json_object(gen.request_params) or {}
-    prefs = parse_json_object(gen.output_preferences)
-    if prefs is None:
-        prefs = params.get("output_preferences")
-        prefs = prefs if isinstance(prefs, dict) else {}
+    request = StoredRequest.from_params(parse_json_object(gen.request_params))
+    # The generation record's own preferences, else those in its request.
+    own_prefs = parse_json_object(gen.output_preferences)
+    prefs = request.preferences if own_prefs is None else StoredPreferences.read(own_prefs)
     versions = parse_json_object(gen.template_versions) or {}
-    options = params.get(APP_OPTIONS_KEY)
-    options = options if isinstance(options, dict) else {}
-    critique = options.get("critique") is True or "critique" in versions
+    critique = request.options.critique or "critique" in versions
     return (
         tuple(sorted((_plain(stage), _plain(version)) for stage, version in versions.items())),
         _text_of(gen.model) or None,
-        _text_of(prefs.get("length_preference")).lower(),
-        bool(_text_of(prefs.get("tone_preference"))),
+        prefs.length or "",
+        prefs.tone is not None,
         critique,
         True,
     )

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from persona_studio import safejson
+from persona_studio.core.request import StoredRequest
 
 # JSON columns are ours or FORLLM's, but anyone may write the file: what is bigger or deeper
 # than anything either application writes is treated as absent. An import (20 MB at most)
@@ -69,13 +70,10 @@ class Job:
     persona_id: int | None
     heartbeat_at: datetime | None
     owner: str | None
-    generation_type: str | None
-    name_hint: str | None
+    # What request_params say (its label, the subforum FORLLM gives only by id), read leniently.
+    request: StoredRequest
     # When a worker of ours last took the job: with processed_at, how long its run took.
     claimed_at: datetime | None = None
-    # What input_details say of a subforum expert's subforum (FORLLM gives only its id).
-    subforum_name: str | None = None
-    subforum_id: int | None = None
 
 
 _NOT_GENERATED = (None, "user_manual", "imported")

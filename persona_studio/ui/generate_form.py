@@ -30,12 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from persona_studio.engine.request import (
+from persona_studio.core.request import (
     FROM_NAME_AND_DESCRIPTION,
     GENERAL_PURPOSE_ASSISTANT,
     SUBFORUM_EXPERT,
-    PersonaGenerationRequest,
 )
+from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.errors import InvalidRequestError, PersonaStudioError
 from persona_studio.ui.field_errors import FieldErrors, error_label
 from persona_studio.ui.model_picker import ModelPicker

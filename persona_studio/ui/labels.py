@@ -7,24 +7,11 @@ from pathlib import PurePath
 
 from PySide6.QtGui import QColor, QGuiApplication
 
-from persona_studio.engine.request import (
+from persona_studio.core.request import (
     FROM_NAME_AND_DESCRIPTION,
     GENERAL_PURPOSE_ASSISTANT,
     SUBFORUM_EXPERT,
 )
-
-GENERATION_TYPE_LABELS = {
-    FROM_NAME_AND_DESCRIPTION: "Name & description",
-    SUBFORUM_EXPERT: "Subforum expert",
-    GENERAL_PURPOSE_ASSISTANT: "General assistant",
-}
-
-
-def generation_type_label(generation_type: str | None) -> str:
-    if not generation_type:
-        return ""
-    return GENERATION_TYPE_LABELS.get(generation_type, generation_type.replace("_", " "))
-
 
 SOURCE_TYPE_LABELS = {
     FROM_NAME_AND_DESCRIPTION: "details",

@@ -24,7 +24,6 @@ from persona_studio.llm.availability import display_name
 from persona_studio.ui.labels import (
     error_color,
     format_duration,
-    generation_type_label,
     model_label,
     muted_color,
     stage_label,
@@ -84,25 +83,10 @@ def status_text(job, waiting=None) -> str:
     return status
 
 
-def subforum_id_only(job) -> int | None:
-    """The subforum of an expert job FORLLM queued with its id only (no name to show). The
-    store read it from the request, boundedly (anyone may write request_params); the view
-    never parses a request itself."""
-    if job.name_hint or job.subforum_name:
-        return None
-    return job.subforum_id
-
-
 def job_label(job, subforum_names: dict[int, str]) -> str:
-    if job.name_hint:
-        return job.name_hint
-    subforum = job.subforum_name
-    if not subforum:
-        subforum_id = subforum_id_only(job)
-        subforum = subforum_names.get(subforum_id) if subforum_id is not None else None
-    if subforum:
-        return f"Expert for {subforum}"
-    return generation_type_label(job.generation_type) or f"Job {job.request_id}"
+    """The label the request gives (the store read it; the view never parses a request),
+    else the job's number."""
+    return job.request.label(subforum_names) or f"Job {job.request_id}"
 
 
 def _seconds_between(start: datetime | None, end: datetime | None) -> float | None:
@@ -156,7 +140,7 @@ class QueueModel(QAbstractTableModel):
 
     def needs_subforum_names(self, jobs: list[Any]) -> bool:
         """Whether a job names a subforum by an id this model has no name for."""
-        ids = {subforum_id_only(job) for job in jobs} - {None}
+        ids = {job.request.unnamed_subforum_id for job in jobs} - {None}
         return not ids <= self._subforums.keys()
 
     def set_live(

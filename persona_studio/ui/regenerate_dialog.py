@@ -23,16 +23,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from persona_studio.engine.request import (
+from persona_studio.core.request import (
     FROM_NAME_AND_DESCRIPTION,
     GENERAL_PURPOSE_ASSISTANT,
     SUBFORUM_EXPERT,
-    PersonaGenerationRequest,
+    generation_type_label,
 )
+from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.errors import InvalidRequestError, PersonaStudioError
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID
 from persona_studio.ui.field_errors import FieldErrors, error_label
-from persona_studio.ui.labels import generation_type_label
 from persona_studio.ui.model_picker import ModelPicker
 from persona_studio.ui.output_prefs import OutputPreferencesBox
 from persona_studio.ui.preferences import Preferences

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from persona_studio.engine.request import GENERATION_TYPES
+from persona_studio.core.request import GENERATION_TYPES, generation_type_label
 from persona_studio.engine.templates import STAGE_VARIABLES, STAGES, TemplateLibrary
 from persona_studio.errors import TemplateError
-from persona_studio.ui.labels import error_color, generation_type_label
+from persona_studio.ui.labels import error_color
 
 
 class TemplateEditorDialog(QDialog):

@@ -75,9 +75,10 @@ def test_the_queue_lists_every_hostile_row(store: Store, hostile: dict[str, int]
         job = jobs[rid]
         assert job.status == JobStatus.PENDING, label
         # What the view shows is plain text, never a value that cannot be encoded.
-        for text in (job.name_hint, job.generation_type, job.llm_model, job.subforum_name):
+        request = job.request
+        for text in (request.name, request.generation_type, job.llm_model, request.subforum_name):
             assert text is None or isinstance(text, str) and text.encode("utf-8")
-        assert job.subforum_id is None, label  # 10**30 / Infinity: no subforum to look up
+        assert request.subforum_id is None, label  # 10**30 / Infinity: no subforum to look up
     assert jobs[hostile["invalid UTF-8 model"]].llm_model == "\ufffdll"
 
 

@@ -72,7 +72,7 @@ def _exercise(store: Store) -> None:
     q.retry(second.request_id)
     q.cancel(ids[0])
     q.remove(ids[1])
-    forllm_job = next(j for j in q.list() if j.generation_type == "subforum_expert")
+    forllm_job = next(j for j in q.list() if j.request.generation_type == "subforum_expert")
     q.cancel(forllm_job.request_id)
 
     p = store.personas

@@ -79,7 +79,7 @@ def test_enqueue_writes_forllms_shape(store: Store) -> None:
     )
     job = store.queue.get(request_id)
     assert job.status is JobStatus.PENDING and job.attempts == 0 and not job.cancelled
-    assert job.generation_type == "from_name_and_description" and job.name_hint == "Ada"
+    assert job.request.generation_type == "from_name_and_description" and job.request.name == "Ada"
     assert job.requested_at is not None and job.requested_at.tzinfo is not None
 
 
@@ -126,7 +126,11 @@ def test_malformed_params_are_claimable_and_the_worker_fails_them(store: Store) 
         "VALUES ('generate_persona', '{not json', 'pending', 'm')",
     )
     job = store.queue.list(statuses=["pending"])[0]
-    assert job.params_json == "{not json" and job.generation_type is None and job.name_hint is None
+    assert (
+        job.params_json == "{not json"
+        and job.request.generation_type is None
+        and job.request.name is None
+    )
     claimed = store.queue.claim("w")
     assert claimed is not None and claimed.params_json == "{not json"
     store.queue.fail(claimed.request_id, "w", "request_params: not valid JSON")
