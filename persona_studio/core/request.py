@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from persona_studio import safejson
+from persona_studio.core import safejson
 
 FROM_NAME_AND_DESCRIPTION = "from_name_and_description"
 SUBFORUM_EXPERT = "subforum_expert"

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from persona_studio import safejson
+from persona_studio.core import safejson
 from persona_studio.core.document import (
     DEFAULT_HEADINGS,
     PERSONA_NAME,

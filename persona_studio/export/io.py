@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from persona_studio import safejson
+from persona_studio.core import safejson
 from persona_studio.errors import ExportError, ExportTargetError, ImportFormatError
 from persona_studio.export import jsonload
 from persona_studio.export.cards import (

@@ -3,14 +3,14 @@
 A persona or a card is at most a few levels deep (a lorebook entry inside a list inside the
 card); MAX_DEPTH leaves ample room for that and for tools' extensions, while keeping every
 later step (copying, re-serialising on export) far from Python's recursion limit. The bounds
-themselves are persona_studio.safejson's, shared with the queue's reading of FORLLM's rows.
+themselves are persona_studio.core.safejson's, shared with the queue's reading of FORLLM's rows.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from persona_studio import safejson
+from persona_studio.core import safejson
 from persona_studio.errors import ImportFormatError
 
 MAX_DEPTH = safejson.MAX_DEPTH

@@ -16,7 +16,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from persona_studio import safejson
+from persona_studio.core import safejson
 from persona_studio.engine.request import MAX_MODEL_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS
 from persona_studio.export.model import PersonaDocument, VersionEntry
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from persona_studio import safejson
+from persona_studio.core import safejson
 from persona_studio.core.document import without_forllm_preamble
 from persona_studio.errors import NameTakenError, NotFoundError, StoreError
 from persona_studio.store import card_extras as cards_db

@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from persona_studio import safejson
+from persona_studio.core import safejson
 from persona_studio.core.request import StoredRequest
 from persona_studio.errors import LeaseLostError, NotFoundError, StoreError
 from persona_studio.store.db import Database

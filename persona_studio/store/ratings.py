@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from persona_studio import safejson
+from persona_studio.core import safejson
 from persona_studio.core.request import StoredPreferences, StoredRequest
 from persona_studio.errors import InvalidInputError
 from persona_studio.store.models import PersonaGenerationRow, PersonaRow, RatingRow

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from persona_studio import safejson
+from persona_studio.core import safejson
 from persona_studio.core.request import StoredRequest
 
 # JSON columns are ours or FORLLM's, but anyone may write the file: what is bigger or deeper

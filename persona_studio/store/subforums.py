@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from persona_studio import safejson
+from persona_studio.core import safejson
 from persona_studio.errors import NotFoundError
 from persona_studio.store.db import Database
 from persona_studio.store.models import SettingRow, SubforumRow

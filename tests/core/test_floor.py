@@ -1,6 +1,5 @@
 """core/ is the floor every layer may import: plain data and rules, no I/O, no Qt, nothing
-from the layers above it. safejson (parsing text within bounds) is the one module of the
-package it builds on, so the same rules hold for it."""
+from the layers above it (safejson, parsing text within bounds, is part of it)."""
 
 from __future__ import annotations
 
@@ -13,8 +12,8 @@ from pathlib import Path
 import persona_studio
 
 PACKAGE = Path(persona_studio.__file__).parent
-FLOOR = sorted((PACKAGE / "core").glob("*.py")) + [PACKAGE / "safejson.py"]
-OURS_ALLOWED = ("persona_studio.core", "persona_studio.safejson")
+FLOOR = sorted((PACKAGE / "core").glob("*.py"))
+OURS_ALLOWED = ("persona_studio.core",)
 # Modules that do I/O, talk to a database, a network, a process or a model, or draw.
 FORBIDDEN = {
     "PySide6",
@@ -55,7 +54,7 @@ def _imports(path: Path) -> list[str]:
             if node.level:  # from . import x, from ..engine import y
                 parts = package.split(".")
                 base = ".".join([*parts[: len(parts) - node.level + 1], *filter(None, [base])])
-            # "from persona_studio import safejson" imports the module persona_studio.safejson.
+            # "from persona_studio.core import safejson" imports the module persona_studio.core.safejson.
             names = [f"{base}.{alias.name}" for alias in node.names]
             found += names if base == "persona_studio" else [base]
     return found

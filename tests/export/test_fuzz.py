@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from persona_studio.core.safejson import walk_strings
 from persona_studio.engine.request import MAX_NAME_CHARS
 from persona_studio.errors import ImportFormatError
 from persona_studio.export import (
@@ -37,7 +38,6 @@ from persona_studio.export import (
 )
 from persona_studio.export.limits import MAX_PERSONA_CHARS
 from persona_studio.export.model import PersonaDocument
-from persona_studio.safejson import walk_strings
 
 from .fixtures import V1_CARD, V2_CARD_WITH_BOOK, V3_CARD_WITH_ASSETS
 from .helpers import PNG_SIGNATURE, b64_card, hank, make_png
