@@ -77,6 +77,12 @@ _BY_KEY = {heading_key(h.heading): h for h in DEFAULT_SECTIONS}
 HEADING_GUIDANCE = {key: h.guidance for key, h in _BY_KEY.items()}
 
 
+def guidance_for(heading: str) -> str:
+    """What the section under ``heading`` must hold, in the prompts' words; a generic line for
+    a custom heading."""
+    return HEADING_GUIDANCE.get(heading_key(heading), "what fits this heading")
+
+
 def default_heading(heading: str) -> DefaultHeading | None:
     """The default heading ``heading`` is (as heading_key compares), None for a custom one."""
     return _BY_KEY.get(heading_key(heading))

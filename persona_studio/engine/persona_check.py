@@ -32,9 +32,9 @@ from persona_studio.engine.polish import mentions_ai
 from persona_studio.llm.base import (
     CancelToken,
     ChatMessage,
-    ContinuingBackend,
     LLMBackend,
     SamplingParams,
+    SupportsContinuation,
 )
 
 WHO = "who"
@@ -331,7 +331,7 @@ def answers(
     of a logit, which depend on how the cache was filled)."""
     if not questions:
         return
-    if not isinstance(backend, ContinuingBackend):
+    if not isinstance(backend, SupportsContinuation):
         for question in questions:
             pieces = backend.stream_chat(
                 _messages(system, question), params, cancel=cancel, deadline=deadline

@@ -15,7 +15,7 @@ candidate, whatever the model wrote (model output is hostile input):
 
 Two ways to write, as for a whole persona (persona_studio/engine/refine.py):
 
-- **Continuation** (a ``ContinuingBackend``: the embedded model). The persona as it stands
+- **Continuation** (a ``SupportsContinuation``: the embedded model). The persona as it stands
   is the assistant's first turn, the writer's request (the section, the instruction) the
   next user turn, and the new assistant turn starts with the section's heading line and
   the first words of its section plan; the model continues and stops at the next heading.
@@ -42,11 +42,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from persona_studio.core.document import (
-    EXAMPLE_PHRASES,
-    FORBIDDEN,
-    GUIDELINES,
-    HEADING_GUIDANCE,
     PERSONA_NAME,
+    guidance_for,
     heading_key,
     normalize_heading,
 )
@@ -60,7 +57,7 @@ from persona_studio.engine.headings import (
 )
 from persona_studio.engine.names import CHARACTER
 from persona_studio.engine.polish import Polisher
-from persona_studio.engine.refine import SYSTEM_PROMPT
+from persona_studio.engine.refine import section_role
 from persona_studio.engine.sections import (
     SectionPlan,
     has_words,
@@ -68,13 +65,14 @@ from persona_studio.engine.sections import (
     section_stops,
     tidy_section,
 )
+from persona_studio.engine.stage_prompts import SYSTEM_PROMPT
 from persona_studio.errors import GenerationCancelled, PersonaStudioError, UserInputError
 from persona_studio.llm.base import (
     CancelToken,
     ChatMessage,
-    ContinuingBackend,
     LLMBackend,
     SamplingParams,
+    SupportsContinuation,
 )
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID
 
@@ -227,17 +225,6 @@ def cut_reply(reply: str, heading: str) -> str:
     return "\n".join(taken)
 
 
-def _role(heading: str) -> str:
-    # The polisher's section rules, as the pipeline applies them (refine.py keeps its own
-    # mapping private; the constants are shared).
-    key = heading_key(heading)
-    return {
-        heading_key(FORBIDDEN): polish.FORBIDDEN,
-        heading_key(EXAMPLE_PHRASES): polish.PHRASES,
-        heading_key(GUIDELINES): polish.GUIDELINES,
-    }.get(key, "")
-
-
 # -- the document the model continues -------------------------------------------------------
 
 
@@ -312,7 +299,7 @@ def _opening(setting: _Setting, request: SectionRewriteRequest) -> str:
 
 def _ask(setting: _Setting, request: SectionRewriteRequest) -> str:
     """The writer's request: what the section is for, what to do with it."""
-    guidance = HEADING_GUIDANCE.get(heading_key(request.heading), "what fits this heading")
+    guidance = guidance_for(request.heading)
     line = heading_line(request.heading)
     if request.mode == CONTINUE:
         task = f"Continue the section '{line}' with more of {guidance}."
@@ -352,7 +339,7 @@ class Prefill:
     stopped: bool = False
 
 
-def prefix_tokens(backend: ContinuingBackend, text: str) -> list[int]:
+def prefix_tokens(backend: SupportsContinuation, text: str) -> list[int]:
     """The tokens every section rewrite of ``text`` starts with on ``backend``, whatever the
     section, mode, instruction or candidate: the persona's turns (``_messages``) and the
     chat template's opening of the writer's turn. A template closes a turn only when the next
@@ -376,7 +363,7 @@ def prefill(
     nothing between requests (HTTP) or there is no text. Any later model run may evict what
     it put in the cache; a rewrite then evaluates the persona itself, as it would have."""
     method = getattr(backend, "prefill", None)
-    if method is None or not isinstance(backend, ContinuingBackend) or not text.strip():
+    if method is None or not isinstance(backend, SupportsContinuation) or not text.strip():
         return None
     tokens = prefix_tokens(backend, text)
     stopped = False
@@ -440,7 +427,7 @@ def rewrite_section(
     deadline = deadline if deadline is not None else time.monotonic() + REWRITE_SECONDS
     setting = _setting(request)
     messages = _messages(setting, request)
-    if isinstance(backend, ContinuingBackend):
+    if isinstance(backend, SupportsContinuation):
         write = functools.partial(_continue, on_prefill=on_prefill)
     else:
         write = _chat
@@ -546,10 +533,10 @@ def _finish(setting: _Setting, request: SectionRewriteRequest, raw: str, truncat
         # The polisher strikes the first person outside quotations (a persona is written to
         # "you"); asked for the first person, its pronouns are hidden from that rule only.
         marked = _FIRST_PERSON_WORD.sub(lambda m: m.group(0) + _MARK, cleaned)
-        polished = polisher.polish(marked, kind=kind, role=_role(request.heading))
+        polished = polisher.polish(marked, kind=kind, role=section_role(request.heading))
         polished = polished.replace(_MARK, "")
     else:
-        polished = polisher.polish(cleaned, kind=kind, role=_role(request.heading))
+        polished = polisher.polish(cleaned, kind=kind, role=section_role(request.heading))
     if not has_words(polished):
         return ""
     if request.mode == CONTINUE:

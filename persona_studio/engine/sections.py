@@ -27,7 +27,6 @@ from persona_studio.core.document import (
 )
 
 # Re-exported: engine/pipeline.py and engine/refine.py import it from here.
-from persona_studio.core.document import HEADING_GUIDANCE as HEADING_GUIDANCE
 from persona_studio.engine.brief import Brief
 from persona_studio.engine.headings import parse_persona
 

@@ -9,12 +9,13 @@ pipeline whether a retry may help.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import Protocol, TypedDict, runtime_checkable
 
 from persona_studio.errors import GenerationCancelled, StageTimeoutError
 
@@ -107,21 +108,63 @@ class LLMBackend(ABC):
 
 
 @runtime_checkable
-class ContinuingBackend(Protocol):
-    """A backend that can continue a turn the caller has partly written (the embedded one).
+class ContinuationStream(Protocol):
+    """One continuation: iterate it for the text pieces as they are written. After the
+    iteration, ``text`` is the kept text (everything before a stop string), ``tokens`` the
+    generated tokens whose text is kept, ``leftover`` kept text that belongs to a token cut
+    by the stop string, ``finish_reason`` "stop", "eog" or "length", ``n_generated`` how
+    many tokens the model produced."""
+
+    text: str
+    tokens: list[int]
+    leftover: str
+    finish_reason: str
+    n_generated: int
+
+    def __iter__(self) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class SupportsContinuation(Protocol):
+    """The continuation capability: a backend that can continue a turn the caller has
+    partly written (the embedded one, persona_studio/llm/embedded.py).
 
     The pipeline writes the persona's headings and openings into the assistant's turn and
-    lets the model continue; the persona check evaluates a persona once and answers every
-    probe from that state. Backends without it (HTTP servers) get the validate-and-repair
-    path and plain ``stream_chat`` probes.
+    lets the model continue (the "sections" structure strategy); the persona check
+    evaluates a persona once and answers every probe from that state. Backends without it
+    (HTTP servers) get the validate-and-repair strategy and plain ``stream_chat`` probes.
+    ``isinstance(backend, SupportsContinuation)`` is how the engine tells them apart.
     """
 
-    def chat_tokens(self, messages: Sequence[ChatMessage]) -> list[int]: ...
+    def chat_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """The chat rendered by the model's template, ready for the assistant's turn."""
+        ...
 
-    def tokenize_text(self, text: str) -> list[int]: ...
+    def tokenize_text(self, text: str) -> list[int]:
+        """Tokens of plain text appended inside a turn."""
+        ...
 
     def continuation(
-        self, tokens: Sequence[int], params: SamplingParams, **options: Any
-    ) -> Any: ...
+        self,
+        tokens: Sequence[int],
+        params: SamplingParams,
+        *,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
+        min_tokens: int = 0,
+        stop_patterns: tuple[re.Pattern[str], ...] = (),
+        what: str = "Generation",
+        no_repeat_from: int | None = None,
+        prefer: WordPreference | None = None,
+        keep_cached: int | None = None,
+    ) -> ContinuationStream:
+        """Continue ``tokens``. ``min_tokens``: tokens during which the model may not end;
+        ``stop_patterns``: regular expressions that end it like stop strings; ``what``:
+        the stage named in a time-out; ``no_repeat_from``: from this token on, no 4-gram
+        may repeat; ``prefer``: words its first tokens are nudged toward;
+        ``keep_cached``: the most of the KV cache it may reuse."""
+        ...
 
-    def evaluate_fresh(self, tokens: Sequence[int]) -> None: ...
+    def evaluate_fresh(self, tokens: Sequence[int]) -> None:
+        """Put exactly ``tokens`` in the KV cache, computed the same way every time."""
+        ...

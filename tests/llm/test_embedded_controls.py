@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from persona_studio.engine.persona_check import CHECK_PARAMS, answers
-from persona_studio.llm.base import SamplingParams, WordPreference
+from persona_studio.llm.base import (
+    ContinuationStream,
+    SamplingParams,
+    SupportsContinuation,
+    WordPreference,
+)
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID, BackendPool
 
 pytestmark = pytest.mark.model
@@ -40,6 +45,18 @@ def _repeated_phrases(text: str) -> int:
         if any(len(word) >= 4 for word in words[i : i + 4])
     ]
     return len(grams) - len(set(grams))
+
+
+def test_the_loaded_model_supports_continuation(backend):
+    """The engine writes by sections on the embedded backend because it is a
+    ``SupportsContinuation``, and reads what a continuation kept after iterating it."""
+    assert isinstance(backend, SupportsContinuation)
+    prompt = backend.chat_tokens([{"role": "user", "content": "Say hello."}])
+    cont = backend.continuation(prompt, SamplingParams(max_tokens=4, temperature=0.0))
+    text = "".join(cont)
+    assert isinstance(cont, ContinuationStream)
+    assert cont.text == text and len(cont.tokens) == cont.n_generated <= 4
+    assert cont.finish_reason in {"stop", "eog", "length"}
 
 
 def test_no_repeat_keeps_a_loop_from_forming(backend):

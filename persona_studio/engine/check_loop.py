@@ -1,0 +1,138 @@
+"""The check loop: refine, check the persona, and write again what the check found weak.
+
+The model that will use the persona answers probe questions with it as the system prompt
+(persona_studio/engine/persona_check.py). A persona that does not hold its name, its
+domain, or its character is written again, within ``PipelineConfig.check_attempts``: on a
+backend that can continue a turn only the weak sections (``weak_sections``), elsewhere the
+whole persona. The best-scoring attempt is kept, and its check is kept with it.
+
+The structure strategy is chosen here, per attempt: by sections
+(persona_studio/engine/refine_sections.py) where the backend is a
+``SupportsContinuation``, validated (persona_studio/engine/refine_validated.py) where not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from persona_studio.engine.brief import Brief
+from persona_studio.engine.context import RefineContext, StageContext
+from persona_studio.engine.headings import check_structure, heading_key, render_persona
+from persona_studio.engine.persona_check import CheckResult, ProbeAnswer, run_check
+from persona_studio.engine.refine_sections import Sections, SectionWriter
+from persona_studio.engine.refine_validated import refine_validated
+from persona_studio.engine.result import GenerationResult
+from persona_studio.engine.sections import (
+    CORE_IDENTITY,
+    EXAMPLE_PHRASES,
+    KNOWLEDGE,
+    SectionPlan,
+    section_plan,
+)
+from persona_studio.engine.stages import CHECK
+from persona_studio.engine.templates import REFINEMENT
+from persona_studio.errors import GenerationFailed
+from persona_studio.llm.base import ChatMessage, SupportsContinuation
+
+
+def refine_and_check(
+    ctx: StageContext, messages: list[ChatMessage], result: GenerationResult
+) -> None:
+    """Refine; check; refine again while the check finds the persona weak (bounded);
+    keep the best attempt."""
+    brief, headings, config, backend = ctx.brief, ctx.headings, ctx.config, ctx.backend
+    attempts = config.check_attempts if config.check else 1
+    best: tuple[float, Sections, CheckResult | None] | None = None
+    for attempt in range(max(1, attempts)):
+        run = ctx.start(REFINEMENT)
+        refine = RefineContext(ctx, run, config.deadline(), messages, attempt)
+        try:
+            weak = weak_sections(best[2], brief, headings) if best else {}
+            if isinstance(backend, SupportsContinuation):
+                run.stats.attempts += 1  # the validated path counts its own (with_retries)
+                writer = SectionWriter(backend, refine)
+                if weak:
+                    assert best is not None
+                    sections = writer.rewrite(best[1], weak)
+                else:
+                    sections = writer.write()
+                    result.structure_method = "sections"
+            else:
+                sections, result.structure_method = refine_validated(refine)
+        finally:
+            run.finish()
+        result.refinements += 1
+        text = render_persona(brief.name, sections)
+        problems = check_structure(text, headings)
+        if problems:  # a bug in the pipeline, never the model's doing: say so plainly
+            raise GenerationFailed(
+                "Internal error: the finished persona failed its structure check: "
+                + " ".join(p.message for p in problems)
+            )
+        check = check_persona(ctx, text)
+        score = check.score if check else 1.0
+        if best is None or score > best[0]:
+            best = (score, sections, check)
+        if check is None or check.passed or attempt + 1 >= attempts:
+            break
+        weak_next = weak_sections(best[2], brief, headings)
+        run.retry(
+            "The persona check found the persona weak ("
+            + check.summary()
+            + "); writing "
+            + (", ".join(h for h in headings if heading_key(h) in weak_next) or "it")
+            + " again."
+        )
+    assert best is not None
+    result.prompt_instructions = render_persona(brief.name, best[1])
+    result.check = best[2]
+
+
+def check_persona(ctx: StageContext, text: str) -> CheckResult | None:
+    """The persona check of ``text``, its answers shown as they come; None when off."""
+    if not ctx.config.check:
+        return None
+    run = ctx.start(CHECK)
+    run.stats.attempts += 1
+
+    def shown(answer: ProbeAnswer) -> None:
+        run.own_text(f"Q: {answer.question}\nA: {answer.answer}\n\n")
+
+    try:
+        return run_check(
+            ctx.backend,
+            text,
+            name=ctx.brief.name,
+            words=ctx.brief.hint_words,
+            may_be_ai=ctx.brief.may_be_ai,
+            cancel=ctx.cancel,
+            deadline=ctx.config.deadline(),
+            on_answer=shown,
+        )
+    finally:
+        run.finish()
+
+
+def weak_sections(
+    check: CheckResult | None, brief: Brief, headings: Sequence[str]
+) -> dict[str, SectionPlan]:
+    """What to write again, by heading key, when the check found a part weak: the name not
+    held -> the Core Identity and Example Phrases that open with the persona introducing
+    itself; the domain missed -> the Knowledge Domain and the Core Identity; a character
+    calling itself an AI -> the Core Identity. Empty when the headings have none of those
+    (then all is rewritten)."""
+    if check is None:
+        return {}
+    present = {heading_key(h): h for h in headings}
+    wanted: dict[str, SectionPlan] = {}
+    if check.name_hold is not None and check.name_hold < 1:
+        wanted[heading_key(CORE_IDENTITY)] = section_plan(CORE_IDENTITY, brief, "")
+        wanted[heading_key(EXAMPLE_PHRASES)] = section_plan(EXAMPLE_PHRASES, brief, "")
+    if check.domain_hit is not None and check.domain_hit < 1:
+        # The answer to "What do you know a lot about?" follows the Core Identity at least
+        # as much as the Knowledge Domain further down.
+        wanted[heading_key(KNOWLEDGE)] = section_plan(KNOWLEDGE, brief, "")
+        wanted[heading_key(CORE_IDENTITY)] = section_plan(CORE_IDENTITY, brief, "")
+    if check.breaks:
+        wanted[heading_key(CORE_IDENTITY)] = section_plan(CORE_IDENTITY, brief, "")
+    return {key: plan for key, plan in wanted.items() if key in present}
