@@ -4,7 +4,9 @@ The model that will use the persona answers probe questions with it as the syste
 (persona_studio/engine/persona_check.py). A persona that does not hold its name, its
 domain, or its character is written again, within ``PipelineConfig.check_attempts``: on a
 backend that can continue a turn only the weak sections (``weak_sections``), elsewhere the
-whole persona. The best-scoring attempt is kept, and its check is kept with it.
+whole persona. While the best attempt is still weak, the line a wrong answer was copied
+from is struck and the persona checked again (persona_studio/engine/distractors.py, within
+``PipelineConfig.strike_attempts``). The best-scoring version is kept, and its check with it.
 
 The structure strategy is chosen here, per attempt: by sections
 (persona_studio/engine/refine_sections.py) where the backend is a
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 
 from persona_studio.engine.brief import Brief
 from persona_studio.engine.context import RefineContext, StageContext
+from persona_studio.engine.distractors import strike_source
 from persona_studio.engine.headings import check_structure, heading_key, render_persona
 from persona_studio.engine.persona_check import CheckResult, ProbeAnswer, run_check
 from persona_studio.engine.refine_sections import Sections, SectionWriter
@@ -84,8 +87,40 @@ def refine_and_check(
             + " again."
         )
     assert best is not None
+    best = strike_distractors(ctx, best)
     result.prompt_instructions = render_persona(brief.name, best[1])
     result.check = best[2]
+
+
+def strike_distractors(
+    ctx: StageContext, best: tuple[float, Sections, CheckResult | None]
+) -> tuple[float, Sections, CheckResult | None]:
+    """While the best attempt is still weak, strike the line its first wrong answer was
+    copied from and check again (within ``strike_attempts``); the best-scoring version wins,
+    the unstruck one on a tie."""
+    score, sections, check = best
+    for _ in range(ctx.config.strike_attempts):
+        if check is None or check.passed:
+            break
+        wrong = next(
+            a for a in check.answers if a.holds_name is False or a.in_domain is False or a.breaks
+        )
+        struck = strike_source(
+            sections, wrong.answer, name=ctx.brief.name, hint_words=ctx.brief.hint_words
+        )
+        if struck is None:
+            break
+        sections, line = struck
+        run = ctx.start(CHECK)
+        run.retry(
+            f'The answer to "{wrong.question}" followed a line of {line.heading}; '
+            f"checking again without it: {line.line}"
+        )
+        run.finish()
+        check = check_persona(ctx, render_persona(ctx.brief.name, sections))
+        if check is not None and check.score > best[0]:
+            best = (check.score, sections, check)
+    return best
 
 
 def check_persona(ctx: StageContext, text: str) -> CheckResult | None:

@@ -58,6 +58,10 @@ class PipelineConfig:
     # refinements at most when it finds the persona weak; the best-scoring one is kept.
     check: bool = True
     check_attempts: int = 3
+    # Then, while it is still weak: lines a wrong answer was copied from, struck one at a time
+    # and checked again (engine/distractors.py); a struck version is kept only if it scores
+    # better.
+    strike_attempts: int = 3
     # Candidates for a section that must name the user's topic and did not.
     grounding_attempts: int = 3
 
