@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio import paths
+from persona_studio.core.events import JobFinished, JobStarted, TextWritten
 from persona_studio.errors import PersonaStudioError
 from persona_studio.llm.threads import SlowWatch, SpeedRecord, load_average, slowdown_message
 from persona_studio.ui.compare import CompareDialog
@@ -58,7 +59,7 @@ from persona_studio.ui.tasks import TaskGroup
 from persona_studio.ui.template_editor import TemplateEditorDialog
 from persona_studio.ui.transfer import ImportResult, import_paths, local_files, report_text
 from persona_studio.ui.watcher import StoreWatcher
-from persona_studio.ui.worker_thread import JobOutcome, WorkerThread
+from persona_studio.ui.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,6 @@ class MainWindow(QMainWindow):
         self._finishing: asyncio.Task | None = None
         self._refreshing = False
         self._refresh_again = False
-        self._stage_tokens: dict[int, dict[str, int]] = {}
         self._running_job_name = ""
         # The running job's live speed against what this machine usually does with its model.
         self._speed: tuple[int, str, SlowWatch] | None = None
@@ -264,17 +264,16 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         worker = self.worker
-        worker.jobStarted.connect(self._job_started)
-        worker.stageStarted.connect(self._stage_started)
-        worker.textArrived.connect(self._text_arrived)
-        worker.retried.connect(self.stream.retry)
-        worker.jobFinished.connect(self._job_finished)
+        # Each job's events: the stream view and the queue take what they show; the window
+        # keeps the status bar (what the model does, a slow run, how the job ended).
+        worker.jobEvent.connect(self.stream.show_job_event)
+        worker.jobEvent.connect(self.queue.show_job_event)
+        worker.jobEvent.connect(self._job_event)
         worker.modelLoading.connect(self._model_loading)
         worker.modelLoaded.connect(self._model_loaded)
         worker.tokensCounted.connect(self.editor.set_exact_count)
         worker.problem.connect(self._worker_problem)
         worker.ready.connect(self._worker_ready)
-        worker.waitingChanged.connect(self.queue.set_waiting)
         try_panel = self.editor.try_panel
         try_panel.replyWanted.connect(self._ask_persona)
         try_panel.stopWanted.connect(worker.stop_chat)
@@ -455,39 +454,38 @@ class MainWindow(QMainWindow):
 
     # -- worker signals -------------------------------------------------------------------
 
-    def _job_started(self, request_id: int, name: str, model_id: str) -> None:
-        self._running_job_name = name
-        self._speed = (request_id, model_id, SlowWatch(self.prefs.usual_speed(model_id)))
-        self.stream.start_job(request_id, name, model_id)
-        self.queue.refresh()
-        self.queue.model.set_live(request_id, stage="", tokens=0, rate=0.0)
-        self.model_state.setText(f"Generating “{name}”")
+    def _job_event(self, event) -> None:
+        match event:
+            case JobStarted():
+                self._job_started(event)
+            case TextWritten():
+                self._watch_speed(event)
+            case JobFinished():
+                self._job_finished(event)
 
-    def _stage_started(self, request_id: int, stage: str) -> None:
-        self.stream.stage(request_id, stage)
-        self.queue.model.set_live(request_id, stage=stage, loading=False)
+    def _job_started(self, event: JobStarted) -> None:
+        self._running_job_name = event.name
+        model_id = event.model_id
+        self._speed = (event.request_id, model_id, SlowWatch(self.prefs.usual_speed(model_id)))
+        self.model_state.setText(f"Generating “{event.name}”")
 
-    def _text_arrived(self, request_id: int, stage: str, text: str, tokens: int, rate: float):
-        self.stream.append(request_id, stage, text, tokens, rate)
-        # The worker counts per stage; the queue shows the job's total, as its heartbeat does.
-        per_stage = self._stage_tokens.setdefault(request_id, {})
-        per_stage[stage] = tokens
-        self.queue.model.set_live(
-            request_id, stage=stage, tokens=sum(per_stage.values()), rate=rate
-        )
-        if self._speed is not None and self._speed[0] == request_id:
-            _rid, model_id, watch = self._speed
-            if watch.sample(rate) and watch.usual:
-                self.statusBar().showMessage(
-                    slowdown_message(rate, watch.usual, model_label(model_id), load_average()),
-                    30000,
-                )
+    def _watch_speed(self, event: TextWritten) -> None:
+        """Far below this machine's usual speed for the model: the status bar says why."""
+        if self._speed is None or self._speed[0] != event.request_id:
+            return
+        _rid, model_id, watch = self._speed
+        rate = event.tokens_per_s
+        if watch.sample(rate) and watch.usual:
+            self.statusBar().showMessage(
+                slowdown_message(rate, watch.usual, model_label(model_id), load_average()),
+                30000,
+            )
 
     def _model_loading(self, model_id: str) -> None:
         self.model_state.setText(f"Loading model {model_label(model_id)}…")
         if self.worker.current_request is not None:
             self.stream.model_loading(model_id)
-            self.queue.model.set_live(self.worker.current_request, loading=True)
+            self.queue.show_loading(self.worker.current_request, True)
         else:  # loading for a question in the "Try it" panel, or a persona check
             self.editor.try_panel.model_loading(model_id)
             self.editor.check_panel.model_loading(model_id)
@@ -497,10 +495,10 @@ class MainWindow(QMainWindow):
         self.model_state.setText(f"Model {model_label(model_id)} ready")
         if self.worker.current_request is not None:
             self.stream.model_loaded(model_id, seconds)
-            self.queue.model.set_live(self.worker.current_request, loading=False)
+            self.queue.show_loading(self.worker.current_request, False)
         self.editor.update_size()
 
-    def _learn_speed(self, outcome: JobOutcome) -> None:
+    def _learn_speed(self, outcome: JobFinished) -> None:
         """A job that ended well teaches what this machine usually does with its model."""
         speed, self._speed = self._speed, None
         if speed is None or speed[0] != outcome.request_id or outcome.persona_id is None:
@@ -510,11 +508,8 @@ class MainWindow(QMainWindow):
         if usual:
             self.prefs.set_usual_speed(model_id, usual)
 
-    def _job_finished(self, outcome: JobOutcome) -> None:
+    def _job_finished(self, outcome: JobFinished) -> None:
         self._learn_speed(outcome)
-        self.stream.finish(outcome)
-        self.queue.model.clear_live(outcome.request_id)
-        self._stage_tokens.pop(outcome.request_id, None)
         self.model_state.setText("Model ready; waiting for jobs")
         if outcome.persona_id is not None:
             renamed = f" (“{outcome.requested_name}” was taken)" if outcome.renamed else ""
@@ -534,7 +529,7 @@ class MainWindow(QMainWindow):
             )
         self.refresh_views()
 
-    def _open_result(self, outcome: JobOutcome) -> None:
+    def _open_result(self, outcome: JobFinished) -> None:
         if self.store is None or outcome.persona_id is None:
             return
         if self.editor.is_dirty() and self.editor.persona_id != outcome.persona_id:
