@@ -37,6 +37,7 @@ from persona_studio.core.events import JobFinished, JobStarted, TextWritten
 from persona_studio.errors import PersonaStudioError
 from persona_studio.llm.threads import SlowWatch, SpeedRecord, load_average, slowdown_message
 from persona_studio.ui.compare import CompareDialog
+from persona_studio.ui.current_model import CurrentModel
 from persona_studio.ui.editor import PersonaEditor
 from persona_studio.ui.generate_form import GenerateForm
 from persona_studio.ui.heap import long_lived
@@ -98,10 +99,12 @@ class MainWindow(QMainWindow):
         self.hub_endpoint: str | None = None  # None: HF_ENDPOINT or huggingface.co
         self.setWindowTitle("Persona Studio")
 
-        self.form = GenerateForm(prefs)
+        # The model jobs are queued for and the editor measures with; the form's picker sets it.
+        self.current_model = CurrentModel(self)
+        self.form = GenerateForm(prefs, current_model=self.current_model)
         self.stream = StreamView()
         self.personas = PersonaListPanel()
-        self.editor = PersonaEditor()
+        self.editor = PersonaEditor(current_model=self.current_model)
         self.queue = QueuePanel()
         self.watcher = StoreWatcher(self)
         self.worker = WorkerThread(self)
@@ -153,7 +156,7 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._connect()
-        self.editor.set_model(self.form.model_picker.model_id(), self._context_hint())
+        self.editor.set_context_hint(self._context_hint())
         self.resize(1360, 860)
         geometry, state = prefs.window_state()
         if geometry is not None:
@@ -309,16 +312,10 @@ class MainWindow(QMainWindow):
 
         self.form.queued.connect(self._queued)
         self.form.personaRequested.connect(self.show_persona)
-        self.form.model_picker.changed.connect(
-            lambda model_id: self.editor.set_model(model_id, self._context_hint())
-        )
-        self.form.model_picker.changed.connect(try_panel.follow_form_model)
+        current = self.current_model
+        current.changed.connect(try_panel.follow_form_model)
+        current.listed.connect(lambda: try_panel.set_models(current.entries(), current.model_id()))
         self.form.model_picker.moreRequested.connect(self.open_model_manager)
-        self.form.model_picker.listed.connect(
-            lambda: try_panel.set_models(
-                self.form.model_picker.entries(), self.form.model_picker.model_id()
-            )
-        )
         self.stream.stopRequested.connect(self.stop_job)
         self.stream.openPersona.connect(self.show_persona)
         self.queue.personaRequested.connect(self.show_persona)
@@ -328,9 +325,7 @@ class MainWindow(QMainWindow):
         self.queue.otherModelRequested.connect(self.run_elsewhere)
         self.personas.personaSelected.connect(self._persona_selected)
         self.personas.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
-        self.editor.tokensWanted.connect(
-            lambda key, text: self.worker.count_tokens(key, text, self.form.model_picker.model_id())
-        )
+        self.editor.tokensWanted.connect(self.worker.count_tokens)
         for signal in (
             self.editor.saved,
             self.editor.renamed,
@@ -455,6 +450,7 @@ class MainWindow(QMainWindow):
     # -- worker signals -------------------------------------------------------------------
 
     def _job_event(self, event) -> None:
+        """The window's part of a job's events: the status bar and the slow-speed watch."""
         match event:
             case JobStarted():
                 self._job_started(event)
@@ -487,9 +483,7 @@ class MainWindow(QMainWindow):
             self.stream.model_loading(model_id)
             self.queue.show_loading(self.worker.current_request, True)
         else:  # loading for a question in the "Try it" panel, or a persona check
-            self.editor.try_panel.model_loading(model_id)
-            self.editor.check_panel.model_loading(model_id)
-            self.editor.card_panel.model_loading(model_id)
+            self.editor.model_loading(model_id)
 
     def _model_loaded(self, model_id: str, seconds: float) -> None:
         self.model_state.setText(f"Model {model_label(model_id)} ready")
@@ -713,8 +707,8 @@ class MainWindow(QMainWindow):
     def run_elsewhere(self, waiting) -> RunElsewhereDialog:
         """Ask on which model to run a job that waits for its own; then change the job
         (off the GUI thread) and, if asked, remember the choice for that model name."""
-        picker = self.form.model_picker
-        dialog = RunElsewhereDialog(waiting, picker.entries(), picker.model_id(), self)
+        current = self.current_model
+        dialog = RunElsewhereDialog(waiting, current.entries(), current.model_id(), self)
 
         def accepted() -> None:
             store, model_id = self.store, dialog.model_id()
@@ -889,7 +883,7 @@ class MainWindow(QMainWindow):
     def _model_downloaded(self, model_id: str) -> None:
         """A model arrived in the models folder: every model list shows it, and the form
         (which the Try it panel follows) selects it."""
-        self.form.model_picker.refresh(select=model_id)
+        self.form.refresh_models(select=model_id)
         for dialog in self._dialogs:
             if isinstance(dialog, RegenerateDialog):
                 dialog.model_picker.refresh()
@@ -906,8 +900,8 @@ class MainWindow(QMainWindow):
     def _preferences_changed(self) -> None:
         apply_theme(self.prefs.theme)
         self.worker.apply_settings(self.prefs.model_settings)
-        self.form.model_picker.refresh()
-        self.editor.set_model(self.form.model_picker.model_id(), self._context_hint())
+        self.form.refresh_models()
+        self.editor.set_context_hint(self._context_hint())
 
     def _context_hint(self) -> int:
         return self.prefs.model_settings.context_size or DEFAULT_CONTEXT
