@@ -15,6 +15,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from persona_studio.core.events import (
+    JobFinished,
+    JobStarted,
+    StageStarted,
+    TextWritten,
+    WaitingChanged,
+)
 from persona_studio.errors import PersonaStudioError
 from persona_studio.ui.labels import error_color, muted_color
 from persona_studio.ui.queue_model import (
@@ -249,6 +256,31 @@ class QueuePanel(QWidget):
             self.refresh()
 
         self.writes.off_thread(lambda: action(store), done, failed)
+
+    def show_job_event(self, event) -> None:
+        """A job's event (the worker thread's jobEvent): the running job's live progress,
+        shown until the stored row catches up, and the jobs waiting for their model."""
+        match event:
+            case JobStarted():
+                self.refresh()
+                self.model.set_live(event.request_id, stage="", tokens=0, rate=0.0)
+            case StageStarted():
+                self.model.set_live(event.request_id, stage=event.stage, loading=False)
+            case TextWritten():
+                self.model.set_live(
+                    event.request_id,
+                    stage=event.stage,
+                    tokens=event.job_tokens,
+                    rate=event.tokens_per_s,
+                )
+            case JobFinished():
+                self.model.clear_live(event.request_id)
+            case WaitingChanged():
+                self.set_waiting(event.jobs)
+
+    def show_loading(self, request_id: int, loading: bool) -> None:
+        """The running job's model is loading (or done loading)."""
+        self.model.set_live(request_id, loading=loading)
 
     def set_waiting(self, waiting) -> None:
         """The jobs the worker leaves waiting for their model (WaitingJob records)."""
