@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -56,6 +57,9 @@ from persona_studio.ui.preferences import DEFAULT_CONTEXT
 from persona_studio.ui.section_rewrite import SectionRewriter
 from persona_studio.ui.tasks import TaskGroup
 from persona_studio.ui.try_panel import TryItPanel
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 _HEADING = re.compile(r"^([ \t]{0,3}#{1,4}[ \t]+[^\n:#]+:?)(.*)$")
 CHARS_PER_TOKEN = 4  # a fair rule of thumb for English text in small-model tokenizers
@@ -127,7 +131,7 @@ class PersonaEditor(QWidget):
     ) -> None:
         """``current_model``: the window's; the persona's size is measured for it."""
         super().__init__(parent)
-        self.store = None
+        self.store: Store | None = None
         self.persona = None
         self.headings: tuple[str, ...] = DEFAULT_HEADINGS
         self._loaded_text = ""
@@ -312,7 +316,7 @@ class PersonaEditor(QWidget):
 
     # -- loading --------------------------------------------------------------------------
 
-    def set_store(self, store) -> None:
+    def set_store(self, store: Store) -> None:
         self.store = store
         self.clear()
 

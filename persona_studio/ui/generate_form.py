@@ -8,6 +8,8 @@ a name unlike those of the experts the subforum already has.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -43,6 +45,9 @@ from persona_studio.ui.model_picker import ModelPicker
 from persona_studio.ui.output_prefs import OutputPreferencesBox
 from persona_studio.ui.preferences import Preferences
 from persona_studio.ui.tasks import TaskGroup
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 MAX_BATCH = 10
 MIN_WIDTH = 420  # narrower and the labels and text boxes get clipped
@@ -113,7 +118,7 @@ class GenerateForm(QWidget):
         super().__init__(parent)
         self.prefs = prefs
         self.current_model = current_model if current_model is not None else CurrentModel(self)
-        self.store = None
+        self.store: Store | None = None
         self._experts: list = []
         self._loaded_description = ""
         self._shown: tuple = ()  # what the subforum widgets show, to skip needless rebuilds
@@ -329,7 +334,7 @@ class GenerateForm(QWidget):
 
     # -- store ----------------------------------------------------------------------------
 
-    def set_store(self, store) -> None:
+    def set_store(self, store: Store) -> None:
         self.store = store
         self.refresh()
         self.model_picker.refresh()

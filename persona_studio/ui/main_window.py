@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -62,13 +63,16 @@ from persona_studio.ui.transfer import ImportResult, import_paths, local_files, 
 from persona_studio.ui.watcher import StoreWatcher
 from persona_studio.ui.worker_thread import WorkerThread
 
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
+
 log = logging.getLogger(__name__)
 
 GENERATE_TAB, PERSONAS_TAB = 0, 1
 DB_FILTER = "FORLLM database (*.db *.sqlite *.sqlite3);;All files (*)"
 
 
-def _open_store(path: Path | None):
+def _open_store(path: Path | None) -> Store:
     with long_lived():
         # Imported here: this runs on an executor thread, so the GUI thread never pays for
         # the store's imports (SQLAlchemy) before the window is up.
@@ -83,7 +87,7 @@ class MainWindow(QMainWindow):
     def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.prefs = prefs
-        self.store = None
+        self.store: Store | None = None
         self._dialogs: list[QWidget] = []
         self._tasks = TaskGroup()  # coroutines of the window itself (opening a file)
         self.writes = TaskGroup()  # store writes started here and in the dialogs
@@ -362,7 +366,7 @@ class MainWindow(QMainWindow):
                 return
         self.use_store(store)
 
-    def use_store(self, store) -> None:
+    def use_store(self, store: Store) -> None:
         """Switch every view, the watcher and the worker to ``store``."""
         self.watcher.stop()
         self.worker.stop()
@@ -387,7 +391,7 @@ class MainWindow(QMainWindow):
         self.watcher.start(store)
         self.worker.start(store.path, self.prefs.model_settings)
 
-    async def _close_when_written(self, store) -> None:
+    async def _close_when_written(self, store: Store) -> None:
         """Close a store once the writes that may still use it have ended."""
         for group in self._write_groups():
             await group.wait()

@@ -3,6 +3,9 @@ move up or down). Failures of those actions are shown in the panel, next to the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,6 +41,9 @@ from persona_studio.ui.queue_model import (
 )
 from persona_studio.ui.tasks import TaskGroup
 
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
+
 # Enough history to be useful; a file with 100,000 old jobs still loads in milliseconds.
 QUEUE_LIMIT = 300
 COLUMN_SAMPLES = {
@@ -61,7 +67,7 @@ class QueuePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.store = None
+        self.store: Store | None = None
         self.writes = TaskGroup()
         self.model = QueueModel(self)
         self.view = QTableView()
@@ -163,7 +169,7 @@ class QueuePanel(QWidget):
 
     # -- data -----------------------------------------------------------------------------
 
-    def set_store(self, store) -> None:
+    def set_store(self, store: Store) -> None:
         self.store = store
         self.model.set_subforum_names({})
         self.model.set_jobs([])
@@ -238,7 +244,9 @@ class QueuePanel(QWidget):
             then=lambda: self.select_request(job.request_id),
         )
 
-    def _run(self, action, then=None) -> None:
+    def _run(
+        self, action: Callable[[Store], object], then: Callable[[], None] | None = None
+    ) -> None:
         """A store write off the GUI thread; its failure is shown under the table; the table
         is refreshed either way."""
         store = self.store

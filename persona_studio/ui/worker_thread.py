@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
@@ -45,6 +46,9 @@ from persona_studio.errors import GenerationCancelled, ModelError, PersonaStudio
 from persona_studio.llm.catalog import BackendPool, EmbeddedSettings, parse_model_id
 from persona_studio.ui.heap import long_lived
 from persona_studio.ui.preferences import ModelSettings
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +167,7 @@ class _Runner(WorkerSignals):
         self._paused = threading.Event()
         if paused:
             self._paused.set()
-        self._store = None
+        self._store: Store | None = None
         self._pool: ReportingPool | None = None
         self._worker = None
         self._timer: QTimer | None = None
