@@ -177,6 +177,16 @@ def _to_job(row: AnyRow) -> Job:
     )
 
 
+def _pending_ids() -> sa.Select[int | None]:
+    """The ids of the pending generation jobs, their job rows joined (for _CLAIM_ORDER)."""
+    return (
+        sa.select(col(R.request_id))
+        .select_from(LlmRequestRow)
+        .outerjoin(JobRow, col(J.request_id) == R.request_id)
+        .where(col(R.request_type) == GENERATE_PERSONA, col(R.status) == JobStatus.PENDING.value)
+    )
+
+
 def _jobs_query() -> sa.Select[Any]:
     return (
         sa.select(*_JOB_COLUMNS)
@@ -311,15 +321,7 @@ class JobQueue:
 
         def write(conn: sa.Connection) -> ClaimedJob | None:
             _recover_stale(conn, lease_seconds, max_attempts)
-            candidates = (
-                sa.select(col(R.request_id))
-                .select_from(LlmRequestRow)
-                .outerjoin(JobRow, col(J.request_id) == R.request_id)
-                .where(
-                    col(R.request_type) == GENERATE_PERSONA,
-                    col(R.status) == JobStatus.PENDING.value,
-                )
-            )
+            candidates = _pending_ids()
             if request_id is not None:
                 candidates = candidates.where(col(R.request_id) == request_id)
             next_id = candidates.order_by(*_CLAIM_ORDER).limit(1).scalar_subquery()
@@ -613,21 +615,7 @@ class JobQueue:
 
         def write(conn: sa.Connection) -> None:
             # Primary keys, never NULL (the model says int | None for a row not yet inserted).
-            current = cast(
-                list[int],
-                list(
-                    conn.scalars(
-                        sa.select(col(R.request_id))
-                        .select_from(LlmRequestRow)
-                        .outerjoin(JobRow, col(J.request_id) == R.request_id)
-                        .where(
-                            col(R.request_type) == GENERATE_PERSONA,
-                            col(R.status) == JobStatus.PENDING.value,
-                        )
-                        .order_by(*_CLAIM_ORDER)
-                    )
-                ),
-            )
+            current = cast(list[int], list(conn.scalars(_pending_ids().order_by(*_CLAIM_ORDER))))
             pending = set(current)
             named = [i for i in dict.fromkeys(request_ids) if i in pending]
             order = named + [i for i in current if i not in set(named)]
