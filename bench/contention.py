@@ -47,8 +47,9 @@ from pathlib import Path
 
 from rounds import PairedRatio, enough, spread
 
+from persona_studio.core.events import JobTally, PipelineEvent, TextWritten
 from persona_studio.engine.factory import build_pipeline
-from persona_studio.engine.pipeline import PipelineConfig, PipelineEvent
+from persona_studio.engine.pipeline import PipelineConfig
 from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.llm.base import CancelToken
 from persona_studio.llm.catalog import (
@@ -124,19 +125,19 @@ def request() -> PersonaGenerationRequest:
 
 def measure(pipeline, tokens: int, seconds: float) -> float:
     """Tokens/s of one pipeline run, stopped after ``tokens`` tokens or ``seconds``."""
-    per_stage: dict[str, int] = {}
+    tally = JobTally()
     cancel = CancelToken()
     started = time.perf_counter()
 
     def on_event(event: PipelineEvent) -> None:
-        if event.kind == "token":
-            per_stage[event.stage] = event.tokens
-            if sum(per_stage.values()) >= tokens or time.perf_counter() - started > seconds:
-                cancel.cancel()
+        if isinstance(tally.add(event), TextWritten) and (
+            tally.tokens >= tokens or time.perf_counter() - started > seconds
+        ):
+            cancel.cancel()
 
     pipeline.run(request(), on_event=on_event, cancel=cancel)
     elapsed = time.perf_counter() - started
-    return sum(per_stage.values()) / elapsed if elapsed > 0 else 0.0
+    return tally.tokens / elapsed if elapsed > 0 else 0.0
 
 
 def main() -> int:

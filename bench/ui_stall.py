@@ -43,6 +43,7 @@ def child(spawned_at: float, db_path: Path, length: str, out: Path) -> None:
     from PySide6.QtCore import QSettings, Qt, QTimer
 
     from persona_studio.app import make_application
+    from persona_studio.core.events import JobFinished, JobStarted, StageStarted
     from persona_studio.ui.main_window import MainWindow
     from persona_studio.ui.preferences import Preferences
 
@@ -79,14 +80,20 @@ def child(spawned_at: float, db_path: Path, length: str, out: Path) -> None:
         def phase(name: str) -> None:
             phases.append((time.perf_counter(), name))
 
-        window.worker.jobStarted.connect(lambda *_: phase("job started"))
+        def job_event(event) -> None:
+            match event:
+                case JobStarted():
+                    phase("job started")
+                case StageStarted():
+                    phase(event.stage)
+                case JobFinished():
+                    phase("saved, persona opening")
+                    outcomes.append(event)
+                    finished.set()
+
+        window.worker.jobEvent.connect(job_event)
         window.worker.modelLoading.connect(lambda *_: phase("model loading"))
         window.worker.modelLoaded.connect(lambda *_: phase("model loaded"))
-        window.worker.stageStarted.connect(lambda _rid, stage: phase(stage))
-        window.worker.jobFinished.connect(lambda *_: phase("saved, persona opening"))
-        window.worker.jobFinished.connect(
-            lambda outcome: (outcomes.append(outcome), finished.set())
-        )
         form = window.form
         form.name_hint.setText("Captain Nemo")
         form.description.setPlainText("Brooding submarine captain, brilliant engineer")

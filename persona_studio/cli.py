@@ -29,8 +29,18 @@ from pathlib import Path
 from typing import TextIO
 
 from persona_studio.checks import figures
+from persona_studio.core.events import (
+    JobEvent,
+    JobFinished,
+    JobStarted,
+    PipelineEvent,
+    Retried,
+    StageStarted,
+    TextWritten,
+    WaitingChanged,
+)
 from persona_studio.engine.factory import build_pipeline
-from persona_studio.engine.pipeline import CHECK, GenerationResult, PipelineEvent
+from persona_studio.engine.pipeline import CHECK, GenerationResult
 from persona_studio.engine.request import (
     GENERATION_TYPES,
     LENGTH_PREFERENCES,
@@ -41,7 +51,7 @@ from persona_studio.errors import InvalidRequestError, PersonaStudioError, UserI
 from persona_studio.export import cli as export_cli
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID, OLLAMA_BASE_URL, list_models
 from persona_studio.store import Store
-from persona_studio.worker import Worker, WorkerUpdate
+from persona_studio.worker import Worker
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -57,19 +67,19 @@ class StreamPrinter:
         self._tps = 0.0
 
     def __call__(self, event: PipelineEvent) -> None:
-        if event.kind == "stage":
+        if isinstance(event, StageStarted):
             if not self._at_line_start:
                 self.out.write("\n")
             self._stage = event.stage
             self._tps = 0.0
             self._at_line_start = True
             self.out.write(f"--- {event.stage} ---\n")
-        elif event.kind == "retry":
+        elif isinstance(event, Retried):
             if not self._at_line_start:
                 self.out.write("\n")
             self.out.write(f"[{event.stage}] {event.message}\n")
             self._at_line_start = True
-        elif event.kind == "token":
+        elif isinstance(event, TextWritten):
             self._tps = event.tokens_per_s
             for part in event.text.splitlines(keepends=True):
                 if self._at_line_start and self._stage == CHECK:
@@ -439,15 +449,15 @@ def generate_into_store(
             out.write(f"{rid}\n")
             return EXIT_OK
         printer = StreamPrinter(err)
-        finished: list[WorkerUpdate] = []
+        finished: list[JobFinished] = []
 
-        def listen(update: WorkerUpdate) -> None:
-            if update.request_id != rid:
+        def listen(event: JobEvent) -> None:
+            if isinstance(event, WaitingChanged | JobStarted) or event.request_id != rid:
                 return
-            if update.kind == "event" and update.event is not None:
-                printer(update.event)
-            elif update.kind == "finished":
-                finished.append(update)
+            if isinstance(event, JobFinished):
+                finished.append(event)
+            else:
+                printer(event)
 
         pipeline, pool = build_pipeline(seed=seed)
         worker = Worker(store, pipeline, listener=listen, on_interrupt="cancel")
@@ -467,24 +477,25 @@ def generate_into_store(
         if not finished:
             err.write(f"error: job {rid} was not run (another worker may have taken it)\n")
             return EXIT_FAILED
-        update = finished[0]
-        if update.result is None:
-            err.write(f"error: {update.error}\n")
+        outcome = finished[0]
+        result = outcome.result
+        if not isinstance(result, GenerationResult):  # the job could not run at all
+            err.write(f"error: {outcome.error}\n")
             return EXIT_FAILED
-        printer.summary(update.result)
+        printer.summary(result)
         extra: dict = {"request_id": rid, "db": str(store.path)}
-        if update.saved is not None:
-            extra.update(persona_id=update.saved.persona_id, persona_name=update.saved.name)
-            update.result.persona_name = update.saved.name
-            if update.saved.renamed:
+        if outcome.persona_id is not None:
+            extra.update(persona_id=outcome.persona_id, persona_name=outcome.persona_name)
+            result.persona_name = outcome.persona_name
+            if outcome.renamed:
                 err.write(
-                    f"A persona named '{update.saved.requested_name}' already exists; "
-                    f"saved as '{update.saved.name}'.\n"
+                    f"A persona named '{outcome.requested_name}' already exists; "
+                    f"saved as '{outcome.persona_name}'.\n"
                 )
-            err.write(f"Saved persona '{update.saved.name}' (#{update.saved.persona_id}).\n")
-        elif update.result.ok:  # generated, but saving failed: report that
-            update.result.status, update.result.error_message = "error", update.error
-        return print_result(update.result, as_json=as_json, out=out, err=err, extra=extra)
+            err.write(f"Saved persona '{outcome.persona_name}' (#{outcome.persona_id}).\n")
+        elif result.ok:  # generated, but saving failed: report that
+            result.status, result.error_message = "error", outcome.error
+        return print_result(result, as_json=as_json, out=out, err=err, extra=extra)
     finally:
         store.close()
 
@@ -496,29 +507,29 @@ def run_worker_cli(db_path: Path | None, *, once: bool, err: TextIO) -> int:
     stop = threading.Event()
     reported: dict[int, object] = {}  # jobs said to be waiting for their model
 
-    def report(update: WorkerUpdate) -> None:
+    def report(event: JobEvent) -> None:
         stamp = time.strftime("%H:%M:%S")
-        if update.kind == "started" and update.request is not None:
-            err.write(
-                f"{stamp} job {update.request_id}: started "
-                f"({update.request.generation_type}, {update.request.display_name})\n"
-            )
-        elif update.kind == "event" and update.event and update.event.kind == "stage":
-            err.write(f"{stamp} job {update.request_id}: {update.event.stage}\n")
-        elif update.kind == "waiting":
-            waiting = {job.request_id: job for job in update.waiting}
-            for rid in sorted(waiting.keys() - reported.keys()):
-                err.write(f"{stamp} job {rid}: {waiting[rid].message}\n")
-            reported.clear()
-            reported.update(waiting)
-        elif update.kind == "finished":
-            if update.saved is not None:
+        match event:
+            case JobStarted():
                 err.write(
-                    f"{stamp} job {update.request_id}: complete, persona "
-                    f"'{update.saved.name}' (#{update.saved.persona_id})\n"
+                    f"{stamp} job {event.request_id}: started "
+                    f"({event.generation_type}, {event.name})\n"
                 )
-            else:
-                err.write(f"{stamp} job {update.request_id}: error: {update.error}\n")
+            case StageStarted():
+                err.write(f"{stamp} job {event.request_id}: {event.stage}\n")
+            case WaitingChanged():
+                waiting = {job.request_id: job for job in event.jobs}
+                for rid in sorted(waiting.keys() - reported.keys()):
+                    err.write(f"{stamp} job {rid}: {waiting[rid].message}\n")
+                reported.clear()
+                reported.update(waiting)
+            case JobFinished(persona_id=None):
+                err.write(f"{stamp} job {event.request_id}: error: {event.error}\n")
+            case JobFinished():
+                err.write(
+                    f"{stamp} job {event.request_id}: complete, persona "
+                    f"'{event.persona_name}' (#{event.persona_id})\n"
+                )
         err.flush()
 
     pipeline, pool = build_pipeline()

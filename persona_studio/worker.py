@@ -20,11 +20,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from persona_studio.checks import new_check
-from persona_studio.engine.pipeline import GenerationResult, PersonaPipeline, PipelineEvent
+from persona_studio.core.events import (
+    JobEvent,
+    JobFinished,
+    JobStarted,
+    JobTally,
+    PipelineEvent,
+    WaitingChanged,
+)
+from persona_studio.engine.pipeline import GenerationResult, PersonaPipeline
 from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.errors import InvalidRequestError, NotFoundError, StoreError
 from persona_studio.llm.availability import ModelAvailability, display_name
@@ -59,30 +67,6 @@ class WaitingJob:
         return f"waiting for {display_name(self.model_id)}: {self.reason}"
 
 
-@dataclass(frozen=True)
-class WorkerUpdate:
-    """What listeners receive. ``kind``: "started", "event" (a PipelineEvent), "finished",
-    "waiting" (``waiting`` holds every job waiting for its model now; sent when that
-    changes)."""
-
-    kind: str
-    request_id: int
-    request: PersonaGenerationRequest | None = None
-    event: PipelineEvent | None = None
-    result: GenerationResult | None = None
-    saved: SavedPersona | None = None
-    error: str | None = None
-    waiting: tuple[WaitingJob, ...] = ()
-
-
-@dataclass
-class _Progress:
-    stage: str | None = None
-    tokens: int = 0
-    tokens_per_s: float = 0.0
-    stage_tokens: dict[str, int] = field(default_factory=dict)
-
-
 class Worker:
     def __init__(
         self,
@@ -92,7 +76,7 @@ class Worker:
         owner: str | None = None,
         lease_seconds: float = 30.0,
         max_attempts: int = 3,
-        listener: Callable[[WorkerUpdate], None] | None = None,
+        listener: Callable[[JobEvent], None] | None = None,
         on_interrupt: Literal["requeue", "cancel"] = "requeue",
         availability: ModelAvailability | None = None,
     ) -> None:
@@ -100,7 +84,10 @@ class Worker:
         worker), or cancelled (``generate --db``, which queued the job itself).
         ``availability``: with it, a job whose model cannot be reached (no Ollama running)
         waits in the queue instead of failing (see llm/availability.py); without it, every
-        job is claimed in turn, as ``generate --db`` wants for the job it queued itself."""
+        job is claimed in turn, as ``generate --db`` wants for the job it queued itself.
+        ``listener``: told of every job's events (persona_studio/core/events.py), on the
+        thread that runs the jobs: JobStarted, the pipeline's events stamped with the job's
+        request id and running totals, JobFinished; and WaitingChanged."""
         self.store = store
         self.pipeline = pipeline
         self.owner = owner or new_owner()
@@ -248,12 +235,12 @@ class Worker:
             for rid in self._retry_now & set(after):
                 self._waiting[rid] = (after[rid][0], 0.0)
         if {r: e[0] for r, e in after.items()} != {r: e[0] for r, e in before.items()}:
-            self._emit(WorkerUpdate("waiting", found or 0, waiting=self.waiting))
+            self._emit(WaitingChanged(self.waiting))
         return found
 
-    def _emit(self, update: WorkerUpdate) -> None:
+    def _emit(self, event: JobEvent) -> None:
         if self.listener is not None:
-            self.listener(update)
+            self.listener(event)
 
     def _process(self, claimed: ClaimedJob) -> None:
         rid = claimed.request_id
@@ -282,7 +269,7 @@ class Worker:
                 "the details. Retry it; if it fails again, report the problem."
             )
             self.store.queue.fail(rid, self.owner, message)
-            self._emit(WorkerUpdate("finished", rid, error=message))
+            self._emit(JobFinished(rid, error=message))
         except BaseException:
             # A second Ctrl-C, or a file locked for too long: lease recovery (at the next
             # start on this machine, at once) releases the job instead.
@@ -335,34 +322,33 @@ class Worker:
             self._generate(rid, request)
             return
         self.store.queue.fail(rid, self.owner, message)
-        self._emit(WorkerUpdate("finished", rid, error=message))
+        self._emit(JobFinished(rid, error=message))
 
     def _generate(self, rid: int, request: PersonaGenerationRequest) -> None:
         cancel = CancelToken()
         with self._lock:
             self._current_cancel, self._current_id = cancel, rid
-        progress = _Progress()
+        tally = JobTally(rid)
         lease_lost = threading.Event()
         heartbeat_stop = threading.Event()
         heartbeat = threading.Thread(
             target=self._heartbeat,
-            args=(rid, progress, cancel, lease_lost, heartbeat_stop),
+            args=(rid, tally, cancel, lease_lost, heartbeat_stop),
             name=f"persona-job-{rid}-heartbeat",
             daemon=True,
         )
-        self._emit(WorkerUpdate("started", rid, request=request))
+        self._emit(
+            JobStarted(
+                rid,
+                request.display_name,
+                request.llm_model_for_generation,
+                request.generation_type,
+            )
+        )
         heartbeat.start()
 
         def on_event(event: PipelineEvent) -> None:
-            if event.kind == "stage":
-                progress.stage = event.stage
-            elif event.kind == "token":
-                # event.tokens counts the current stage; the job's total spans all stages.
-                progress.stage = event.stage
-                progress.stage_tokens[event.stage] = event.tokens
-                progress.tokens = sum(progress.stage_tokens.values())
-                progress.tokens_per_s = event.tokens_per_s
-            self._emit(WorkerUpdate("event", rid, request=request, event=event))
+            self._emit(tally.add(event))
 
         try:
             # The file's names, so that a chosen name differs from them (a batch's jobs run
@@ -387,7 +373,7 @@ class Worker:
                 self.store.queue.heartbeat(
                     rid,
                     self.owner,
-                    stage=progress.stage,
+                    stage=tally.stage,
                     tokens=total,
                     tokens_per_s=round(total / seconds, 2) if seconds else None,
                 )
@@ -410,7 +396,17 @@ class Worker:
             # stored cancel request may not have been written yet, or ever.
             self._fail_quietly(rid, error or "Generation failed.", cancelled=result.cancelled)
         self._emit(
-            WorkerUpdate("finished", rid, request=request, result=result, saved=saved, error=error)
+            JobFinished(
+                rid,
+                persona_id=saved.persona_id if saved else None,
+                persona_name=saved.name if saved else "",
+                requested_name=saved.requested_name if saved else "",
+                renamed=bool(saved and saved.renamed),
+                version=saved.version if saved else 0,
+                error=error,
+                cancelled=result.cancelled,
+                result=result,
+            )
         )
 
     def _fail_quietly(self, rid: int, message: str, *, cancelled: bool = False) -> None:
@@ -418,16 +414,16 @@ class Worker:
         with contextlib.suppress(StoreError):
             self.store.queue.fail(rid, self.owner, message, cancelled=cancelled)
 
-    def _heartbeat(self, rid, progress, cancel, lease_lost, stop) -> None:
+    def _heartbeat(self, rid, tally: JobTally, cancel, lease_lost, stop) -> None:
         interval = max(0.5, self.lease_seconds / 5)
         while not stop.wait(interval):
             try:
                 state = self.store.queue.heartbeat(
                     rid,
                     self.owner,
-                    stage=progress.stage,
-                    tokens=progress.tokens,
-                    tokens_per_s=round(progress.tokens_per_s, 2),
+                    stage=tally.stage,
+                    tokens=tally.tokens,
+                    tokens_per_s=round(tally.tokens_per_s, 2),
                 )
             except StoreError:
                 continue  # a busy file: the next beat will do; the lease has slack for it

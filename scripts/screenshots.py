@@ -54,6 +54,7 @@ def take(db_path: Path, settings_path: Path) -> None:
     from PySide6.QtCore import QSettings, Qt
 
     from persona_studio.app import make_application
+    from persona_studio.core.events import JobFinished
     from persona_studio.ui.main_window import GENERATE_TAB, MainWindow
     from persona_studio.ui.persona_list import COL_CHECK
     from persona_studio.ui.preferences import Preferences
@@ -75,7 +76,11 @@ def take(db_path: Path, settings_path: Path) -> None:
             await asyncio.sleep(0.05)
         finished = asyncio.Event()
         outcomes = []
-        window.worker.jobFinished.connect(lambda o: (outcomes.append(o), finished.set()))
+        window.worker.jobEvent.connect(
+            lambda event: (
+                (outcomes.append(event), finished.set()) if isinstance(event, JobFinished) else None
+            )
+        )
 
         form = window.form
         window.tabs.setCurrentIndex(GENERATE_TAB)

@@ -12,4 +12,6 @@ trap 'rm -rf "$PERSONA_STUDIO_DATA_DIR"' EXIT
 # Lint and formatting: a red CI says which file to run `ruff format` on.
 .venv/bin/ruff check persona_studio tests bench scripts
 .venv/bin/ruff format --check persona_studio tests bench scripts
+# Types of the layers below the UI (the files are listed under [tool.mypy] in pyproject.toml).
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -87,7 +87,7 @@ def _lemmas(word: str) -> dict[str, tuple[str, ...]]:
 def is_verb_3sg(word: str) -> bool:
     """'explains', 'deduces', 'loves': a verb in the third person singular."""
     lemmas = _lemmas(word)
-    verb = lemmas.get("VERB") or lemmas.get("AUX")
+    verb = lemmas.get("VERB") or lemmas.get("AUX") or ()
     return bool(verb) and word.casefold().endswith("s") and word.casefold() not in verb
 
 

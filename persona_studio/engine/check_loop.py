@@ -95,20 +95,25 @@ def refine_and_check(
 def strike_distractors(
     ctx: StageContext, best: tuple[float, Sections, CheckResult | None]
 ) -> tuple[float, Sections, CheckResult | None]:
-    """While the best attempt is still weak, strike the line its first wrong answer was
-    copied from and check again (within ``strike_attempts``); the best-scoring version wins,
+    """While the best attempt is still weak, strike the line a wrong answer was copied from
+    and check again (within ``strike_attempts``); the best-scoring version wins,
     the unstruck one on a tie."""
-    score, sections, check = best
+    _, sections, check = best
     for _ in range(ctx.config.strike_attempts):
         if check is None or check.passed:
             break
-        wrong = next(
-            a for a in check.answers if a.holds_name is False or a.in_domain is False or a.breaks
-        )
-        struck = strike_source(
-            sections, wrong.answer, name=ctx.brief.name, hint_words=ctx.brief.hint_words
-        )
-        if struck is None:
+        # The first wrong answer whose source can be told: one the model made up from
+        # nothing ("I'm a little girl named Luna") points at no line, the next one may.
+        wrong, struck = None, None
+        for answer in check.answers:
+            if answer.holds_name is False or answer.in_domain is False or answer.breaks:
+                struck = strike_source(
+                    sections, answer.answer, name=ctx.brief.name, hint_words=ctx.brief.hint_words
+                )
+                if struck is not None:
+                    wrong = answer
+                    break
+        if wrong is None or struck is None:
             break
         sections, line = struck
         run = ctx.start(CHECK)

@@ -24,68 +24,18 @@ from dataclasses import dataclass
 from persona_studio.core.document import PERSONA_NAME
 from persona_studio.engine.brief import stem
 from persona_studio.engine.headings import heading_key
+from persona_studio.engine.persona_check import FILLER_WORDS
+from persona_studio.engine.polish import is_list, split_units
 
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"”)]*\s+(?=[\"“(]?[A-Z0-9])")
 # Words every answer and every line share; a match on them says nothing about the source.
 _PLAIN = frozenset(
     stem(w)
-    for w in (
-        "about",
-        "always",
-        "also",
-        "been",
-        "being",
-        "from",
-        "have",
-        "into",
-        "just",
-        "know",
-        "like",
-        "love",
-        "loves",
-        "make",
-        "more",
-        "most",
-        "much",
-        "other",
-        "really",
-        "some",
-        "such",
-        "than",
-        "that",
-        "their",
-        "them",
-        "they",
-        "this",
-        "those",
-        "very",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "with",
-        "would",
-        "your",
-        "you're",
-        "yours",
-        "i'm",
-        "i've",
-        "person",
-        "people",
-        "thing",
-        "things",
-        "help",
-        "helping",
-        "great",
-        "deal",
-        "world",
-        "lot",
-        "lots",
-    )
-)  # fmt: skip
+    for w in FILLER_WORDS
+    | {"been", "being", "just", "like", "love", "loves", "make", "really", "some", "than"}
+    | {"where", "while", "would", "yours", "i'm", "i've", "person", "thing", "help", "helping"}
+    | {"world", "lot"}
+)
 
 
 @dataclass(frozen=True)
@@ -102,21 +52,13 @@ def _words(text: str) -> set[str]:
 
 def _units(content: str) -> tuple[list[tuple[int, str]], bool]:
     """The section's units, each with its paragraph, and whether the section is a list: items
-    of a list (a continuation line joins its item), else sentences of prose paragraphs."""
-    lines = [line.rstrip() for line in content.strip().splitlines() if line.strip()]
-    if any(_LIST_ITEM.match(line) for line in lines):
-        items: list[str] = []
-        for line in lines:
-            if _LIST_ITEM.match(line) or not items:
-                items.append(line.strip())
-            else:
-                items[-1] += " " + line.strip()
-        return [(0, item) for item in items], True
-    units: list[tuple[int, str]] = []
-    for p_index, paragraph in enumerate(re.split(r"\n\s*\n", content.strip())):
-        joined = " ".join(line.strip() for line in paragraph.splitlines() if line.strip())
-        units += [(p_index, s.strip()) for s in _SENTENCE.split(joined) if s.strip()]
-    return units, False
+    of a list, else sentences of prose paragraphs (as the polish cuts them)."""
+    if is_list(content):
+        return [(0, item) for item in split_units(content, prose=False)], True
+    paragraphs = re.split(r"\n\s*\n", content.strip())
+    return [
+        (i, unit) for i, p in enumerate(paragraphs) for unit in split_units(p, prose=True)
+    ], False
 
 
 def _joined(units: Sequence[tuple[int, str]], is_list: bool) -> str:

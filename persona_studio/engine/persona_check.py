@@ -69,7 +69,9 @@ CHECK_PARAMS = SamplingParams(
 )
 CHECK_SECONDS = 120.0
 
-_STOPWORDS = {
+# Words any answer or line may hold: they tell nothing about a domain (or, in
+# engine/distractors.py, about which line an answer was copied from).
+FILLER_WORDS = {
     "about",
     "also",
     "always",
@@ -120,7 +122,7 @@ def domain_words(persona_text: str, hint_words: Iterable[str] = ()) -> frozenset
     if section is None:
         return frozenset()
     found = {w.casefold() for w in _WORD.findall(section.content) if len(w) >= 4}
-    return frozenset(found - _STOPWORDS)
+    return frozenset(found - FILLER_WORDS)
 
 
 def _stem(word: str) -> str:

@@ -212,7 +212,7 @@ class Polisher:
     def remember(self, text: str) -> None:
         """Text the pipeline wrote (the user's words): kept as is, and the model's copies
         of it are dropped later."""
-        for unit in _units(text, prose=True):
+        for unit in split_units(text, prose=True):
             self._add_seen(unit)
 
     def _add_seen(self, unit: str) -> None:
@@ -242,7 +242,7 @@ class Polisher:
         "prose", "list" or "free". The first ``keep`` units were written by the pipeline
         and always stay. ``role``: FORBIDDEN or PHRASES for the sections with rules of
         their own (a prohibition per item; a quoted phrase per item)."""
-        units = _units(text, prose=kind == "prose")
+        units = split_units(text, prose=kind == "prose")
         kept: list[str] = []
         for index, unit in enumerate(units):
             if index < keep:
@@ -329,13 +329,18 @@ class Polisher:
         return _OTHER_SELF.sub(fix_self, unit)
 
 
-def _units(text: str, *, prose: bool) -> list[str]:
+def is_list(text: str) -> bool:
+    """Whether ``text`` holds list items."""
+    return any(_LIST_ITEM.match(line) for line in text.splitlines())
+
+
+def split_units(text: str, *, prose: bool) -> list[str]:
     """Sentences of prose; items of a list (a continuation line joins its item)."""
     text = text.strip()
     if not text:
         return []
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
-    if not prose and any(_LIST_ITEM.match(line) for line in lines):
+    if not prose and is_list(text):
         items: list[str] = []
         for line in lines:
             if _LIST_ITEM.match(line) or not items:

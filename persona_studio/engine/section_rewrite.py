@@ -40,6 +40,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from persona_studio.core.document import (
     PERSONA_NAME,
@@ -427,6 +428,7 @@ def rewrite_section(
     deadline = deadline if deadline is not None else time.monotonic() + REWRITE_SECONDS
     setting = _setting(request)
     messages = _messages(setting, request)
+    write: Callable[..., Any]
     if isinstance(backend, SupportsContinuation):
         write = functools.partial(_continue, on_prefill=on_prefill)
     else:

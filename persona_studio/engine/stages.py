@@ -1,5 +1,7 @@
 """What every stage of the pipeline shares: its settings, its events, its figures.
 
+The events are core's typed ones (persona_studio/core/events.py); ``StageRun`` emits them.
+
 Kept apart from the stages themselves so that the refinement strategies
 (persona_studio/engine/refine.py) and the pipeline that runs them can both use them.
 """
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from persona_studio.core.events import PipelineEvent, Retried, StageStarted, TextWritten
 from persona_studio.llm.base import SamplingParams
 
 CHECK = "check"  # the persona check's stage (no template: fixed probe questions)
@@ -87,20 +90,6 @@ class PipelineConfig:
         return time.monotonic() + self.stage_timeout_s
 
 
-@dataclass(frozen=True)
-class PipelineEvent:
-    """What listeners receive. ``kind``: "stage" (a stage starts), "token" (text written),
-    "retry" (an attempt failed and is being retried; ``message`` says why)."""
-
-    kind: str
-    stage: str
-    text: str = ""
-    tokens: int = 0
-    tokens_per_s: float = 0.0
-    elapsed_s: float = 0.0
-    message: str = ""
-
-
 EventCallback = Callable[[PipelineEvent], None]
 
 
@@ -135,7 +124,7 @@ class StageRun:
         self._emit = emit
         self._started = time.perf_counter()
         if emit:
-            emit(PipelineEvent("stage", stage))
+            emit(StageStarted(stage))
 
     def model_text(self, piece: str) -> None:
         """One piece the model wrote: a token on every backend we have."""
@@ -150,13 +139,12 @@ class StageRun:
         if self._emit and piece:
             elapsed = time.perf_counter() - self._started
             self._emit(
-                PipelineEvent(
-                    "token",
+                TextWritten(
                     self.stage,
                     piece,
-                    self.stats.tokens,
-                    self.stats.tokens / elapsed if elapsed > 0 else 0.0,
-                    elapsed,
+                    stage_tokens=self.stats.tokens,
+                    tokens_per_s=self.stats.tokens / elapsed if elapsed > 0 else 0.0,
+                    elapsed_s=elapsed,
                 )
             )
 
@@ -167,7 +155,7 @@ class StageRun:
 
     def retry(self, message: str) -> None:
         if self._emit:
-            self._emit(PipelineEvent("retry", self.stage, message=message))
+            self._emit(Retried(self.stage, message))
 
     def finish(self) -> None:
         self.stats.seconds += time.perf_counter() - self._started

@@ -333,6 +333,7 @@ def read_card(card: dict[str, Any], *, backfilled: bool = False) -> PersonaDocum
     """A persona from a parsed card of any version (V1 flat, V2, V3, or a newer spec)."""
     spec = card.get("spec")
     notes: list[str] = []
+    data: Any  # whatever the card holds, until the isinstance check below
     if spec is None and "data" not in card:
         data = {_LEGACY_KEYS.get(k, k): v for k, v in card.items() if k in _LEGACY_KEYS}
         data.update({k: card[k] for k in _V1_KEYS if k in card})

@@ -199,8 +199,8 @@ def _import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             parsed.append((target.path, exc))
     refused = sum(isinstance(result, PersonaStudioError) for _, result in parsed)
     if refused == len(parsed):
-        for _, exc in parsed:
-            err.write(f"failed: {exc}\n")
+        for _, error in parsed:
+            err.write(f"failed: {error}\n")
         return EXIT_INVALID
     failed = 0
     with _open(args, err, create=True) as store:

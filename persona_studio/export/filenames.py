@@ -103,17 +103,17 @@ class _Staged:
         self.folder = folder
         self.data = data
         self.temp: Path | None = None  # a name of ours to remove, if there is one
-        self.fd = self._open_unnamed() if unnamed else None
-        if self.fd is None:
-            self.fd = self._open_named()
-        self._write()
+        unnamed_fd = self._open_unnamed() if unnamed else None
+        fd = unnamed_fd if unnamed_fd is not None else self._open_named()
+        self.fd: int | None = fd  # None once discarded
+        self._write(fd)
 
-    def _write(self) -> None:
+    def _write(self, fd: int) -> None:
         try:
             view = memoryview(self.data)
             while view:
-                view = view[os.write(self.fd, view) :]
-            os.fsync(self.fd)
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
         except OSError as exc:
             self.discard()
             raise ExportError(_write_failed(self.folder, exc)) from exc
@@ -122,8 +122,9 @@ class _Staged:
         """The unnamed file cannot be given a name here (no /proc, a file system that
         refuses): write a named temporary file instead."""
         self.discard()
-        self.fd = self._open_named()
-        self._write()
+        fd = self._open_named()
+        self.fd = fd
+        self._write(fd)
 
     def _open_unnamed(self) -> int | None:
         if not _O_TMPFILE or not os.path.isdir(_PROC_FD):
@@ -151,6 +152,7 @@ class _Staged:
     def link_as(self, path: Path) -> bool:
         """Give the file the name ``path`` unless something has it (False then)."""
         if self.temp is None:
+            assert self.fd is not None  # an unnamed file stays open until it is discarded
             try:
                 _link_unnamed(self.fd, path)
             except FileExistsError:
@@ -160,6 +162,7 @@ class _Staged:
             else:
                 self.discard()
                 return True
+        assert self.temp is not None  # named from the start, or by _named_after_all()
         try:
             os.link(self.temp, path, follow_symlinks=False)
         except FileExistsError:
@@ -183,6 +186,7 @@ class _Staged:
     def replace(self, path: Path) -> None:
         """Put the file in place of ``path`` (a regular file or nothing), in one step."""
         if self.temp is None:  # an unnamed file needs a name of its own to be renamed
+            assert self.fd is not None  # an unnamed file stays open until it is discarded
             for _ in range(100):
                 temp = self.folder / f".{secrets.token_hex(8)}{TEMP_SUFFIX}"
                 try:

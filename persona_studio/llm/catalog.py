@@ -151,7 +151,9 @@ def list_models(
             continue
         models.append(ModelInfo(f"gguf:{path.name}", path.stem, "models folder", True, str(path)))
     if server_lister is None:
-        from persona_studio.llm.openai_compat import list_models as server_lister
+        from persona_studio.llm.openai_compat import list_models
+
+        server_lister = list_models
     for base_url in endpoints:
         try:
             names = server_lister(base_url)

@@ -642,7 +642,7 @@ class EmbeddedBackend(LLMBackend):
         llama = getattr(self, "llama", None)
         if llama is not None:
             llama.close()
-            self.llama = None
+            del self.llama  # a second close() finds none
 
 
 @contextlib.contextmanager

@@ -228,7 +228,7 @@ def tag_counts(conn: sa.Connection, *, include_inactive: bool = False) -> list[t
     return [(str(tag), int(count)) for tag, count in rows]
 
 
-def tagged(tag: str) -> sa.ColumnElement[bool]:
+def tagged(tag: str) -> sa.TextClause:
     """A condition on personas.persona_id: the persona carries ``tag`` (any letter case)."""
     return sa.text(
         "personas.persona_id IN (SELECT persona_id FROM ps_persona_tags "

@@ -16,9 +16,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from persona_studio.errors import InvalidInputError
-from persona_studio.store.models import PersonaCheckRow, PersonaRow
+from persona_studio.store.db import AnyRow, inserted_id
+from persona_studio.store.models import PersonaCheckRow, PersonaRow, table_of
 from persona_studio.store.records import NewCheck, PersonaCheck, parse_json_object
 from persona_studio.store.timestamps import from_db, now_utc
 
@@ -82,17 +84,19 @@ def write_check(
     """Insert ``check`` (already checked) for that version, inside the caller's transaction."""
     when = checked_at or now_utc()
     result = _result_json(check)
-    check_id = conn.execute(
-        sa.insert(PersonaCheckRow).values(
-            persona_id=persona_id,
-            version=version,
-            model=check.model,
-            checked_at=when,
-            score=float(check.score),
-            summary=check.summary,
-            result=result,
+    check_id = inserted_id(
+        conn.execute(
+            sa.insert(PersonaCheckRow).values(
+                persona_id=persona_id,
+                version=version,
+                model=check.model,
+                checked_at=when,
+                score=float(check.score),
+                summary=check.summary,
+                result=result,
+            )
         )
-    ).inserted_primary_key[0]
+    )
     return PersonaCheck(
         check_id,
         persona_id,
@@ -143,10 +147,10 @@ def lenient_when(value: Any) -> datetime | None:
 
 
 # Every column as stored, no type processing: what is in the file is judged here.
-_RAW = tuple(sa.type_coerce(c, sa.types.NullType()).label(c.name) for c in C.__table__.columns)
+_RAW = tuple(sa.type_coerce(c, sa.types.NullType()).label(c.name) for c in table_of(C).columns)
 
 
-def _to_check(row: sa.Row[Any]) -> PersonaCheck:
+def _to_check(row: AnyRow) -> PersonaCheck:
     return PersonaCheck(
         check_id=int(row.id),
         persona_id=int(row.persona_id),
@@ -163,21 +167,23 @@ def read_latest(conn: sa.Connection, persona_id: int, version: int) -> PersonaCh
     """The latest check of that version (the last saved), or None."""
     row = conn.execute(
         sa.select(*_RAW)
-        .where(C.persona_id == persona_id, C.version == version)
-        .order_by(C.id.desc())
+        .where(col(C.persona_id) == persona_id, col(C.version) == version)
+        .order_by(col(C.id).desc())
         .limit(1)
     ).first()
     return None if row is None else _to_check(row)
 
 
 def read_all(conn: sa.Connection, persona_id: int) -> list[PersonaCheck]:
-    rows = conn.execute(sa.select(*_RAW).where(C.persona_id == persona_id).order_by(C.id)).all()
+    rows = conn.execute(
+        sa.select(*_RAW).where(col(C.persona_id) == persona_id).order_by(col(C.id))
+    ).all()
     return [_to_check(row) for row in rows]
 
 
 # -- the list: each persona with its current version's latest check -----------------------------
 
-_inner = PersonaCheckRow.__table__.alias("ps_latest_check")
+_inner = table_of(PersonaCheckRow).alias("ps_latest_check")
 
 
 def current_version() -> sa.ColumnElement[Any]:
@@ -201,8 +207,8 @@ def sortable_score() -> sa.ColumnElement[Any]:
         (
             sa.and_(
                 sa.func.typeof(C.score).in_(("real", "integer")),
-                C.score >= 0,
-                C.score <= 1,
+                col(C.score) >= 0,
+                col(C.score) <= 1,
             ),
             C.score,
         ),

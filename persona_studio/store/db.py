@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -50,6 +50,10 @@ _SQLITE_CANTOPEN = 14
 _SQLITE_FULL = 13
 _SQLITE_NOTADB = 26
 _SQLITE_READONLY_DIRECTORY = 1544
+
+# A result row of any shape: sa.Row is generic over the types of its columns, and
+# sa.Row[Any] is a row of one column. A string, as sa.Row is not subscripted so at run time.
+AnyRow: TypeAlias = "sa.Row[*tuple[Any, ...]]"
 
 _IMMEDIATE = "ps_immediate"
 
@@ -111,6 +115,20 @@ def translate(exc: BaseException, path: Path, busy_timeout_s: float) -> StoreErr
     return StoreError(f"Database error on {path}: {detail}")
 
 
+def driver_connection(conn: sa.Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under ``conn`` (an open connection always has one)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None, "the connection is closed"
+    return driver
+
+
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key of the one row an INSERT added."""
+    key = result.inserted_primary_key
+    assert key is not None, "not the result of an INSERT of one row"
+    return key[0]
+
+
 class Database:
     """One engine per process for one file, plus the transaction helpers the store uses."""
 
@@ -132,7 +150,7 @@ class Database:
         dbapi_conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
 
     def _on_begin(self, conn: sa.Connection) -> None:
-        dbapi_conn = conn.connection.driver_connection
+        dbapi_conn = driver_connection(conn)
         if conn.get_execution_options().get(_IMMEDIATE, False):
             self._poll_for_lock(dbapi_conn, "BEGIN IMMEDIATE")
             return

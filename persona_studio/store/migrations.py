@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from persona_studio.errors import InvalidDatabaseError, StoreError
 from persona_studio.store import models
-from persona_studio.store.db import Database
+from persona_studio.store.db import Database, driver_connection
 from persona_studio.store.forllm_schema import create_forllm_schema
 from persona_studio.store.timestamps import now_utc
 
@@ -228,7 +228,7 @@ CREATE TABLE IF NOT EXISTS ps_schema_migrations (
 
 # FORLLM tables and columns the store maps; a file lacking one was made by an older FORLLM.
 _REQUIRED: dict[str, set[str]] = {
-    model.__tablename__: {c.name for c in model.__table__.columns} - {"description"}
+    model.__tablename__: {c.name for c in models.table_of(model).columns} - {"description"}
     for model in (
         models.UserRow,
         models.SubforumRow,
@@ -306,7 +306,7 @@ def prepare(db: Database) -> PrepareResult:
     def migrate(conn: sa.Connection) -> PrepareResult:
         state = _inspect(conn, db.path)  # again, under the write lock
         if state.empty:
-            create_forllm_schema(conn.connection.driver_connection.cursor())
+            create_forllm_schema(driver_connection(conn).cursor())
         elif state.pending and not backup:
             backup.append(backup_file(db.path))
         conn.exec_driver_sql(_CREATE_MIGRATIONS_TABLE)

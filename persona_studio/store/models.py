@@ -13,6 +13,7 @@ every join here is written out explicitly.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -20,30 +21,38 @@ from sqlmodel import Field, SQLModel
 from persona_studio.store.timestamps import UtcTimestamp
 
 
-def _text(*, nullable: bool = True, default: str | None = None, unique: bool = False) -> object:
+def _text(*, nullable: bool = True, default: str | None = None, unique: bool = False) -> Any:
     kwargs = {"server_default": sa.text(default)} if default is not None else {}
     return Field(
         default=None, sa_type=sa.Text, nullable=nullable, unique=unique, sa_column_kwargs=kwargs
     )
 
 
-def _int(*, nullable: bool = True, default: str | None = None) -> object:
+def _int(*, nullable: bool = True, default: str | None = None) -> Any:
     kwargs = {"server_default": sa.text(default)} if default is not None else {}
     return Field(default=None, sa_type=sa.Integer, nullable=nullable, sa_column_kwargs=kwargs)
 
 
-def _bool(*, nullable: bool = True, default: str | None = None) -> object:
+def _bool(*, nullable: bool = True, default: str | None = None) -> Any:
     kwargs = {"server_default": sa.text(default)} if default is not None else {}
     return Field(default=None, sa_type=sa.Boolean, nullable=nullable, sa_column_kwargs=kwargs)
 
 
-def _timestamp(*, nullable: bool = True, default: str | None = None) -> object:
+def _timestamp(*, nullable: bool = True, default: str | None = None) -> Any:
     kwargs = {"server_default": sa.text(default)} if default is not None else {}
     return Field(default=None, sa_type=UtcTimestamp, nullable=nullable, sa_column_kwargs=kwargs)
 
 
-def _pk() -> object:
+def _pk() -> Any:
     return Field(default=None, primary_key=True, sa_type=sa.Integer)
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Table a ``table=True`` class maps (SQLModel declares no ``__table__`` for type
+    checkers)."""
+    table = sa.inspect(model).local_table
+    assert isinstance(table, sa.Table)
+    return table
 
 
 # --- FORLLM's tables ---------------------------------------------------------------------

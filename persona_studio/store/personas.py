@@ -14,6 +14,7 @@ it was made (a section rewritten by the model) in ps_version_notes (version_note
 
 from __future__ import annotations
 
+import builtins  # for annotations in Personas, where `list` is Personas.list
 import json
 import re
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from persona_studio.core import safejson
 from persona_studio.core.document import without_forllm_preamble
@@ -30,7 +32,7 @@ from persona_studio.store import card_extras as cards_db
 from persona_studio.store import checks as checks_db
 from persona_studio.store import ratings
 from persona_studio.store import version_notes as notes_db
-from persona_studio.store.db import Database
+from persona_studio.store.db import AnyRow, Database, inserted_id
 from persona_studio.store.models import (
     JobRow,
     PersonaCheckRow,
@@ -66,11 +68,11 @@ P = PersonaRow
 V = PersonaVersionRow
 Rt = RatingRow
 # Every persona with its rating, if it has one (ps_ratings.persona_id is its primary key).
-_WITH_RATING = sa.outerjoin(PersonaRow, RatingRow, Rt.persona_id == P.persona_id)
+_WITH_RATING = sa.outerjoin(PersonaRow, RatingRow, col(Rt.persona_id) == P.persona_id)
 C = PersonaCheckRow
 # ...and, for the list, the latest check of its current version, if it has one.
 _WITH_RATING_AND_CHECK = _WITH_RATING.outerjoin(
-    PersonaCheckRow, C.id == checks_db.latest_check_id()
+    PersonaCheckRow, col(C.id) == checks_db.latest_check_id()
 )
 
 _PREVIEW_CHARS = 160
@@ -94,14 +96,14 @@ def _check_text(prompt_instructions: str) -> None:
 
 
 def _taken_names(conn: sa.Connection, base: str, exclude_id: int | None) -> set[str]:
-    query = sa.select(P.name).where(
+    query = sa.select(col(P.name)).where(
         sa.or_(
-            P.name.collate("NOCASE") == base,
-            P.name.like(escape_like(base) + " (%)", escape="\\"),
+            col(P.name).collate("NOCASE") == base,
+            col(P.name).like(escape_like(base) + " (%)", escape="\\"),
         )
     )
     if exclude_id is not None:
-        query = query.where(P.persona_id != exclude_id)
+        query = query.where(col(P.persona_id) != exclude_id)
     return {name.casefold() for name in conn.scalars(query)}
 
 
@@ -142,22 +144,25 @@ def _valid_id(persona_id: Any) -> int:
 
 def _exists(conn: sa.Connection, persona_id: int) -> None:
     _valid_id(persona_id)
-    if conn.execute(sa.select(P.persona_id).where(P.persona_id == persona_id)).first() is None:
+    if (
+        conn.execute(sa.select(col(P.persona_id)).where(col(P.persona_id) == persona_id)).first()
+        is None
+    ):
         raise _missing(persona_id)
 
 
-def _row(conn: sa.Connection, persona_id: int) -> sa.Row[Any]:
+def _row(conn: sa.Connection, persona_id: int) -> AnyRow:
     _valid_id(persona_id)
-    row = conn.execute(sa.select(PersonaRow).where(P.persona_id == persona_id)).first()
+    row = conn.execute(sa.select(PersonaRow).where(col(P.persona_id) == persona_id)).first()
     if row is None:
         raise _missing(persona_id)
     return row
 
 
-def _rated_row(conn: sa.Connection, where: Any, *order: Any) -> sa.Row[Any] | None:
+def _rated_row(conn: sa.Connection, where: Any, *order: Any) -> AnyRow | None:
     """The first persona row matching ``where``, with its rating and note (NULL if none)."""
-    query = (
-        sa.select(PersonaRow, Rt.rating, Rt.note.label("rating_note"))
+    query: sa.Select[*tuple[Any, ...]] = (
+        sa.select(PersonaRow, col(Rt.rating), col(Rt.note).label("rating_note"))
         .select_from(_WITH_RATING)
         .where(where)
         .order_by(*order)
@@ -166,7 +171,7 @@ def _rated_row(conn: sa.Connection, where: Any, *order: Any) -> sa.Row[Any] | No
     return conn.execute(query).first()
 
 
-def _to_persona(row: sa.Row[Any]) -> Persona:
+def _to_persona(row: AnyRow) -> Persona:
     return Persona(
         persona_id=row.persona_id,
         name=row.name,
@@ -183,7 +188,7 @@ def _to_persona(row: sa.Row[Any]) -> Persona:
     )
 
 
-def _to_version(row: sa.Row[Any]) -> PersonaVersion:
+def _to_version(row: AnyRow) -> PersonaVersion:
     return PersonaVersion(
         version_id=row.version_id,
         persona_id=row.persona_id,
@@ -201,16 +206,16 @@ def _preview(head: str | None) -> str:
 
 
 _SUMMARY_COLUMNS = (
-    P.persona_id,
-    P.name,
-    P.generation_source,
-    P.created_at,
-    P.updated_at,
-    P.version,
-    P.is_active,
+    col(P.persona_id),
+    col(P.name),
+    col(P.generation_source),
+    col(P.created_at),
+    col(P.updated_at),
+    col(P.version),
+    col(P.is_active),
     # Enough text for the preview after FORLLM's preamble, without loading ~2 KB per row.
     sa.func.substr(P.prompt_instructions, 1, 400).label("head"),
-    Rt.rating,
+    col(Rt.rating),
     # As stored (no type processing): checks.lenient_* judge what another program wrote.
     sa.type_coerce(C.score, sa.types.NullType()).label("check_score"),
     sa.type_coerce(C.summary, sa.types.NullType()).label("check_summary"),
@@ -221,7 +226,7 @@ def _summaries() -> sa.Select[Any]:
     return sa.select(*_SUMMARY_COLUMNS).select_from(_WITH_RATING_AND_CHECK)
 
 
-def _to_summary(row: sa.Row[Any]) -> PersonaSummary:
+def _to_summary(row: AnyRow) -> PersonaSummary:
     return PersonaSummary(
         persona_id=row.persona_id,
         name=row.name,
@@ -240,28 +245,30 @@ def _to_summary(row: sa.Row[Any]) -> PersonaSummary:
 def _insert_version(
     conn: sa.Connection, persona_id: int, name: str, text: str, version: int, when: Any
 ) -> PersonaVersion:
-    version_id = conn.execute(
-        sa.insert(PersonaVersionRow).values(
-            persona_id=persona_id,
-            name=name,
-            prompt_instructions=text,
-            updated_at=when,
-            updated_by_user=LOCAL_USER_ID,
-            version=version,
+    version_id = inserted_id(
+        conn.execute(
+            sa.insert(PersonaVersionRow).values(
+                persona_id=persona_id,
+                name=name,
+                prompt_instructions=text,
+                updated_at=when,
+                updated_by_user=LOCAL_USER_ID,
+                version=version,
+            )
         )
-    ).inserted_primary_key[0]
+    )
     return PersonaVersion(version_id, persona_id, name, text, when, version)
 
 
-def _ensure_snapshot(conn: sa.Connection, row: sa.Row[Any]) -> None:
+def _ensure_snapshot(conn: sa.Connection, row: AnyRow) -> None:
     """Keep the current text in persona_versions before it is replaced: personas FORLLM made
     before it kept versions, or edited outside update_persona, may have no row for it."""
     version = row.version or 1
     exists = conn.execute(
-        sa.select(V.version_id)
+        sa.select(col(V.version_id))
         .where(
             V.persona_id == row.persona_id,
-            V.version == version,
+            col(V.version) == version,
             V.prompt_instructions == row.prompt_instructions,
         )
         .limit(1)
@@ -279,7 +286,7 @@ def _ensure_snapshot(conn: sa.Connection, row: sa.Row[Any]) -> None:
 
 def _new_version(
     conn: sa.Connection,
-    row: sa.Row[Any],
+    row: AnyRow,
     text: str,
     *,
     name: str | None = None,
@@ -303,13 +310,13 @@ def _new_version(
 def _link_subforum(conn: sa.Connection, subforum_id: int, persona_id: int) -> None:
     # A subforum deleted while the job ran is not a reason to lose the persona.
     subforum = conn.execute(
-        sa.select(SubforumRow.subforum_id).where(SubforumRow.subforum_id == subforum_id)
+        sa.select(col(SubforumRow.subforum_id)).where(col(SubforumRow.subforum_id) == subforum_id)
     ).first()
     linked = conn.execute(
-        sa.select(SubforumPersonaRow.subforum_persona_id)
+        sa.select(col(SubforumPersonaRow.subforum_persona_id))
         .where(
-            SubforumPersonaRow.subforum_id == subforum_id,
-            SubforumPersonaRow.persona_id == persona_id,
+            col(SubforumPersonaRow.subforum_id) == subforum_id,
+            col(SubforumPersonaRow.persona_id) == persona_id,
         )
         .limit(1)
     ).first()
@@ -358,19 +365,21 @@ def save_new(conn: sa.Connection, p: NewPersona, *, request_id: int | None = Non
     else:
         name = unique_name(conn, requested)
         now = now_utc()
-        persona_id = conn.execute(
-            sa.insert(PersonaRow).values(
-                name=name,
-                prompt_instructions=p.prompt_instructions,
-                created_at=now,
-                updated_at=now,
-                created_by_user=LOCAL_USER_ID,
-                version=1,
-                is_active=True,
-                generation_source=p.generation_source,
-                generation_input_details=_input_details_json(p),
+        persona_id = inserted_id(
+            conn.execute(
+                sa.insert(PersonaRow).values(
+                    name=name,
+                    prompt_instructions=p.prompt_instructions,
+                    created_at=now,
+                    updated_at=now,
+                    created_by_user=LOCAL_USER_ID,
+                    version=1,
+                    is_active=True,
+                    generation_source=p.generation_source,
+                    generation_input_details=_input_details_json(p),
+                )
             )
-        ).inserted_primary_key[0]
+        )
         version = _insert_version(conn, persona_id, name, p.prompt_instructions, 1, now).version
     if p.subforum_id is not None:
         _link_subforum(conn, p.subforum_id, persona_id)
@@ -405,9 +414,11 @@ def _filters(
         conditions.append(P.is_active == sa.true())  # FORLLM's own test: is_active = 1
     if source == "user_manual":
         # FORLLM's create_persona leaves generation_source NULL for hand-written personas.
-        conditions.append(sa.or_(P.generation_source.is_(None), P.generation_source == source))
+        conditions.append(
+            sa.or_(col(P.generation_source).is_(None), col(P.generation_source) == source)
+        )
     elif source == "llm_generated":
-        conditions.append(P.generation_source.like("llm\\_generated\\_%", escape="\\"))
+        conditions.append(col(P.generation_source).like("llm\\_generated\\_%", escape="\\"))
     elif source:
         conditions.append(P.generation_source == source)
     if search and search.strip():
@@ -415,15 +426,15 @@ def _filters(
         # LIKE ignores case for ASCII letters, as SQLite does without ICU.
         conditions.append(
             sa.or_(
-                P.name.like(pattern, escape="\\"),
-                P.prompt_instructions.like(pattern, escape="\\"),
+                col(P.name).like(pattern, escape="\\"),
+                col(P.prompt_instructions).like(pattern, escape="\\"),
             )
         )
     return conditions
 
 
 def _order(order_by: OrderBy, descending: bool) -> Sequence[Any]:
-    name = P.name.collate("NOCASE")
+    name = col(P.name).collate("NOCASE")
     keys: dict[str, list[Any]] = {
         "name": [name],
         "updated": [P.updated_at],
@@ -438,7 +449,7 @@ def _order(order_by: OrderBy, descending: bool) -> Sequence[Any]:
     ordered = [c.desc() for c in columns] if descending else columns
     # Unrated (unchecked) personas come last whichever way the ratings (scores) run.
     if order_by == "rating":
-        return [Rt.rating.is_(None), *ordered]
+        return [col(Rt.rating).is_(None), *ordered]
     if order_by == "check":
         return [checks_db.sortable_score().is_(None), *ordered]
     return ordered
@@ -483,7 +494,7 @@ class Personas:
                     _insert_version(conn, saved.persona_id, saved.name, text, version, now)
                 conn.execute(
                     sa.update(PersonaRow)
-                    .where(P.persona_id == saved.persona_id)
+                    .where(col(P.persona_id) == saved.persona_id)
                     .values(prompt_instructions=later_texts[-1], updated_at=now, version=version)
                 )
             if checked is not None and checked[0] is not None:
@@ -510,9 +521,9 @@ class Personas:
         def read(conn: sa.Connection) -> Persona:
             row = _rated_row(
                 conn,
-                P.name.collate("NOCASE") == name.strip(),
+                col(P.name).collate("NOCASE") == name.strip(),
                 # An exact match wins over a case variant (FORLLM's index is case-sensitive).
-                (P.name == name.strip()).desc(),
+                (col(P.name) == name.strip()).desc(),
                 P.persona_id,
             )
             if row is None:
@@ -549,14 +560,14 @@ class Personas:
             # latest check of each persona on it: looked up for the rows shown, not for
             # every persona in the file.
             page = (
-                sa.select(P.persona_id)
+                sa.select(col(P.persona_id))
                 .select_from(_WITH_RATING)
                 .where(*filters)
                 .order_by(*order)
                 .limit(limit)
                 .offset(offset or None)
             )
-            query = _summaries().where(P.persona_id.in_(page)).order_by(*order)
+            query = _summaries().where(col(P.persona_id).in_(page)).order_by(*order)
         return self._db.read(lambda conn: [_to_summary(r) for r in conn.execute(query)])
 
     def count(
@@ -601,7 +612,7 @@ class Personas:
 
         return self._db.write(write)
 
-    def versions(self, persona_id: int) -> list[PersonaVersion]:
+    def versions(self, persona_id: int) -> builtins.list[PersonaVersion]:
         """Every stored text, oldest first, each with its note (ps_version_notes; "" if none).
         FORLLM inserts an identical fallback v1 row on each start, so rows equal in version,
         name and text are shown once (the first)."""
@@ -610,8 +621,8 @@ class Personas:
             _row(conn, persona_id)
             rows = conn.execute(
                 sa.select(PersonaVersionRow)
-                .where(V.persona_id == persona_id)
-                .order_by(V.version, V.version_id)
+                .where(col(V.persona_id) == persona_id)
+                .order_by(col(V.version), col(V.version_id))
             )
             notes = notes_db.read_notes(conn, persona_id)
             kept: dict[tuple[int, str, str], PersonaVersion] = {}
@@ -632,9 +643,9 @@ class Personas:
         def write(conn: sa.Connection) -> PersonaVersion:
             row = _row(conn, persona_id)
             old = conn.execute(
-                sa.select(V.prompt_instructions)
-                .where(V.persona_id == persona_id, V.version == version)
-                .order_by(V.version_id.desc())
+                sa.select(col(V.prompt_instructions))
+                .where(col(V.persona_id) == persona_id, col(V.version) == version)
+                .order_by(col(V.version_id).desc())
                 .limit(1)
             ).first()
             if old is None:
@@ -654,7 +665,7 @@ class Personas:
             _ensure_name_free(conn, name, persona_id)
             conn.execute(
                 sa.update(PersonaRow)
-                .where(P.persona_id == persona_id)
+                .where(col(P.persona_id) == persona_id)
                 .values(name=name, updated_at=now_utc())
             )
 
@@ -667,7 +678,7 @@ class Personas:
             row = _row(conn, persona_id)
             _refuse_if_forllm_default(conn, row)
             conn.execute(
-                sa.update(PersonaRow).where(P.persona_id == persona_id).values(is_active=False)
+                sa.update(PersonaRow).where(col(P.persona_id) == persona_id).values(is_active=False)
             )
 
         self._db.write(write)
@@ -679,21 +690,27 @@ class Personas:
         def write(conn: sa.Connection) -> None:
             row = _row(conn, persona_id)
             _refuse_if_forllm_default(conn, row)
-            conn.execute(sa.delete(PersonaVersionRow).where(V.persona_id == persona_id))
+            conn.execute(sa.delete(PersonaVersionRow).where(col(V.persona_id) == persona_id))
             conn.execute(
-                sa.delete(SubforumPersonaRow).where(SubforumPersonaRow.persona_id == persona_id)
+                sa.delete(SubforumPersonaRow).where(
+                    col(SubforumPersonaRow.persona_id) == persona_id
+                )
             )
             conn.execute(
-                sa.delete(PersonaGenerationRow).where(PersonaGenerationRow.persona_id == persona_id)
+                sa.delete(PersonaGenerationRow).where(
+                    col(PersonaGenerationRow.persona_id) == persona_id
+                )
             )
             conn.execute(
-                sa.update(JobRow).where(JobRow.persona_id == persona_id).values(persona_id=None)
+                sa.update(JobRow)
+                .where(col(JobRow.persona_id) == persona_id)
+                .values(persona_id=None)
             )
-            conn.execute(sa.delete(RatingRow).where(Rt.persona_id == persona_id))
-            conn.execute(sa.delete(PersonaCheckRow).where(C.persona_id == persona_id))
+            conn.execute(sa.delete(RatingRow).where(col(Rt.persona_id) == persona_id))
+            conn.execute(sa.delete(PersonaCheckRow).where(col(C.persona_id) == persona_id))
             cards_db.delete_extras(conn, persona_id)
             notes_db.delete_notes(conn, persona_id)
-            conn.execute(sa.delete(PersonaRow).where(P.persona_id == persona_id))
+            conn.execute(sa.delete(PersonaRow).where(col(P.persona_id) == persona_id))
 
         self._db.write(write)
 
@@ -731,7 +748,7 @@ class Personas:
 
     def rating_report(
         self, *, include_inactive: bool = False, best_per_group: int = 3
-    ) -> list[RatingGroup]:
+    ) -> builtins.list[RatingGroup]:
         """Rated personas grouped by what produced them (template versions, model, length
         preference, tone given or not, critique on or off), best mean rating first, then the
         larger group. A persona counts with its latest generation record; those without one
@@ -755,8 +772,8 @@ class Personas:
             row = _row(conn, persona_id)
             known = version == (row.version or 1) or (
                 conn.execute(
-                    sa.select(V.version_id)
-                    .where(V.persona_id == persona_id, V.version == version)
+                    sa.select(col(V.version_id))
+                    .where(col(V.persona_id) == persona_id, col(V.version) == version)
                     .limit(1)
                 ).first()
                 is not None
@@ -795,7 +812,7 @@ class Personas:
 
         return self._db.read(read)
 
-    def checks(self, persona_id: int) -> list[PersonaCheck]:
+    def checks(self, persona_id: int) -> builtins.list[PersonaCheck]:
         """Every check of every version of the persona, oldest first."""
 
         def read(conn: sa.Connection) -> list[PersonaCheck]:
@@ -804,11 +821,11 @@ class Personas:
 
         return self._db.read(read)
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         """Every persona's name, deleted ones included (FORLLM's unique index covers them):
         what a new persona's chosen name must differ from."""
         return self._db.read(
-            lambda conn: [str(n) for n in conn.scalars(sa.select(P.name)) if n is not None]
+            lambda conn: [str(n) for n in conn.scalars(sa.select(col(P.name))) if n is not None]
         )
 
     def generation_info(self, persona_id: int) -> dict[str, Any] | None:
@@ -820,8 +837,8 @@ class Personas:
             G = PersonaGenerationRow
             gen = conn.execute(
                 sa.select(PersonaGenerationRow)
-                .where(G.persona_id == persona_id)
-                .order_by(G.version.desc(), G.id.desc())
+                .where(col(G.persona_id) == persona_id)
+                .order_by(col(G.version).desc(), col(G.id).desc())
                 .limit(1)
             ).first()
             if gen is not None:
@@ -847,23 +864,23 @@ class Personas:
 
         return self._db.read(read)
 
-    def for_subforum(self, subforum_id: int) -> list[PersonaSummary]:
+    def for_subforum(self, subforum_id: int) -> builtins.list[PersonaSummary]:
         """Active personas linked to the subforum (FORLLM allows duplicate links)."""
-        linked = sa.select(SubforumPersonaRow.persona_id).where(
-            SubforumPersonaRow.subforum_id == subforum_id
+        linked = sa.select(col(SubforumPersonaRow.persona_id)).where(
+            col(SubforumPersonaRow.subforum_id) == subforum_id
         )
         query = (
             _summaries()
-            .where(P.persona_id.in_(linked), P.is_active == sa.true())
-            .order_by(P.name.collate("NOCASE"), P.persona_id)
+            .where(col(P.persona_id).in_(linked), col(P.is_active) == sa.true())
+            .order_by(col(P.name).collate("NOCASE"), col(P.persona_id))
         )
         return self._db.read(lambda conn: [_to_summary(r) for r in conn.execute(query)])
 
 
-def _refuse_if_forllm_default(conn: sa.Connection, row: sa.Row[Any]) -> None:
+def _refuse_if_forllm_default(conn: sa.Connection, row: AnyRow) -> None:
     default = conn.scalar(
-        sa.select(SettingRow.setting_value).where(
-            SettingRow.setting_key == "globalDefaultPersonaId"
+        sa.select(col(SettingRow.setting_value)).where(
+            col(SettingRow.setting_key) == "globalDefaultPersonaId"
         )
     )
     if row.persona_id == FALLBACK_PERSONA_ID or str(row.persona_id) == (default or "").strip():

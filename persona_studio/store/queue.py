@@ -20,15 +20,16 @@ import os
 import socket
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col
 
 from persona_studio.core import safejson
 from persona_studio.core.request import StoredRequest
 from persona_studio.errors import LeaseLostError, NotFoundError, StoreError
-from persona_studio.store.db import Database
+from persona_studio.store.db import AnyRow, Database, inserted_id
 from persona_studio.store.models import JobRow, LlmRequestRow
 from persona_studio.store.personas import LOCAL_USER_ID, save_new
 from persona_studio.store.records import (
@@ -53,7 +54,7 @@ _STATUSES = {status.value for status in JobStatus}
 _ACTIVE = (JobStatus.PROCESSING, JobStatus.PENDING, JobStatus.PENDING_DEPENDENCY)
 _FINISHED = (JobStatus.COMPLETE, JobStatus.ERROR)
 # Claim order: an explicit position first (set by reorder), then first come first served.
-_CLAIM_ORDER = (J.position.is_(None), J.position, R.requested_at, R.request_id)
+_CLAIM_ORDER = (col(J.position).is_(None), col(J.position), col(R.requested_at), col(R.request_id))
 
 
 def _raw(column: Any, type_: Any = None) -> Any:
@@ -68,24 +69,24 @@ def _raw(column: Any, type_: Any = None) -> Any:
 
 
 _JOB_COLUMNS = (
-    R.request_id,
+    col(R.request_id),
     _raw(R.status),
     _raw(R.llm_model),
     _raw(R.requested_at, UtcTimestamp),
     _raw(R.processed_at, UtcTimestamp),
     _raw(R.error_message),
     _raw(R.request_params),
-    J.stage,
-    J.tokens,
-    J.tokens_per_s,
-    J.attempts,
-    J.cancelled,
-    J.cancel_requested,
-    J.position,
-    J.persona_id,
-    J.heartbeat_at,
-    J.owner,
-    J.claimed_at,
+    col(J.stage),
+    col(J.tokens),
+    col(J.tokens_per_s),
+    col(J.attempts),
+    col(J.cancelled),
+    col(J.cancel_requested),
+    col(J.position),
+    col(J.persona_id),
+    col(J.heartbeat_at),
+    col(J.owner),
+    col(J.claimed_at),
 )
 
 
@@ -150,10 +151,12 @@ def _text_column(value: Any) -> str | None:
     return safejson.replace_surrogates(value if isinstance(value, str) else str(value))[0]
 
 
-def _to_job(row: sa.Row[Any]) -> Job:
+def _to_job(row: AnyRow) -> Job:
+    status = _text_column(row.status)
+    assert status is not None  # every caller selects rows with a known status
     return Job(
         request_id=row.request_id,
-        status=JobStatus(_text_column(row.status)),
+        status=JobStatus(status),
         llm_model=_text_column(row.llm_model),
         requested_at=row.requested_at,
         processed_at=row.processed_at,
@@ -174,17 +177,27 @@ def _to_job(row: sa.Row[Any]) -> Job:
     )
 
 
+def _pending_ids() -> sa.Select[int | None]:
+    """The ids of the pending generation jobs, their job rows joined (for _CLAIM_ORDER)."""
+    return (
+        sa.select(col(R.request_id))
+        .select_from(LlmRequestRow)
+        .outerjoin(JobRow, col(J.request_id) == R.request_id)
+        .where(col(R.request_type) == GENERATE_PERSONA, col(R.status) == JobStatus.PENDING.value)
+    )
+
+
 def _jobs_query() -> sa.Select[Any]:
     return (
         sa.select(*_JOB_COLUMNS)
         .select_from(LlmRequestRow)
-        .outerjoin(JobRow, J.request_id == R.request_id)
-        .where(R.request_type == GENERATE_PERSONA)
+        .outerjoin(JobRow, col(J.request_id) == R.request_id)
+        .where(col(R.request_type) == GENERATE_PERSONA)
     )
 
 
 def _job(conn: sa.Connection, request_id: int) -> Job:
-    row = conn.execute(_jobs_query().where(R.request_id == request_id)).first()
+    row = conn.execute(_jobs_query().where(col(R.request_id) == request_id)).first()
     if row is None:
         raise NotFoundError(f"There is no persona generation job {request_id} (was it removed?).")
     if _text_column(row.status) not in _STATUSES:
@@ -199,14 +212,14 @@ def _upsert_job(conn: sa.Connection, request_id: int, **values: Any) -> None:
     conn.execute(
         sqlite_insert(JobRow)
         .values(request_id=request_id, **values)
-        .on_conflict_do_update(index_elements=[J.request_id], set_=values)
+        .on_conflict_do_update(index_elements=[col(J.request_id)], set_=values)
     )
 
 
 def _finish(conn: sa.Connection, request_id: int, status: JobStatus, message: str | None) -> None:
     conn.execute(
         sa.update(LlmRequestRow)
-        .where(R.request_id == request_id)
+        .where(col(R.request_id) == request_id)
         .values(status=status.value, error_message=message, processed_at=now_utc())
     )
 
@@ -214,13 +227,18 @@ def _finish(conn: sa.Connection, request_id: int, status: JobStatus, message: st
 def _recover_stale(conn: sa.Connection, lease_seconds: float, max_attempts: int) -> list[int]:
     held = conn.execute(
         sa.select(
-            R.request_id, J.owner_host, J.owner_pid, J.heartbeat_at, J.attempts, J.cancel_requested
+            col(R.request_id),
+            col(J.owner_host),
+            col(J.owner_pid),
+            col(J.heartbeat_at),
+            col(J.attempts),
+            col(J.cancel_requested),
         )
-        .join(JobRow, J.request_id == R.request_id)
+        .join(JobRow, col(J.request_id) == R.request_id)
         .where(
-            R.request_type == GENERATE_PERSONA,
-            R.status == JobStatus.PROCESSING.value,
-            J.owner.is_not(None),
+            col(R.request_type) == GENERATE_PERSONA,
+            col(R.status) == JobStatus.PROCESSING.value,
+            col(J.owner).is_not(None),
         )
     ).all()
     now = now_utc()
@@ -271,16 +289,18 @@ class JobQueue:
         def write(conn: sa.Connection) -> list[int]:
             now = now_utc()
             return [
-                conn.execute(
-                    sa.insert(LlmRequestRow).values(
-                        request_type=GENERATE_PERSONA,
-                        request_params=params_json,
-                        status=JobStatus.PENDING.value,
-                        llm_model=model,
-                        requested_at=now,
-                        requested_by_user_id=LOCAL_USER_ID,
+                inserted_id(
+                    conn.execute(
+                        sa.insert(LlmRequestRow).values(
+                            request_type=GENERATE_PERSONA,
+                            request_params=params_json,
+                            status=JobStatus.PENDING.value,
+                            llm_model=model,
+                            requested_at=now,
+                            requested_by_user_id=LOCAL_USER_ID,
+                        )
                     )
-                ).inserted_primary_key[0]
+                )
                 for params_json, model in rows
             ]
 
@@ -301,21 +321,16 @@ class JobQueue:
 
         def write(conn: sa.Connection) -> ClaimedJob | None:
             _recover_stale(conn, lease_seconds, max_attempts)
-            candidates = (
-                sa.select(R.request_id)
-                .select_from(LlmRequestRow)
-                .outerjoin(JobRow, J.request_id == R.request_id)
-                .where(R.request_type == GENERATE_PERSONA, R.status == JobStatus.PENDING.value)
-            )
+            candidates = _pending_ids()
             if request_id is not None:
-                candidates = candidates.where(R.request_id == request_id)
+                candidates = candidates.where(col(R.request_id) == request_id)
             next_id = candidates.order_by(*_CLAIM_ORDER).limit(1).scalar_subquery()
             now = now_utc()
             row = conn.execute(
                 sa.update(LlmRequestRow)
-                .where(R.request_id == next_id, R.status == JobStatus.PENDING.value)
+                .where(col(R.request_id) == next_id, col(R.status) == JobStatus.PENDING.value)
                 .values(status=JobStatus.PROCESSING.value, processed_at=now)
-                .returning(R.request_id, _raw(R.request_params), _raw(R.llm_model))
+                .returning(col(R.request_id), _raw(R.request_params), _raw(R.llm_model))
             ).first()
             if row is None:
                 return None
@@ -336,9 +351,10 @@ class JobQueue:
                 sqlite_insert(JobRow)
                 .values(request_id=row.request_id, attempts=1, **lease)
                 .on_conflict_do_update(
-                    index_elements=[J.request_id], set_={**lease, "attempts": J.attempts + 1}
+                    index_elements=[col(J.request_id)],
+                    set_={**lease, "attempts": col(J.attempts) + 1},
                 )
-                .returning(J.attempts)
+                .returning(col(J.attempts))
             ).scalar_one()
             return ClaimedJob(
                 row.request_id, _utf8(row.request_params), _utf8(row.llm_model), attempts
@@ -354,13 +370,21 @@ class JobQueue:
 
         def read(conn: sa.Connection) -> ClaimedJob | None:
             query = (
-                sa.select(R.request_id, _raw(R.request_params), _raw(R.llm_model), J.attempts)
+                sa.select(
+                    col(R.request_id),
+                    _raw(col(R.request_params)),
+                    _raw(col(R.llm_model)),
+                    col(J.attempts),
+                )
                 .select_from(LlmRequestRow)
-                .outerjoin(JobRow, J.request_id == R.request_id)
-                .where(R.request_type == GENERATE_PERSONA, R.status == JobStatus.PENDING.value)
+                .outerjoin(JobRow, col(J.request_id) == R.request_id)
+                .where(
+                    col(R.request_type) == GENERATE_PERSONA,
+                    col(R.status) == JobStatus.PENDING.value,
+                )
             )
             if skipped:
-                query = query.where(R.request_id.not_in(skipped))
+                query = query.where(col(R.request_id).not_in(skipped))
             row = conn.execute(query.order_by(*_CLAIM_ORDER).limit(1)).first()
             if row is None:
                 return None
@@ -395,7 +419,7 @@ class JobQueue:
             params["llm_model_for_generation"] = model
             conn.execute(
                 sa.update(LlmRequestRow)
-                .where(R.request_id == request_id, R.status == JobStatus.PENDING.value)
+                .where(col(R.request_id) == request_id, col(R.status) == JobStatus.PENDING.value)
                 .values(llm_model=model, request_params=json.dumps(params))
             )
 
@@ -423,14 +447,14 @@ class JobQueue:
             row = conn.execute(
                 sa.update(JobRow)
                 .where(
-                    J.request_id == request_id,
-                    J.owner == owner,
+                    col(J.request_id) == request_id,
+                    col(J.owner) == owner,
                     sa.exists().where(
-                        R.request_id == request_id, R.status == JobStatus.PROCESSING.value
+                        col(R.request_id) == request_id, col(R.status) == JobStatus.PROCESSING.value
                     ),
                 )
                 .values(**values)
-                .returning(J.cancel_requested)
+                .returning(col(J.cancel_requested))
             ).first()
             if row is None:
                 return LeaseState.LOST
@@ -449,7 +473,7 @@ class JobQueue:
             _finish(conn, request_id, JobStatus.COMPLETE, None)
             conn.execute(
                 sa.update(JobRow)
-                .where(J.request_id == request_id)
+                .where(col(J.request_id) == request_id)
                 .values(persona_id=saved.persona_id, stage=None, heartbeat_at=now_utc())
             )
             return saved
@@ -500,7 +524,7 @@ class JobQueue:
                 return False
             conn.execute(
                 sa.update(LlmRequestRow)
-                .where(R.request_id == request_id)
+                .where(col(R.request_id) == request_id)
                 .values(status=JobStatus.PENDING.value, processed_at=None)
             )
             _upsert_job(
@@ -552,7 +576,7 @@ class JobQueue:
                 )
             conn.execute(
                 sa.update(LlmRequestRow)
-                .where(R.request_id == request_id)
+                .where(col(R.request_id) == request_id)
                 .values(status=JobStatus.PENDING.value, error_message=None, processed_at=None)
             )
             _upsert_job(
@@ -579,8 +603,8 @@ class JobQueue:
             job = _job(conn, request_id)
             if job.status == JobStatus.PROCESSING:
                 raise StoreError(f"Job {request_id} is running; cancel it first, then remove it.")
-            conn.execute(sa.delete(JobRow).where(J.request_id == request_id))
-            conn.execute(sa.delete(LlmRequestRow).where(R.request_id == request_id))
+            conn.execute(sa.delete(JobRow).where(col(J.request_id) == request_id))
+            conn.execute(sa.delete(LlmRequestRow).where(col(R.request_id) == request_id))
 
         self._db.write(write)
 
@@ -590,15 +614,8 @@ class JobQueue:
         relative order after the named ones."""
 
         def write(conn: sa.Connection) -> None:
-            current = list(
-                conn.scalars(
-                    sa.select(R.request_id)
-                    .select_from(LlmRequestRow)
-                    .outerjoin(JobRow, J.request_id == R.request_id)
-                    .where(R.request_type == GENERATE_PERSONA, R.status == JobStatus.PENDING.value)
-                    .order_by(*_CLAIM_ORDER)
-                )
-            )
+            # Primary keys, never NULL (the model says int | None for a row not yet inserted).
+            current = cast(list[int], list(conn.scalars(_pending_ids().order_by(*_CLAIM_ORDER))))
             pending = set(current)
             named = [i for i in dict.fromkeys(request_ids) if i in pending]
             order = named + [i for i in current if i not in set(named)]
@@ -627,8 +644,8 @@ class JobQueue:
         active = [s.value for s in _ACTIVE if s in wanted]
         finished = [s.value for s in _FINISHED if s in wanted]
         rank = sa.case(
-            (R.status == JobStatus.PROCESSING.value, 0),
-            (R.status == JobStatus.PENDING.value, 1),
+            (col(R.status) == JobStatus.PROCESSING.value, 0),
+            (col(R.status) == JobStatus.PENDING.value, 1),
             else_=2,
         )
 
@@ -637,7 +654,7 @@ class JobQueue:
             if active:
                 rows += conn.execute(
                     _jobs_query()
-                    .where(R.status.in_(active))
+                    .where(col(R.status).in_(active))
                     .order_by(rank, *_CLAIM_ORDER)
                     .limit(limit)
                 ).all()
@@ -646,8 +663,8 @@ class JobQueue:
                 newest_first = [
                     conn.execute(
                         _jobs_query()
-                        .where(R.status == status)
-                        .order_by(R.request_id.desc())
+                        .where(col(R.status) == status)
+                        .order_by(col(R.request_id).desc())
                         .limit(remaining)
                     ).all()
                     for status in finished

@@ -14,10 +14,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col
 
 from persona_studio.core import safejson
 from persona_studio.core.request import StoredPreferences, StoredRequest
 from persona_studio.errors import InvalidInputError
+from persona_studio.store.db import AnyRow
 from persona_studio.store.models import PersonaGenerationRow, PersonaRow, RatingRow
 from persona_studio.store.records import Rating, RatingGroup, parse_json_object
 from persona_studio.store.timestamps import now_utc
@@ -66,19 +68,21 @@ def write_rating(
 ) -> None:
     """Set (or with ``rating`` None, remove) the persona's rating; values already checked."""
     if rating is None:
-        conn.execute(sa.delete(RatingRow).where(Rt.persona_id == persona_id))
+        conn.execute(sa.delete(RatingRow).where(col(Rt.persona_id) == persona_id))
         return
     values = {"rating": rating, "note": note, "rated_at": rated_at or now_utc()}
     conn.execute(
         sqlite_insert(RatingRow)
         .values(persona_id=persona_id, **values)
-        .on_conflict_do_update(index_elements=[Rt.persona_id], set_=values)
+        .on_conflict_do_update(index_elements=[col(Rt.persona_id)], set_=values)
     )
 
 
 def read_rating(conn: sa.Connection, persona_id: int) -> Rating | None:
     row = conn.execute(
-        sa.select(Rt.rating, Rt.note, Rt.rated_at).where(Rt.persona_id == persona_id)
+        sa.select(col(Rt.rating), col(Rt.note), col(Rt.rated_at)).where(
+            col(Rt.persona_id) == persona_id
+        )
     ).first()
     return None if row is None else Rating(row.rating, row.note or "", row.rated_at)
 
@@ -102,7 +106,7 @@ def _plain(value: Any) -> str:
     return safejson.printable(json.dumps(value, ensure_ascii=False), 300)
 
 
-def _group_key(gen: sa.Row[Any] | None) -> _GroupKey:
+def _group_key(gen: AnyRow | None) -> _GroupKey:
     """What produced a persona, from its latest generation record (None: no record)."""
     if gen is None:
         return _NO_INFO
@@ -125,29 +129,33 @@ def _group_key(gen: sa.Row[Any] | None) -> _GroupKey:
 def rating_report(
     conn: sa.Connection, *, include_inactive: bool, best_per_group: int
 ) -> list[RatingGroup]:
-    rated_query = sa.select(P.persona_id, P.name, Rt.rating, Rt.rated_at).join_from(
-        RatingRow, PersonaRow, P.persona_id == Rt.persona_id
-    )
+    rated_query = sa.select(
+        col(P.persona_id), col(P.name), col(Rt.rating), col(Rt.rated_at)
+    ).join_from(RatingRow, PersonaRow, col(P.persona_id) == Rt.persona_id)
     if not include_inactive:
-        rated_query = rated_query.where(P.is_active == sa.true())
+        rated_query = rated_query.where(col(P.is_active) == sa.true())
     rated = conn.execute(rated_query).all()
     # The latest generation of each rated persona: ordered so the last row per persona wins
     # (the same record generation_info() shows).
-    latest: dict[int, sa.Row[Any]] = {
+    latest: dict[int, AnyRow] = {
         row.persona_id: row
         for row in conn.execute(
             sa.select(
-                G.persona_id, G.model, G.request_params, G.output_preferences, G.template_versions
+                col(G.persona_id),
+                col(G.model),
+                col(G.request_params),
+                col(G.output_preferences),
+                col(G.template_versions),
             )
-            .where(G.persona_id.in_(sa.select(Rt.persona_id)))
-            .order_by(G.persona_id, G.version, G.id)
+            .where(col(G.persona_id).in_(sa.select(col(Rt.persona_id))))
+            .order_by(col(G.persona_id), col(G.version), col(G.id))
         )
     }
-    groups: dict[_GroupKey, list[sa.Row[Any]]] = {}
+    groups: dict[_GroupKey, list[AnyRow]] = {}
     for row in rated:
         groups.setdefault(_group_key(latest.get(row.persona_id)), []).append(row)
 
-    def best_first(row: sa.Row[Any]) -> tuple[Any, ...]:
+    def best_first(row: AnyRow) -> tuple[Any, ...]:
         stamp = row.rated_at.timestamp() if row.rated_at is not None else 0.0
         return (-row.rating, -stamp, row.name.casefold(), row.persona_id)
 

@@ -6,17 +6,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col
 
 from persona_studio.core import safejson
 from persona_studio.errors import NotFoundError
-from persona_studio.store.db import Database
+from persona_studio.store.db import AnyRow, Database
 from persona_studio.store.models import SettingRow, SubforumRow
 from persona_studio.store.records import Subforum
 
 S = SubforumRow
 
 
-def _to_subforum(row: sa.Row[Any]) -> Subforum:
+def _to_subforum(row: AnyRow) -> Subforum:
     return Subforum(row.subforum_id, row.name, row.description)
 
 
@@ -28,8 +29,8 @@ class Subforums:
         self._db = db
 
     def list(self) -> list[Subforum]:
-        query = sa.select(S.subforum_id, S.name, S.description).order_by(
-            S.name.collate("NOCASE"), S.subforum_id
+        query = sa.select(col(S.subforum_id), col(S.name), col(S.description)).order_by(
+            col(S.name).collate("NOCASE"), col(S.subforum_id)
         )
         return self._db.read(lambda conn: [_to_subforum(r) for r in conn.execute(query)])
 
@@ -39,7 +40,9 @@ class Subforums:
 
         def read(conn: sa.Connection) -> Subforum:
             row = conn.execute(
-                sa.select(S.subforum_id, S.name, S.description).where(S.subforum_id == subforum_id)
+                sa.select(col(S.subforum_id), col(S.name), col(S.description)).where(
+                    col(S.subforum_id) == subforum_id
+                )
             ).first()
             if row is None:
                 raise NotFoundError(f"There is no subforum with id {subforum_id}.")
@@ -53,7 +56,9 @@ class Subforums:
 
         def write(conn: sa.Connection) -> None:
             result = conn.execute(
-                sa.update(SubforumRow).where(S.subforum_id == subforum_id).values(description=value)
+                sa.update(SubforumRow)
+                .where(col(S.subforum_id) == subforum_id)
+                .values(description=value)
             )
             if result.rowcount == 0:
                 raise NotFoundError(f"There is no subforum with id {subforum_id}.")
@@ -68,7 +73,7 @@ class Settings:
         self._db = db
 
     def get(self, key: str, default: str | None = None) -> str | None:
-        query = sa.select(SettingRow.setting_value).where(SettingRow.setting_key == key)
+        query = sa.select(col(SettingRow.setting_value)).where(col(SettingRow.setting_key) == key)
         row = self._db.read(lambda conn: conn.execute(query).first())
         return default if row is None else row.setting_value
 

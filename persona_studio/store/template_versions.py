@@ -9,13 +9,15 @@ changes (its name carries a hash of it), so the first text stored for a version 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col
 
 from persona_studio.errors import InvalidInputError, NotFoundError
-from persona_studio.store.db import Database
+from persona_studio.store.db import AnyRow, Database
 from persona_studio.store.models import PersonaGenerationRow, PersonaRow, TemplateVersionRow
 from persona_studio.store.records import TemplateVersionRecord, parse_json_object
 from persona_studio.store.timestamps import now_utc
@@ -93,7 +95,7 @@ def remember_texts(conn: sa.Connection, entries: list[_Entry]) -> None:
     )
 
 
-def _to_record(row: sa.Row[Any]) -> TemplateVersionRecord:
+def _to_record(row: AnyRow) -> TemplateVersionRecord:
     return TemplateVersionRecord(
         version=row.version,
         stage=row.stage,
@@ -120,7 +122,9 @@ class TemplateVersions:
 
     def get(self, version: str) -> TemplateVersionRecord | None:
         def read(conn: sa.Connection) -> TemplateVersionRecord | None:
-            row = conn.execute(sa.select(TemplateVersionRow).where(T.version == version)).first()
+            row = conn.execute(
+                sa.select(TemplateVersionRow).where(col(T.version) == version)
+            ).first()
             return None if row is None else _to_record(row)
 
         return self._db.read(read)
@@ -136,19 +140,21 @@ class TemplateVersions:
 
         def read(conn: sa.Connection) -> dict[str, TemplateVersionRecord | None]:
             persona = conn.execute(
-                sa.select(PersonaRow.persona_id).where(PersonaRow.persona_id == persona_id)
+                sa.select(col(PersonaRow.persona_id)).where(
+                    col(PersonaRow.persona_id) == persona_id
+                )
             ).first()
             if persona is None:
                 raise NotFoundError(f"There is no persona with id {persona_id} (was it purged?).")
-            query = sa.select(G.template_versions).where(G.persona_id == persona_id)
+            query = sa.select(col(G.template_versions)).where(col(G.persona_id) == persona_id)
             if version is not None:
-                query = query.where(G.version == version)
-            stored = conn.scalar(query.order_by(G.version.desc(), G.id.desc()).limit(1))
+                query = query.where(col(G.version) == version)
+            stored = conn.scalar(query.order_by(col(G.version).desc(), col(G.id).desc()).limit(1))
             stages = parse_json_object(stored) or {}
             names = {str(stage): name for stage, name in stages.items()}
             wanted = [name for name in names.values() if isinstance(name, str)]
-            rows = (
-                conn.execute(sa.select(TemplateVersionRow).where(T.version.in_(wanted)))
+            rows: Iterable[AnyRow] = (
+                conn.execute(sa.select(TemplateVersionRow).where(col(T.version).in_(wanted)))
                 if wanted
                 else []
             )

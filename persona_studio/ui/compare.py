@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -37,6 +38,9 @@ from persona_studio.ui.tasks import TaskGroup
 # One counter for every chat id the worker sees: Try it's (a Compare question must never
 # share an id with a Try it question in flight).
 from persona_studio.ui.try_panel import _chat_ids
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 SIDES = ("Left", "Right")
 MAX_STARS = 5
@@ -65,7 +69,7 @@ class CompareDialog(QDialog):
     stopWanted = Signal(int)  # chat id
     rated = Signal(int)  # persona id whose rating note the verdict wrote
 
-    def __init__(self, store, model_id, parent: QWidget | None = None) -> None:
+    def __init__(self, store: Store, model_id, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("compare")
         self.setWindowTitle("Compare personas")

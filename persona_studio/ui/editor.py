@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -50,11 +51,15 @@ from persona_studio.errors import (
 )
 from persona_studio.ui.card_panel import CardPanel
 from persona_studio.ui.check_panel import CheckPanel
+from persona_studio.ui.current_model import CurrentModel
 from persona_studio.ui.labels import error_color, model_label, source_label
 from persona_studio.ui.preferences import DEFAULT_CONTEXT
 from persona_studio.ui.section_rewrite import SectionRewriter
 from persona_studio.ui.tasks import TaskGroup
 from persona_studio.ui.try_panel import TryItPanel
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 _HEADING = re.compile(r"^([ \t]{0,3}#{1,4}[ \t]+[^\n:#]+:?)(.*)$")
 CHARS_PER_TOKEN = 4  # a fair rule of thumb for English text in small-model tokenizers
@@ -117,18 +122,22 @@ class PersonaEditor(QWidget):
     deleted = Signal(int)
     historyRequested = Signal(int)
     regenerateRequested = Signal(int)
-    tokensWanted = Signal(int, str)  # key, text: count them with the selected model
+    tokensWanted = Signal(int, str, str)  # key, text, model id: count them with that model
     rated = Signal(int)  # persona id: its rating or rating note changed
     checked = Signal(int)  # persona id: a check was kept with one of its versions
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, current_model: CurrentModel | None = None
+    ) -> None:
+        """``current_model``: the window's; the persona's size is measured for it."""
         super().__init__(parent)
-        self.store = None
+        self.store: Store | None = None
         self.persona = None
         self.headings: tuple[str, ...] = DEFAULT_HEADINGS
         self._loaded_text = ""
         self._count_key = 0
-        self._model_id = ""
+        self.current_model = current_model if current_model is not None else CurrentModel(self)
+        self.current_model.changed.connect(lambda _model_id: self.update_size())
         self._context_hint = DEFAULT_CONTEXT
         self._busy = False  # a write is in flight: no second one until it is done
         self.writes = TaskGroup()
@@ -307,7 +316,7 @@ class PersonaEditor(QWidget):
 
     # -- loading --------------------------------------------------------------------------
 
-    def set_store(self, store) -> None:
+    def set_store(self, store: Store) -> None:
         self.store = store
         self.clear()
 
@@ -585,11 +594,17 @@ class PersonaEditor(QWidget):
         self.text.centerCursor()
         self.text.setFocus()
 
-    def set_model(self, model_id: str, context_hint: int) -> None:
-        """The model the size is measured for (the one selected for generating)."""
-        if (model_id, context_hint) != (self._model_id, self._context_hint):
-            self._model_id, self._context_hint = model_id, context_hint
+    def set_context_hint(self, context_hint: int) -> None:
+        """The context window the size is shown against while the model is not loaded."""
+        if context_hint != self._context_hint:
+            self._context_hint = context_hint
             self.update_size()
+
+    def model_loading(self, model_id: str) -> None:
+        """A model loads for the panels' side requests (a reply, a check, card extras)."""
+        self.try_panel.model_loading(model_id)
+        self.check_panel.model_loading(model_id)
+        self.card_panel.model_loading(model_id)
 
     def update_size(self) -> None:
         if self.persona is None:
@@ -599,16 +614,16 @@ class PersonaEditor(QWidget):
         estimate = -(-len(text) // CHARS_PER_TOKEN)
         self._show_size(estimate, self._context_hint, exact=False)
         self._count_key += 1
-        self.tokensWanted.emit(self._count_key, text)
+        self.tokensWanted.emit(self._count_key, text, self.current_model.model_id())
 
     def set_exact_count(self, key: int, tokens: int, context: int, model_id: str) -> None:
         """The loaded model's count for request ``key`` (older answers are ignored)."""
-        if key == self._count_key and model_id == self._model_id:
+        if key == self._count_key and model_id == self.current_model.model_id():
             self._show_size(tokens, context, exact=True)
 
     def _show_size(self, tokens: int, context: int, *, exact: bool) -> None:
         share = 100.0 * tokens / context if context else 0.0
-        model = model_label(self._model_id) or "the model"
+        model = model_label(self.current_model.model_id()) or "the model"
         if exact:
             text = (
                 f"{tokens:,} tokens in {model} · {share:.1f}% of its {context:,}-token "

@@ -8,6 +8,8 @@ a name unlike those of the experts the subforum already has.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -37,11 +39,15 @@ from persona_studio.core.request import (
 )
 from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.errors import InvalidRequestError, PersonaStudioError
+from persona_studio.ui.current_model import CurrentModel
 from persona_studio.ui.field_errors import FieldErrors, error_label
 from persona_studio.ui.model_picker import ModelPicker
 from persona_studio.ui.output_prefs import OutputPreferencesBox
 from persona_studio.ui.preferences import Preferences
 from persona_studio.ui.tasks import TaskGroup
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 MAX_BATCH = 10
 MIN_WIDTH = 420  # narrower and the labels and text boxes get clipped
@@ -101,10 +107,18 @@ class GenerateForm(QWidget):
     queued = Signal(list)  # request ids, in queue order
     personaRequested = Signal(int)
 
-    def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        prefs: Preferences,
+        parent: QWidget | None = None,
+        *,
+        current_model: CurrentModel | None = None,
+    ) -> None:
+        """``current_model``: the window's, which this form's model picker sets."""
         super().__init__(parent)
         self.prefs = prefs
-        self.store = None
+        self.current_model = current_model if current_model is not None else CurrentModel(self)
+        self.store: Store | None = None
         self._experts: list = []
         self._loaded_description = ""
         self._shown: tuple = ()  # what the subforum widgets show, to skip needless rebuilds
@@ -143,6 +157,7 @@ class GenerateForm(QWidget):
         if prefs.last_model:
             self.model_picker.set_model_id(prefs.last_model)
         self.model_picker.changed.connect(self._remember_model)
+        self.model_picker.bind(self.current_model)
         self.output = OutputPreferencesBox()
         self.output.register_errors(self.errors)
         self.override = _line("Exact name", "Leave empty to let the model choose")
@@ -319,10 +334,14 @@ class GenerateForm(QWidget):
 
     # -- store ----------------------------------------------------------------------------
 
-    def set_store(self, store) -> None:
+    def set_store(self, store: Store) -> None:
         self.store = store
         self.refresh()
         self.model_picker.refresh()
+
+    def refresh_models(self, select: str | None = None) -> None:
+        """List the models again (then select ``select``, a model just downloaded)."""
+        self.model_picker.refresh(select)
 
     def refresh(self) -> None:
         """Reload the subforums and their experts, keeping the selection and any unsaved
@@ -478,7 +497,7 @@ class GenerateForm(QWidget):
 
     def build_requests(self) -> list[PersonaGenerationRequest]:
         """The validated requests the form describes; raises InvalidRequestError."""
-        model = self.model_picker.model_id()
+        model = self.current_model.model_id()
         prefs = self.output.preferences()
         override = self.override.text()
         options = {"critique": True} if self.critique.isChecked() else None

@@ -12,6 +12,7 @@ import difflib
 import html
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -32,6 +33,9 @@ from PySide6.QtWidgets import (
 from persona_studio.errors import PersonaStudioError
 from persona_studio.ui.labels import dark_palette, error_color
 from persona_studio.ui.tasks import TaskGroup
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 CONTEXT_LINES = 3
 NOTE_CHARS_IN_LIST = 300
@@ -135,7 +139,7 @@ class HistoryDialog(QDialog):
 
     def __init__(
         self,
-        store,
+        store: Store,
         persona_id: int,
         parent: QWidget | None = None,
         before_restore: Callable[[Callable[[], None]], None] | None = None,

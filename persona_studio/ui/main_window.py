@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -33,9 +34,11 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio import paths
+from persona_studio.core.events import JobFinished, JobStarted, TextWritten
 from persona_studio.errors import PersonaStudioError
 from persona_studio.llm.threads import SlowWatch, SpeedRecord, load_average, slowdown_message
 from persona_studio.ui.compare import CompareDialog
+from persona_studio.ui.current_model import CurrentModel
 from persona_studio.ui.editor import PersonaEditor
 from persona_studio.ui.generate_form import GenerateForm
 from persona_studio.ui.heap import long_lived
@@ -58,7 +61,10 @@ from persona_studio.ui.tasks import TaskGroup
 from persona_studio.ui.template_editor import TemplateEditorDialog
 from persona_studio.ui.transfer import ImportResult, import_paths, local_files, report_text
 from persona_studio.ui.watcher import StoreWatcher
-from persona_studio.ui.worker_thread import JobOutcome, WorkerThread
+from persona_studio.ui.worker_thread import WorkerThread
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +72,7 @@ GENERATE_TAB, PERSONAS_TAB = 0, 1
 DB_FILTER = "FORLLM database (*.db *.sqlite *.sqlite3);;All files (*)"
 
 
-def _open_store(path: Path | None):
+def _open_store(path: Path | None) -> Store:
     with long_lived():
         # Imported here: this runs on an executor thread, so the GUI thread never pays for
         # the store's imports (SQLAlchemy) before the window is up.
@@ -81,14 +87,13 @@ class MainWindow(QMainWindow):
     def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.prefs = prefs
-        self.store = None
+        self.store: Store | None = None
         self._dialogs: list[QWidget] = []
         self._tasks = TaskGroup()  # coroutines of the window itself (opening a file)
         self.writes = TaskGroup()  # store writes started here and in the dialogs
         self._finishing: asyncio.Task | None = None
         self._refreshing = False
         self._refresh_again = False
-        self._stage_tokens: dict[int, dict[str, int]] = {}
         self._running_job_name = ""
         # The running job's live speed against what this machine usually does with its model.
         self._speed: tuple[int, str, SlowWatch] | None = None
@@ -98,10 +103,12 @@ class MainWindow(QMainWindow):
         self.hub_endpoint: str | None = None  # None: HF_ENDPOINT or huggingface.co
         self.setWindowTitle("Persona Studio")
 
-        self.form = GenerateForm(prefs)
+        # The model jobs are queued for and the editor measures with; the form's picker sets it.
+        self.current_model = CurrentModel(self)
+        self.form = GenerateForm(prefs, current_model=self.current_model)
         self.stream = StreamView()
         self.personas = PersonaListPanel()
-        self.editor = PersonaEditor()
+        self.editor = PersonaEditor(current_model=self.current_model)
         self.queue = QueuePanel()
         self.watcher = StoreWatcher(self)
         self.worker = WorkerThread(self)
@@ -153,7 +160,7 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._connect()
-        self.editor.set_model(self.form.model_picker.model_id(), self._context_hint())
+        self.editor.set_context_hint(self._context_hint())
         self.resize(1360, 860)
         geometry, state = prefs.window_state()
         if geometry is not None:
@@ -264,17 +271,16 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         worker = self.worker
-        worker.jobStarted.connect(self._job_started)
-        worker.stageStarted.connect(self._stage_started)
-        worker.textArrived.connect(self._text_arrived)
-        worker.retried.connect(self.stream.retry)
-        worker.jobFinished.connect(self._job_finished)
+        # Each job's events: the stream view and the queue take what they show; the window
+        # keeps the status bar (what the model does, a slow run, how the job ended).
+        worker.jobEvent.connect(self.stream.show_job_event)
+        worker.jobEvent.connect(self.queue.show_job_event)
+        worker.jobEvent.connect(self._job_event)
         worker.modelLoading.connect(self._model_loading)
         worker.modelLoaded.connect(self._model_loaded)
         worker.tokensCounted.connect(self.editor.set_exact_count)
         worker.problem.connect(self._worker_problem)
         worker.ready.connect(self._worker_ready)
-        worker.waitingChanged.connect(self.queue.set_waiting)
         try_panel = self.editor.try_panel
         try_panel.replyWanted.connect(self._ask_persona)
         try_panel.stopWanted.connect(worker.stop_chat)
@@ -310,16 +316,10 @@ class MainWindow(QMainWindow):
 
         self.form.queued.connect(self._queued)
         self.form.personaRequested.connect(self.show_persona)
-        self.form.model_picker.changed.connect(
-            lambda model_id: self.editor.set_model(model_id, self._context_hint())
-        )
-        self.form.model_picker.changed.connect(try_panel.follow_form_model)
+        current = self.current_model
+        current.changed.connect(try_panel.follow_form_model)
+        current.listed.connect(lambda: try_panel.set_models(current.entries(), current.model_id()))
         self.form.model_picker.moreRequested.connect(self.open_model_manager)
-        self.form.model_picker.listed.connect(
-            lambda: try_panel.set_models(
-                self.form.model_picker.entries(), self.form.model_picker.model_id()
-            )
-        )
         self.stream.stopRequested.connect(self.stop_job)
         self.stream.openPersona.connect(self.show_persona)
         self.queue.personaRequested.connect(self.show_persona)
@@ -329,9 +329,7 @@ class MainWindow(QMainWindow):
         self.queue.otherModelRequested.connect(self.run_elsewhere)
         self.personas.personaSelected.connect(self._persona_selected)
         self.personas.message.connect(lambda text: self.statusBar().showMessage(text, 15000))
-        self.editor.tokensWanted.connect(
-            lambda key, text: self.worker.count_tokens(key, text, self.form.model_picker.model_id())
-        )
+        self.editor.tokensWanted.connect(self.worker.count_tokens)
         for signal in (
             self.editor.saved,
             self.editor.renamed,
@@ -368,7 +366,7 @@ class MainWindow(QMainWindow):
                 return
         self.use_store(store)
 
-    def use_store(self, store) -> None:
+    def use_store(self, store: Store) -> None:
         """Switch every view, the watcher and the worker to ``store``."""
         self.watcher.stop()
         self.worker.stop()
@@ -393,7 +391,7 @@ class MainWindow(QMainWindow):
         self.watcher.start(store)
         self.worker.start(store.path, self.prefs.model_settings)
 
-    async def _close_when_written(self, store) -> None:
+    async def _close_when_written(self, store: Store) -> None:
         """Close a store once the writes that may still use it have ended."""
         for group in self._write_groups():
             await group.wait()
@@ -455,52 +453,50 @@ class MainWindow(QMainWindow):
 
     # -- worker signals -------------------------------------------------------------------
 
-    def _job_started(self, request_id: int, name: str, model_id: str) -> None:
-        self._running_job_name = name
-        self._speed = (request_id, model_id, SlowWatch(self.prefs.usual_speed(model_id)))
-        self.stream.start_job(request_id, name, model_id)
-        self.queue.refresh()
-        self.queue.model.set_live(request_id, stage="", tokens=0, rate=0.0)
-        self.model_state.setText(f"Generating “{name}”")
+    def _job_event(self, event) -> None:
+        """The window's part of a job's events: the status bar and the slow-speed watch."""
+        match event:
+            case JobStarted():
+                self._job_started(event)
+            case TextWritten():
+                self._watch_speed(event)
+            case JobFinished():
+                self._job_finished(event)
 
-    def _stage_started(self, request_id: int, stage: str) -> None:
-        self.stream.stage(request_id, stage)
-        self.queue.model.set_live(request_id, stage=stage, loading=False)
+    def _job_started(self, event: JobStarted) -> None:
+        self._running_job_name = event.name
+        model_id = event.model_id
+        self._speed = (event.request_id, model_id, SlowWatch(self.prefs.usual_speed(model_id)))
+        self.model_state.setText(f"Generating “{event.name}”")
 
-    def _text_arrived(self, request_id: int, stage: str, text: str, tokens: int, rate: float):
-        self.stream.append(request_id, stage, text, tokens, rate)
-        # The worker counts per stage; the queue shows the job's total, as its heartbeat does.
-        per_stage = self._stage_tokens.setdefault(request_id, {})
-        per_stage[stage] = tokens
-        self.queue.model.set_live(
-            request_id, stage=stage, tokens=sum(per_stage.values()), rate=rate
-        )
-        if self._speed is not None and self._speed[0] == request_id:
-            _rid, model_id, watch = self._speed
-            if watch.sample(rate) and watch.usual:
-                self.statusBar().showMessage(
-                    slowdown_message(rate, watch.usual, model_label(model_id), load_average()),
-                    30000,
-                )
+    def _watch_speed(self, event: TextWritten) -> None:
+        """Far below this machine's usual speed for the model: the status bar says why."""
+        if self._speed is None or self._speed[0] != event.request_id:
+            return
+        _rid, model_id, watch = self._speed
+        rate = event.tokens_per_s
+        if watch.sample(rate) and watch.usual:
+            self.statusBar().showMessage(
+                slowdown_message(rate, watch.usual, model_label(model_id), load_average()),
+                30000,
+            )
 
     def _model_loading(self, model_id: str) -> None:
         self.model_state.setText(f"Loading model {model_label(model_id)}…")
         if self.worker.current_request is not None:
             self.stream.model_loading(model_id)
-            self.queue.model.set_live(self.worker.current_request, loading=True)
+            self.queue.show_loading(self.worker.current_request, True)
         else:  # loading for a question in the "Try it" panel, or a persona check
-            self.editor.try_panel.model_loading(model_id)
-            self.editor.check_panel.model_loading(model_id)
-            self.editor.card_panel.model_loading(model_id)
+            self.editor.model_loading(model_id)
 
     def _model_loaded(self, model_id: str, seconds: float) -> None:
         self.model_state.setText(f"Model {model_label(model_id)} ready")
         if self.worker.current_request is not None:
             self.stream.model_loaded(model_id, seconds)
-            self.queue.model.set_live(self.worker.current_request, loading=False)
+            self.queue.show_loading(self.worker.current_request, False)
         self.editor.update_size()
 
-    def _learn_speed(self, outcome: JobOutcome) -> None:
+    def _learn_speed(self, outcome: JobFinished) -> None:
         """A job that ended well teaches what this machine usually does with its model."""
         speed, self._speed = self._speed, None
         if speed is None or speed[0] != outcome.request_id or outcome.persona_id is None:
@@ -510,11 +506,8 @@ class MainWindow(QMainWindow):
         if usual:
             self.prefs.set_usual_speed(model_id, usual)
 
-    def _job_finished(self, outcome: JobOutcome) -> None:
+    def _job_finished(self, outcome: JobFinished) -> None:
         self._learn_speed(outcome)
-        self.stream.finish(outcome)
-        self.queue.model.clear_live(outcome.request_id)
-        self._stage_tokens.pop(outcome.request_id, None)
         self.model_state.setText("Model ready; waiting for jobs")
         if outcome.persona_id is not None:
             renamed = f" (“{outcome.requested_name}” was taken)" if outcome.renamed else ""
@@ -534,7 +527,7 @@ class MainWindow(QMainWindow):
             )
         self.refresh_views()
 
-    def _open_result(self, outcome: JobOutcome) -> None:
+    def _open_result(self, outcome: JobFinished) -> None:
         if self.store is None or outcome.persona_id is None:
             return
         if self.editor.is_dirty() and self.editor.persona_id != outcome.persona_id:
@@ -718,8 +711,8 @@ class MainWindow(QMainWindow):
     def run_elsewhere(self, waiting) -> RunElsewhereDialog:
         """Ask on which model to run a job that waits for its own; then change the job
         (off the GUI thread) and, if asked, remember the choice for that model name."""
-        picker = self.form.model_picker
-        dialog = RunElsewhereDialog(waiting, picker.entries(), picker.model_id(), self)
+        current = self.current_model
+        dialog = RunElsewhereDialog(waiting, current.entries(), current.model_id(), self)
 
         def accepted() -> None:
             store, model_id = self.store, dialog.model_id()
@@ -894,7 +887,7 @@ class MainWindow(QMainWindow):
     def _model_downloaded(self, model_id: str) -> None:
         """A model arrived in the models folder: every model list shows it, and the form
         (which the Try it panel follows) selects it."""
-        self.form.model_picker.refresh(select=model_id)
+        self.form.refresh_models(select=model_id)
         for dialog in self._dialogs:
             if isinstance(dialog, RegenerateDialog):
                 dialog.model_picker.refresh()
@@ -911,8 +904,8 @@ class MainWindow(QMainWindow):
     def _preferences_changed(self) -> None:
         apply_theme(self.prefs.theme)
         self.worker.apply_settings(self.prefs.model_settings)
-        self.form.model_picker.refresh()
-        self.editor.set_model(self.form.model_picker.model_id(), self._context_hint())
+        self.form.refresh_models()
+        self.editor.set_context_hint(self._context_hint())
 
     def _context_hint(self) -> int:
         return self.prefs.model_settings.context_size or DEFAULT_CONTEXT

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from persona_studio import paths
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID, OLLAMA_BASE_URL, ModelInfo, list_models
+from persona_studio.ui.current_model import CurrentModel
 from persona_studio.ui.labels import first_sentence, model_label
 from persona_studio.ui.tasks import TaskGroup
 
@@ -119,6 +120,15 @@ class ModelPicker(QWidget):
             for i in range(self.combo.count())
             if self.combo.itemData(i)
         ]
+
+    def bind(self, current: CurrentModel) -> None:
+        """Make this picker the one that sets ``current``: its choice and its list become
+        current's, and it follows a model chosen elsewhere."""
+        current.set_model_id(self.model_id())
+        current.set_entries(self.entries())
+        self.changed.connect(current.set_model_id)
+        self.listed.connect(lambda: current.set_entries(self.entries()))
+        current.changed.connect(self.set_model_id)
 
     # -- listing --------------------------------------------------------------------------
 

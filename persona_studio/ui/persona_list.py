@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -51,6 +51,9 @@ from persona_studio.ui.transfer import (
     file_mime_data,
     formats,
 )
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -104,7 +107,7 @@ def check_tooltip(persona) -> str:
 class PersonaListModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.store = None
+        self.store: Store | None = None
         self._rows: list[Any] = []
         self._total = 0
         self.search = ""
@@ -140,7 +143,7 @@ class PersonaListModel(QAbstractTableModel):
             search=self.search or None, source=self.source, tag=self.tag
         )
 
-    def set_store(self, store) -> None:
+    def set_store(self, store: Store) -> None:
         self.store = store
         self.reload()
 
@@ -426,7 +429,7 @@ class PersonaListPanel(QWidget):
         layout.addWidget(self.count_label)
         self._selecting = False
 
-    def set_store(self, store) -> None:
+    def set_store(self, store: Store) -> None:
         self.model.set_store(store)
         self._update_tags()
 

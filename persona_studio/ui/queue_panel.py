@@ -3,6 +3,9 @@ move up or down). Failures of those actions are shown in the panel, next to the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -15,6 +18,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from persona_studio.core.events import (
+    JobFinished,
+    JobStarted,
+    StageStarted,
+    TextWritten,
+    WaitingChanged,
+)
 from persona_studio.errors import PersonaStudioError
 from persona_studio.ui.labels import error_color, muted_color
 from persona_studio.ui.queue_model import (
@@ -30,6 +40,9 @@ from persona_studio.ui.queue_model import (
     QueueModel,
 )
 from persona_studio.ui.tasks import TaskGroup
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 # Enough history to be useful; a file with 100,000 old jobs still loads in milliseconds.
 QUEUE_LIMIT = 300
@@ -54,7 +67,7 @@ class QueuePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.store = None
+        self.store: Store | None = None
         self.writes = TaskGroup()
         self.model = QueueModel(self)
         self.view = QTableView()
@@ -156,7 +169,7 @@ class QueuePanel(QWidget):
 
     # -- data -----------------------------------------------------------------------------
 
-    def set_store(self, store) -> None:
+    def set_store(self, store: Store) -> None:
         self.store = store
         self.model.set_subforum_names({})
         self.model.set_jobs([])
@@ -231,7 +244,9 @@ class QueuePanel(QWidget):
             then=lambda: self.select_request(job.request_id),
         )
 
-    def _run(self, action, then=None) -> None:
+    def _run(
+        self, action: Callable[[Store], object], then: Callable[[], None] | None = None
+    ) -> None:
         """A store write off the GUI thread; its failure is shown under the table; the table
         is refreshed either way."""
         store = self.store
@@ -249,6 +264,31 @@ class QueuePanel(QWidget):
             self.refresh()
 
         self.writes.off_thread(lambda: action(store), done, failed)
+
+    def show_job_event(self, event) -> None:
+        """A job's event (the worker thread's jobEvent): the running job's live progress,
+        shown until the stored row catches up, and the jobs waiting for their model."""
+        match event:
+            case JobStarted():
+                self.refresh()
+                self.model.set_live(event.request_id, stage="", tokens=0, rate=0.0)
+            case StageStarted():
+                self.model.set_live(event.request_id, stage=event.stage, loading=False)
+            case TextWritten():
+                self.model.set_live(
+                    event.request_id,
+                    stage=event.stage,
+                    tokens=event.job_tokens,
+                    rate=event.tokens_per_s,
+                )
+            case JobFinished():
+                self.model.clear_live(event.request_id)
+            case WaitingChanged():
+                self.set_waiting(event.jobs)
+
+    def show_loading(self, request_id: int, loading: bool) -> None:
+        """The running job's model is loading (or done loading)."""
+        self.model.set_live(request_id, loading=loading)
 
     def set_waiting(self, waiting) -> None:
         """The jobs the worker leaves waiting for their model (WaitingJob records)."""

@@ -3,6 +3,8 @@ model, length, tone and critique that made them), best mean rating first."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -15,6 +17,9 @@ from PySide6.QtWidgets import (
 
 from persona_studio.errors import PersonaStudioError
 
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
+
 HEADERS = ("Settings", "Rated", "Mean", "Best personas")
 
 
@@ -23,7 +28,7 @@ def best_text(best) -> str:
 
 
 class RatingsReportDialog(QDialog):
-    def __init__(self, store, parent: QWidget | None = None) -> None:
+    def __init__(self, store: Store, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Best-rated settings")
         self.tree = QTreeWidget()

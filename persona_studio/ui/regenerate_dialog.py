@@ -8,7 +8,7 @@ FORLLM ignores and the worker reads when it saves the result.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -37,6 +37,9 @@ from persona_studio.ui.model_picker import ModelPicker
 from persona_studio.ui.output_prefs import OutputPreferencesBox
 from persona_studio.ui.preferences import Preferences
 from persona_studio.ui.tasks import TaskGroup
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 # Which input boxes each type has: (input_details key, label, multi-line).
 _INPUTS = {
@@ -82,7 +85,7 @@ def stored_request(info: dict[str, Any] | None, persona) -> dict[str, Any]:
 class RegenerateDialog(QDialog):
     def __init__(
         self,
-        store,
+        store: Store,
         persona_id: int,
         prefs: Preferences,
         parent: QWidget | None = None,

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from persona_studio.core.events import JobFinished, JobStarted, Retried, StageStarted, TextWritten
 from persona_studio.ui.editor import HeadingHighlighter
 from persona_studio.ui.labels import error_color, model_label, muted_color, stage_label
 
@@ -95,6 +96,26 @@ class StreamView(QWidget):
         layout.addWidget(self.status)
 
     # -- fed by the worker thread's signals ---------------------------------------------------
+
+    def show_job_event(self, event) -> None:
+        """A job's event (the worker thread's jobEvent): the parts this view shows."""
+        match event:
+            case JobStarted():
+                self.start_job(event.request_id, event.name, event.model_id)
+            case StageStarted():
+                self.stage(event.request_id, event.stage)
+            case TextWritten():
+                self.append(
+                    event.request_id,
+                    event.stage,
+                    event.text,
+                    event.stage_tokens,
+                    event.tokens_per_s,
+                )
+            case Retried():
+                self.retry(event.request_id, event.stage, event.message)
+            case JobFinished():
+                self.finish(event)
 
     def start_job(self, request_id: int, name: str, model_id: str) -> None:
         self.request_id = request_id

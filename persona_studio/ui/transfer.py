@@ -17,10 +17,14 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, QUrl
 
 from persona_studio.errors import PersonaStudioError
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 DEFAULT_FORMAT = "md"
 # With Alt held when a drag starts: the lossless format (or Markdown when that is the
@@ -67,7 +71,7 @@ class Exported:
     without_extras: tuple[str, ...] = ()
 
 
-def export_report(store, persona_ids: Iterable[int], fmt: str, out: Path) -> Exported:
+def export_report(store: Store, persona_ids: Iterable[int], fmt: str, out: Path) -> Exported:
     """Export each persona to ``out`` (a folder: files named after the personas; a file
     path: only with one persona), each card with the persona's saved card extras. The open
     database is never the file replaced."""
@@ -84,7 +88,7 @@ def export_report(store, persona_ids: Iterable[int], fmt: str, out: Path) -> Exp
     return Exported(paths, tuple(without))
 
 
-def export_personas(store, persona_ids: Iterable[int], fmt: str, out: Path) -> list[Path]:
+def export_personas(store: Store, persona_ids: Iterable[int], fmt: str, out: Path) -> list[Path]:
     """The files ``export_report`` wrote."""
     return export_report(store, persona_ids, fmt, out).paths
 
@@ -139,7 +143,7 @@ class ImportResult:
     message: str  # what was saved (and how it was renamed or repaired), or why not
 
 
-def import_paths(store, paths: Iterable[Path]) -> list[ImportResult]:
+def import_paths(store: Store, paths: Iterable[Path]) -> list[ImportResult]:
     """Import every file (a folder: the persona files in it; a link out of it is not
     followed); one file's failure does not stop the others."""
     from persona_studio.export import import_file, import_targets, save_document

@@ -9,11 +9,15 @@ for our own journal writes and not at all on some network drives).
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from persona_studio.errors import StoreError
 from persona_studio.ui.tasks import TaskGroup
+
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
 
 POLL_SECONDS = 0.5
 
@@ -29,7 +33,7 @@ class StoreWatcher(QObject):
         self.interval = interval
         self._tasks = TaskGroup(lambda exc: self.failed.emit(str(exc)))
 
-    def start(self, store) -> None:
+    def start(self, store: Store) -> None:
         """Watch ``store`` (a persona_studio.store.Store) until ``stop``."""
         self.stop()
         self._tasks.start(self._watch(store))
@@ -41,7 +45,7 @@ class StoreWatcher(QObject):
     def tasks(self) -> TaskGroup:
         return self._tasks
 
-    async def _watch(self, store) -> None:
+    async def _watch(self, store: Store) -> None:
         last: int | None = None
         reported = False
         while True:

@@ -31,12 +31,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from persona_studio.checks import CheckOutcome, CheckRequest
+from persona_studio.core.events import JobFinished, JobStarted, TextWritten, WaitingChanged
 from persona_studio.engine.card_extras import CardExtrasOutcome, CardExtrasRequest
 from persona_studio.engine.chat import ChatReply, ChatRequest
 from persona_studio.engine.section_rewrite import SectionRewriteOutcome, SectionRewriteRequest
@@ -45,25 +47,14 @@ from persona_studio.llm.catalog import BackendPool, EmbeddedSettings, parse_mode
 from persona_studio.ui.heap import long_lived
 from persona_studio.ui.preferences import ModelSettings
 
+if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
+    from persona_studio.store import Store
+
 log = logging.getLogger(__name__)
 
 POLL_MS = 500
 FLUSH_SECONDS = 0.03
 STOP_WAIT_MS = 15_000
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    """How a job ended, as the GUI needs it (plain data: it crosses threads)."""
-
-    request_id: int
-    persona_id: int | None = None
-    persona_name: str = ""
-    requested_name: str = ""
-    renamed: bool = False
-    version: int = 0
-    error: str | None = None
-    cancelled: bool = False
 
 
 class TextBatcher:
@@ -132,34 +123,41 @@ def embedded_settings(settings: ModelSettings) -> EmbeddedSettings:
     return EmbeddedSettings(n_ctx=settings.context_size or None, n_threads=settings.threads or None)
 
 
-class _Runner(QObject):
-    """Lives on the worker thread. Its slots run there; its signals reach the GUI queued."""
+class WorkerSignals(QObject):
+    """What the worker thread tells the GUI, declared once: the runner emits these on the
+    worker thread, and the GUI's WorkerThread, which has the same signals, re-emits each one
+    on the GUI thread (a queued connection), where the window and its panels connect."""
 
     ready = Signal()
-    job_started = Signal(int, str, str)
-    stage_started = Signal(int, str)
-    text = Signal(int, str, str, int, float)
-    retried = Signal(int, str, str)
-    job_finished = Signal(object)
-    model_loading = Signal(str)
-    model_loaded = Signal(str, float)
-    counted = Signal(int, int, int, str)
+    # Every event of the jobs (persona_studio/core/events.py), in order: JobStarted, the
+    # pipeline's StageStarted, TextWritten (batched, see the module docstring) and Retried,
+    # JobFinished (without the engine's result: only plain data crosses), WaitingChanged.
+    jobEvent = Signal(object)
+    modelLoading = Signal(str)
+    modelLoaded = Signal(str, float)
+    tokensCounted = Signal(int, int, int, str)  # key, tokens, context window, model id
     problem = Signal(str)
-    chat_started = Signal(int)
-    chat_text = Signal(int, str, int, float)
-    chat_finished = Signal(object)
-    check_started = Signal(int)
-    check_answered = Signal(int, object)
-    check_finished = Signal(object)
-    extras_started = Signal(int)
-    extras_progress = Signal(int, str)
-    extras_finished = Signal(object)
-    waiting = Signal(object)  # tuple[WaitingJob, ...]
-    rewrite_started = Signal(int)
-    rewrite_text = Signal(int, int, str)
-    rewrite_finished = Signal(object)
-    prefill_started = Signal()
-    prefill_finished = Signal(object)
+    chatStarted = Signal(int)  # chat id: the model has begun on this question
+    chatText = Signal(int, str, int, float)  # chat id, text, tokens so far, tokens/s
+    chatFinished = Signal(object)  # ChatReply
+    checkStarted = Signal(int)  # check id: the model has begun on this check
+    checkAnswered = Signal(int, object)  # check id, ProbeAnswer (scored)
+    checkFinished = Signal(object)  # CheckOutcome
+    extrasStarted = Signal(int)  # extras id: the model has begun on these card extras
+    extrasProgress = Signal(int, str)  # extras id, the extra just written ("greeting"...)
+    extrasFinished = Signal(object)  # CardExtrasOutcome
+    rewriteStarted = Signal(int)  # rewrite id: the model has begun on this section
+    rewriteText = Signal(int, int, str)  # rewrite id, candidate index, text
+    rewriteFinished = Signal(object)  # SectionRewriteOutcome
+    prefillStarted = Signal()  # a prefill has begun evaluating
+    prefillFinished = Signal(object)  # Prefill (None if the model could not take it)
+
+
+RELAYED = tuple(name for name, value in vars(WorkerSignals).items() if isinstance(value, Signal))
+
+
+class _Runner(WorkerSignals):
+    """Lives on the worker thread. Its slots run there; its signals reach the GUI queued."""
 
     def __init__(self, db_path: Path, settings: ModelSettings, paused: bool) -> None:
         super().__init__()
@@ -169,12 +167,13 @@ class _Runner(QObject):
         self._paused = threading.Event()
         if paused:
             self._paused.set()
-        self._store = None
+        self._store: Store | None = None
         self._pool: ReportingPool | None = None
         self._worker = None
         self._timer: QTimer | None = None
+        # Held text goes out as the last piece's event with the text of all the pieces.
         self._job_text = TextBatcher(
-            lambda text, rid, stage, tokens, rate: self.text.emit(rid, stage, text, tokens, rate)
+            lambda text, last: self.jobEvent.emit(replace(last, text=text))
         )
         self._job_stage = ""  # the stage of the text held in _job_text
         # Questions from the "Try it" panel and the editor's checks: put here from the GUI
@@ -222,7 +221,7 @@ class _Runner(QObject):
         from persona_studio.engine.factory import build_pipeline
 
         self._pool = ReportingPool(
-            embedded_settings(self._settings), self.model_loading.emit, self.model_loaded.emit
+            embedded_settings(self._settings), self.modelLoading.emit, self.modelLoaded.emit
         )
         pipeline, _ = build_pipeline(pool=self._pool)
         return pipeline
@@ -283,11 +282,11 @@ class _Runner(QObject):
             except Exception:
                 # A bug: the panel must not wait for ever; the exception goes on to the
                 # error reporter (log + dialog).
-                self.chat_finished.emit(
+                self.chatFinished.emit(
                     ChatReply(request.chat_id, error="An internal error; the log has details.")
                 )
                 raise
-            self.chat_finished.emit(reply)
+            self.chatFinished.emit(reply)
 
     def _answer(self, request: ChatRequest) -> ChatReply:
         from persona_studio.engine.chat import answer
@@ -296,14 +295,14 @@ class _Runner(QObject):
             return ChatReply(request.chat_id, cancelled=True)
         if self._pool is None:
             return ChatReply(request.chat_id, error="The generation worker is not running.")
-        self.chat_started.emit(request.chat_id)
+        self.chatStarted.emit(request.chat_id)
         try:
             backend = self._pool.get(request.model_id)
         except PersonaStudioError as exc:
             return ChatReply(request.chat_id, error=str(exc))
         # A new batcher: its first piece goes out at once, showing the reply has begun.
         reply_text = TextBatcher(
-            lambda text, tokens, rate: self.chat_text.emit(request.chat_id, text, tokens, rate)
+            lambda text, tokens, rate: self.chatText.emit(request.chat_id, text, tokens, rate)
         )
         reply = answer(backend, request, reply_text.add)
         reply_text.flush()
@@ -315,7 +314,7 @@ class _Runner(QObject):
         except Exception:
             # A bug: the editor must not wait for ever; the exception goes on to the error
             # reporter (log + dialog).
-            self.check_finished.emit(
+            self.checkFinished.emit(
                 CheckOutcome(
                     request.check_id,
                     request.persona_id,
@@ -324,7 +323,7 @@ class _Runner(QObject):
                 )
             )
             raise
-        self.check_finished.emit(outcome)
+        self.checkFinished.emit(outcome)
 
     def _check(self, request: CheckRequest) -> CheckOutcome:
         """The persona check of the text as the editor showed it; kept with the persona's
@@ -337,7 +336,7 @@ class _Runner(QObject):
             return CheckOutcome(rid, pid, text, cancelled=True)
         if self._pool is None or self._store is None:
             return CheckOutcome(rid, pid, text, error="The generation worker is not running.")
-        self.check_started.emit(rid)
+        self.checkStarted.emit(rid)
         try:
             result = check_stored_persona(
                 self._store,
@@ -347,7 +346,7 @@ class _Runner(QObject):
                 text,
                 cancel=request.cancel,
                 deadline=time.monotonic() + CHECK_SECONDS,
-                on_answer=lambda answer: self.check_answered.emit(rid, answer),
+                on_answer=lambda answer: self.checkAnswered.emit(rid, answer),
             )
         except GenerationCancelled:
             return CheckOutcome(rid, pid, text, cancelled=True)
@@ -368,24 +367,24 @@ class _Runner(QObject):
 
         rid, pid = request.extras_id, request.persona_id
         if self._stopping.is_set() or request.cancel.cancelled:
-            self.extras_finished.emit(CardExtrasOutcome(rid, pid, cancelled=True))
+            self.extrasFinished.emit(CardExtrasOutcome(rid, pid, cancelled=True))
             return
         if self._pool is None:
             error = "The generation worker is not running."
-            self.extras_finished.emit(CardExtrasOutcome(rid, pid, error=error))
+            self.extrasFinished.emit(CardExtrasOutcome(rid, pid, error=error))
             return
-        self.extras_started.emit(rid)
+        self.extrasStarted.emit(rid)
         try:
             outcome = run_request(
-                self._pool.get, request, lambda key: self.extras_progress.emit(rid, key)
+                self._pool.get, request, lambda key: self.extrasProgress.emit(rid, key)
             )
         except Exception:
             # A bug: the Card tab must not wait for ever; the exception goes on to the error
             # reporter (log + dialog).
             error = "An internal error; the log has details."
-            self.extras_finished.emit(CardExtrasOutcome(rid, pid, error=error))
+            self.extrasFinished.emit(CardExtrasOutcome(rid, pid, error=error))
             raise
-        self.extras_finished.emit(outcome)
+        self.extrasFinished.emit(outcome)
 
     def _run_rewrite(self, request: SectionRewriteRequest) -> None:
         try:
@@ -393,7 +392,7 @@ class _Runner(QObject):
         except Exception:
             # A bug: the editor must not wait for ever; the exception goes on to the error
             # reporter (log + dialog).
-            self.rewrite_finished.emit(
+            self.rewriteFinished.emit(
                 SectionRewriteOutcome(
                     request.rewrite_id,
                     request.heading,
@@ -402,7 +401,7 @@ class _Runner(QObject):
                 )
             )
             raise
-        self.rewrite_finished.emit(outcome)
+        self.rewriteFinished.emit(outcome)
 
     def _rewrite(self, request: SectionRewriteRequest) -> SectionRewriteOutcome:
         """A section written again for the editor: candidates only; the editor applies the
@@ -417,7 +416,7 @@ class _Runner(QObject):
             return SectionRewriteOutcome(
                 rid, request.heading, request.mode, error="The generation worker is not running."
             )
-        self.rewrite_started.emit(rid)
+        self.rewriteStarted.emit(rid)
         try:
             backend = self._pool.get(request.model_id)
         except PersonaStudioError as exc:
@@ -430,7 +429,7 @@ class _Runner(QObject):
                 for held in batchers.values():
                     held.flush()
                 batchers[index] = TextBatcher(
-                    lambda text, i=index: self.rewrite_text.emit(rid, i, text)
+                    lambda text, i=index: self.rewriteText.emit(rid, i, text)
                 )
             batchers[index].add(piece)
 
@@ -455,14 +454,14 @@ class _Runner(QObject):
         def should_stop() -> bool:
             return wish != self.latest_prefill or self._other_work_waiting()
 
-        self.prefill_started.emit()
+        self.prefillStarted.emit()
         try:
             done = prefill(backend, text, should_stop=should_stop)
         except PersonaStudioError as exc:
             # Nothing lost: the rewrite will evaluate the persona itself (and say why not).
             log.info("No prefill: %s", exc)
             done = None
-        self.prefill_finished.emit(done)
+        self.prefillFinished.emit(done)
         if done is not None and done.stopped:
             self._poll()  # what it gave way to goes now, not at the next tick
 
@@ -484,7 +483,7 @@ class _Runner(QObject):
         backend = self._pool.loaded_local(model_id) if self._pool is not None else None
         if backend is None:
             return  # the GUI keeps its estimate
-        self.counted.emit(key, backend.count_tokens(text), backend.context_length, model_id)
+        self.tokensCounted.emit(key, backend.count_tokens(text), backend.context_length, model_id)
 
     @Slot(object)
     def apply_settings(self, settings: ModelSettings) -> None:
@@ -511,47 +510,19 @@ class _Runner(QObject):
         self.moveToThread(QCoreApplication.instance().thread())
         QThread.currentThread().quit()
 
-    def _on_update(self, update) -> None:
-        rid = update.request_id
-        if update.kind == "waiting":
-            self.waiting.emit(update.waiting)
-        elif update.kind == "started":
-            self._job_text.flush()
-            request = update.request
-            self.job_started.emit(
-                rid,
-                request.display_name if request else f"Job {rid}",
-                request.llm_model_for_generation if request else "",
-            )
-        elif update.kind == "event" and update.event is not None:
-            event = update.event
-            if event.kind == "token":
-                if event.stage != self._job_stage:
-                    self._job_text.flush()
-                self._job_stage = event.stage
-                self._job_text.add(event.text, rid, event.stage, event.tokens, event.tokens_per_s)
-            elif event.kind == "stage":
+    def _on_update(self, event) -> None:
+        """The worker's events, handed on; text is held a little (see the module docstring),
+        and whatever else comes sends the held text first."""
+        if isinstance(event, TextWritten):
+            if event.stage != self._job_stage:
                 self._job_text.flush()
-                self.stage_started.emit(rid, event.stage)
-            elif event.kind == "retry":
-                self._job_text.flush()
-                self.retried.emit(rid, event.stage, event.message)
-        elif update.kind == "finished":
-            self._job_text.flush()
-            saved = update.saved
-            result = update.result
-            self.job_finished.emit(
-                JobOutcome(
-                    request_id=rid,
-                    persona_id=saved.persona_id if saved else None,
-                    persona_name=saved.name if saved else "",
-                    requested_name=saved.requested_name if saved else "",
-                    renamed=bool(saved and saved.renamed),
-                    version=saved.version if saved else 0,
-                    error=update.error,
-                    cancelled=bool(result and result.cancelled),
-                )
-            )
+            self._job_stage = event.stage
+            self._job_text.add(event.text, event)
+            return
+        self._job_text.flush()
+        if isinstance(event, JobFinished):
+            event = replace(event, result=None)
+        self.jobEvent.emit(event)
 
     # -- from the GUI thread (thread-safe) --------------------------------------------------
 
@@ -580,34 +551,9 @@ class _Runner(QObject):
             self._paused.clear()
 
 
-class WorkerThread(QObject):
-    """The GUI's handle on the worker thread: start, stop, cancel, count tokens."""
-
-    ready = Signal()
-    jobStarted = Signal(int, str, str)  # request id, display name, model id
-    stageStarted = Signal(int, str)
-    textArrived = Signal(int, str, str, int, float)  # id, stage, text, tokens so far, tok/s
-    retried = Signal(int, str, str)
-    jobFinished = Signal(object)  # JobOutcome
-    modelLoading = Signal(str)
-    modelLoaded = Signal(str, float)
-    tokensCounted = Signal(int, int, int, str)  # key, tokens, context window, model id
-    problem = Signal(str)
-    chatStarted = Signal(int)  # chat id: the model has begun on this question
-    chatText = Signal(int, str, int, float)  # chat id, text, tokens so far, tokens/s
-    chatFinished = Signal(object)  # ChatReply
-    checkStarted = Signal(int)  # check id: the model has begun on this check
-    checkAnswered = Signal(int, object)  # check id, ProbeAnswer (scored)
-    checkFinished = Signal(object)  # CheckOutcome
-    extrasStarted = Signal(int)  # extras id: the model has begun on these card extras
-    extrasProgress = Signal(int, str)  # extras id, the extra just written ("greeting"...)
-    extrasFinished = Signal(object)  # CardExtrasOutcome
-    waitingChanged = Signal(object)  # tuple[WaitingJob, ...]: jobs waiting for their model
-    rewriteStarted = Signal(int)  # rewrite id: the model has begun on this section
-    rewriteText = Signal(int, int, str)  # rewrite id, candidate index, text
-    rewriteFinished = Signal(object)  # SectionRewriteOutcome
-    prefillStarted = Signal()  # a prefill has begun evaluating
-    prefillFinished = Signal(object)  # Prefill (None if the model could not take it)
+class WorkerThread(WorkerSignals):
+    """The GUI's handle on the worker thread: start, stop, cancel, count tokens. Its signals
+    (WorkerSignals) are the runner's, relayed to the GUI thread."""
 
     _count = Signal(int, str, str)
     _prefill = Signal(int, str, str)
@@ -625,8 +571,7 @@ class WorkerThread(QObject):
         self._chats: dict[int, ChatRequest] = {}  # asked and not yet answered
         self._checks: dict[int, CheckRequest] = {}  # asked and not yet finished
         self._extras: dict[int, CardExtrasRequest] = {}  # asked and not yet finished
-        self.jobStarted.connect(self._remember_start)
-        self.jobFinished.connect(self._remember_end)
+        self.jobEvent.connect(self._follow_jobs)
         self.chatFinished.connect(lambda reply: self._chats.pop(reply.chat_id, None))
         self.checkFinished.connect(lambda outcome: self._checks.pop(outcome.check_id, None))
         self.extrasFinished.connect(lambda outcome: self._extras.pop(outcome.extras_id, None))
@@ -640,31 +585,8 @@ class WorkerThread(QObject):
         thread.setObjectName("persona-worker")
         runner = _Runner(db_path, settings, self.paused)
         runner.moveToThread(thread)
-        runner.ready.connect(self.ready)
-        runner.job_started.connect(self.jobStarted)
-        runner.stage_started.connect(self.stageStarted)
-        runner.text.connect(self.textArrived)
-        runner.retried.connect(self.retried)
-        runner.job_finished.connect(self.jobFinished)
-        runner.model_loading.connect(self.modelLoading)
-        runner.model_loaded.connect(self.modelLoaded)
-        runner.counted.connect(self.tokensCounted)
-        runner.problem.connect(self.problem)
-        runner.chat_started.connect(self.chatStarted)
-        runner.chat_text.connect(self.chatText)
-        runner.chat_finished.connect(self.chatFinished)
-        runner.check_started.connect(self.checkStarted)
-        runner.check_answered.connect(self.checkAnswered)
-        runner.check_finished.connect(self.checkFinished)
-        runner.extras_started.connect(self.extrasStarted)
-        runner.extras_progress.connect(self.extrasProgress)
-        runner.extras_finished.connect(self.extrasFinished)
-        runner.waiting.connect(self.waitingChanged)
-        runner.rewrite_started.connect(self.rewriteStarted)
-        runner.rewrite_text.connect(self.rewriteText)
-        runner.rewrite_finished.connect(self.rewriteFinished)
-        runner.prefill_started.connect(self.prefillStarted)
-        runner.prefill_finished.connect(self.prefillFinished)
+        for name in RELAYED:
+            getattr(runner, name).connect(getattr(self, name))
         self._count.connect(runner.count)
         self._prefill.connect(runner.prefill)
         self._chat.connect(runner.answer_chats)
@@ -694,7 +616,7 @@ class WorkerThread(QObject):
         self._shutdown.disconnect(runner.shutdown)
         self._retry.disconnect(runner.poll_now)
         self._thread, self._runner = None, None
-        self.waitingChanged.emit(())
+        self.jobEvent.emit(WaitingChanged())
         self.current_request = None
         # Questions the thread did not get to: their panel must not wait for ever.
         for chat_id in list(self._chats):
@@ -848,9 +770,9 @@ class WorkerThread(QObject):
     def apply_settings(self, settings: ModelSettings) -> None:
         self._settings.emit(settings)
 
-    def _remember_start(self, request_id: int, _name: str, _model: str) -> None:
-        self.current_request = request_id
-
-    def _remember_end(self, outcome: JobOutcome) -> None:
-        if self.current_request == outcome.request_id:
+    def _follow_jobs(self, event) -> None:
+        """Which job runs on the thread now (connected first: the window's slots see it)."""
+        if isinstance(event, JobStarted):
+            self.current_request = event.request_id
+        elif isinstance(event, JobFinished) and self.current_request == event.request_id:
             self.current_request = None

@@ -1,6 +1,7 @@
 """The persona check's scoring rules on recorded answers of the default model, and the
 pipeline's use of the check, through a scripted backend."""
 
+from persona_studio.core.events import Retried, StageStarted, TextWritten
 from persona_studio.engine.headings import DEFAULT_HEADINGS
 from persona_studio.engine.persona_check import (
     DOMAIN,
@@ -115,16 +116,19 @@ def test_a_persona_that_fails_the_check_is_written_again_and_the_best_kept(tmp_p
     assert result.ok, result.error_message
     assert result.refinements == 2
     assert result.check is not None and result.check.passed
-    assert [e.stage for e in events if e.kind == "stage"] == [
+    assert [e.stage for e in events if isinstance(e, StageStarted)] == [
         "expansion",
         "refinement",
         "check",
         "refinement",
         "check",
     ]
-    retry = [e.message for e in events if e.kind == "retry"]
+    retry = [e.message for e in events if isinstance(e, Retried)]
     assert retry and "persona check" in retry[0]
-    assert any(e.stage == "check" and "Q: Who are you?" in e.text for e in events)
+    assert any(
+        isinstance(e, TextWritten) and e.stage == "check" and "Q: Who are you?" in e.text
+        for e in events
+    )
 
 
 def test_the_check_never_asks_more_than_the_bound(tmp_path):

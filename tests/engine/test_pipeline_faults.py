@@ -3,6 +3,7 @@ demand. The real-model path is covered in test_pipeline_model.py."""
 
 import time
 
+from persona_studio.core.events import Retried, StageStarted
 from persona_studio.engine.headings import DEFAULT_HEADINGS, check_structure
 from persona_studio.engine.pipeline import PersonaPipeline, PipelineConfig
 from persona_studio.engine.request import PersonaGenerationRequest
@@ -50,7 +51,7 @@ def test_malformed_refinement_is_retried_then_succeeds(tmp_path):
     result = pipeline.run(request, on_event=events.append)
     assert result.ok
     assert result.stages["refinement"].attempts == 2
-    retries = [e for e in events if e.kind == "retry"]
+    retries = [e for e in events if isinstance(e, Retried)]
     assert retries and "Core Identity" in retries[0].message
 
 
@@ -129,7 +130,11 @@ def test_critique_stage_streams_between_the_others_and_reaches_refinement(tmp_pa
     events = []
     result = pipeline.run(request, on_event=events.append)
     assert result.ok, result.error_message
-    assert [e.stage for e in events if e.kind == "stage"] == ["expansion", "critique", "refinement"]
+    assert [e.stage for e in events if isinstance(e, StageStarted)] == [
+        "expansion",
+        "critique",
+        "refinement",
+    ]
     assert result.critique == "KEEP: chalk. DROP: the cat."
     assert list(result.template_versions) == ["expansion", "critique", "refinement"]
     assert (

@@ -2,6 +2,7 @@
 
 import pytest
 
+from persona_studio.core.events import StageStarted, TextWritten
 from persona_studio.engine.factory import build_pipeline
 from persona_studio.engine.headings import DEFAULT_HEADINGS, check_structure, parse_persona
 from persona_studio.engine.names import name_problems
@@ -65,9 +66,11 @@ def test_each_generation_type_produces_a_valid_persona(pipeline, gtype, details)
     tokens = []
     result = pipeline.run(request(gtype, details), on_event=tokens.append)
     assert_valid(result)
-    stages = [e.stage for e in tokens if e.kind == "token"]
+    stages = [e.stage for e in tokens if isinstance(e, TextWritten)]
     assert stages[0] == "expansion" and stages[-1] == "check"
-    streamed = "".join(e.text for e in tokens if e.kind == "token" and e.stage == "refinement")
+    streamed = "".join(
+        e.text for e in tokens if isinstance(e, TextWritten) and e.stage == "refinement"
+    )
     assert "## Core Identity:" in streamed
     text = result.prompt_instructions
     if details.get("name_hint"):
@@ -153,7 +156,7 @@ def test_cancel_stops_within_a_few_tokens(pipeline):
     seen = []
 
     def on_event(event):
-        if event.kind == "token":
+        if isinstance(event, TextWritten):
             seen.append(event)
             if len(seen) == 5:
                 cancel.cancel()
@@ -179,9 +182,9 @@ def test_critique_stage_on_the_real_model(pipeline):
         on_event=events.append,
     )
     assert_valid(result)
-    stages = [e.stage for e in events if e.kind == "stage"]
+    stages = [e.stage for e in events if isinstance(e, StageStarted)]
     # The persona check follows, and a weak persona is refined (and checked) once more.
     assert stages[:4] == ["expansion", "critique", "refinement", "check"]
     assert set(stages[4:]) <= {"refinement", "check"}
-    assert {e.stage for e in events if e.kind == "token"} == set(stages)
+    assert {e.stage for e in events if isinstance(e, TextWritten)} == set(stages)
     assert result.critique and result.stages["critique"].tokens > 0

@@ -6,6 +6,7 @@ and repair path, on the same small model: the persona must come out whole anyway
 
 import pytest
 
+from persona_studio.core.events import TextWritten
 from persona_studio.engine.factory import build_pipeline
 from persona_studio.engine.headings import check_structure
 from persona_studio.engine.pipeline import PipelineConfig
@@ -34,7 +35,11 @@ def test_pipeline_over_http_produces_a_valid_persona(llama_server):
     assert result.model == f"openai:{SERVED_MODEL}@{llama_server}"
     assert result.prompt_instructions.startswith("## Persona Name: Captain Nemo\n")
     assert check_structure(result.prompt_instructions) == []
-    assert {e.stage for e in events if e.kind == "token"} == {"expansion", "refinement", "check"}
+    assert {e.stage for e in events if isinstance(e, TextWritten)} == {
+        "expansion",
+        "refinement",
+        "check",
+    }
     assert result.stages["refinement"].tokens > 0
     # The brief and the check hold over HTTP too: the user's words open the Core Identity,
     # and the server's model answered the probes with the persona as its system prompt.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ import qasync
 from PySide6.QtCore import QSettings
 
 from persona_studio.app import make_application
+from persona_studio.core.events import JobFinished, JobStarted
 from persona_studio.ui.main_window import MainWindow
 from persona_studio.ui.preferences import Preferences
 
@@ -39,6 +40,18 @@ def _data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     share two cores with whatever else runs)."""
     monkeypatch.setenv("PERSONA_STUDIO_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.setenv("PERSONA_STUDIO_THREADS", os.environ.get("PERSONA_STUDIO_THREADS", "1"))
+
+
+def job_started(request_id: int | None = None) -> Callable[[object], bool]:
+    """For ``waitSignal(worker.jobEvent, check_params_cb=...)``: that job's start (any job's
+    without an id)."""
+    return lambda event: isinstance(event, JobStarted) and request_id in (None, event.request_id)
+
+
+def job_finished(request_id: int | None = None) -> Callable[[object], bool]:
+    """For ``waitSignal(worker.jobEvent, check_params_cb=...)``: that job's end (any job's
+    without an id); the JobFinished is the signal's argument."""
+    return lambda event: isinstance(event, JobFinished) and request_id in (None, event.request_id)
 
 
 def queue_form(qtbot, form) -> list[int]:

@@ -7,8 +7,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from persona_studio.core.events import TextWritten
 from persona_studio.ui.queue_model import COL_ERROR, COL_STATUS, STATUS_ROLE
-from tests.ui.conftest import GENERATION_TIMEOUT_MS, queue_form
+from tests.ui.conftest import GENERATION_TIMEOUT_MS, job_finished, queue_form
 
 MISSING_MODEL = "gguf:/nonexistent/x.gguf"
 
@@ -21,16 +22,20 @@ def test_stop_cancels_the_running_job(qtbot, window) -> None:
     form.output.length.setCurrentIndex(form.output.length.findData("detailed"))
     (request_id,) = queue_form(qtbot, form)
     tokens: list[int] = []
-    window.worker.textArrived.connect(
-        lambda rid, _stage, _text, count, _rate: tokens.append(count) if rid == request_id else None
+    window.worker.jobEvent.connect(
+        lambda event: (
+            tokens.append(event.stage_tokens)
+            if isinstance(event, TextWritten) and event.request_id == request_id
+            else None
+        )
     )
     qtbot.waitUntil(lambda: bool(tokens) and tokens[-1] >= 20, timeout=GENERATION_TIMEOUT_MS)
     personas_before = window.store.personas.count()
 
     with qtbot.waitSignal(
-        window.worker.jobFinished,
+        window.worker.jobEvent,
         timeout=30_000,
-        check_params_cb=lambda outcome: outcome.request_id == request_id,
+        check_params_cb=job_finished(request_id),
     ) as finished:
         qtbot.mouseClick(window.stream.stop_button, Qt.MouseButton.LeftButton)
     outcome = finished.args[0]
@@ -82,9 +87,9 @@ def test_missing_model_file_fails_the_job_with_a_message(qtbot, window) -> None:
     qtbot.waitUntil(lambda: bool(queued), timeout=10_000)
     (request_id,) = queued[0]
     with qtbot.waitSignal(
-        window.worker.jobFinished,
+        window.worker.jobEvent,
         timeout=30_000,
-        check_params_cb=lambda outcome: outcome.request_id == request_id,
+        check_params_cb=job_finished(request_id),
     ):
         pass
     model = window.queue.model

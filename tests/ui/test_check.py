@@ -11,12 +11,13 @@ import pytest
 from PySide6.QtCore import Qt
 
 from persona_studio import checks as checks_module
+from persona_studio.core.events import TextWritten
 from persona_studio.engine.persona_check import CheckResult, ProbeAnswer
 from persona_studio.store import NewCheck
 from persona_studio.ui.persona_list import COL_CHECK, COL_NAME
 from persona_studio.ui.stream_view import StreamView
 from tests.store.sqlite_helpers import sql
-from tests.ui.conftest import GENERATION_TIMEOUT_MS, queue_form
+from tests.ui.conftest import GENERATION_TIMEOUT_MS, job_finished, queue_form
 
 QUILL = 2  # FORLLM's hand-written "Archivist Quill"
 HANK = 3  # FORLLM-generated "Homelab Hank"
@@ -180,12 +181,14 @@ def test_a_generated_persona_is_checked_and_the_check_button_runs_on_the_worker(
     form.description.setPlainText("A patient sourdough baker who explains fermentation")
     form.output.length.setCurrentIndex(form.output.length.findData("concise"))
     streamed: list[str] = []
-    window.worker.textArrived.connect(lambda _rid, stage, *_: streamed.append(stage))
+    window.worker.jobEvent.connect(
+        lambda event: streamed.append(event.stage) if isinstance(event, TextWritten) else None
+    )
     (request_id,) = queue_form(qtbot, form)
     with qtbot.waitSignal(
-        window.worker.jobFinished,
+        window.worker.jobEvent,
         timeout=GENERATION_TIMEOUT_MS,
-        check_params_cb=lambda outcome: outcome.request_id == request_id,
+        check_params_cb=job_finished(request_id),
     ) as finished:
         pass
     outcome = finished.args[0]

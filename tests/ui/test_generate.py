@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from persona_studio.core.events import TextWritten
 from persona_studio.ui.main_window import PERSONAS_TAB
 from persona_studio.ui.queue_model import COL_ERROR, COL_STATUS, STATUS_ROLE
-from tests.ui.conftest import GENERATION_TIMEOUT_MS
+from tests.ui.conftest import GENERATION_TIMEOUT_MS, job_finished
 
 pytestmark = pytest.mark.model
 
@@ -50,17 +51,17 @@ def test_generate_streams_and_saves(qtbot, window) -> None:
     assert statuses == ["pending"]
 
     texts: list[tuple[str, int]] = []  # (stage, characters streamed so far in the view)
-    window.worker.textArrived.connect(
-        lambda rid, stage, *_: (
-            texts.append((stage, len(window.stream.text.toPlainText())))
-            if rid == request_id
+    window.worker.jobEvent.connect(
+        lambda event: (
+            texts.append((event.stage, len(window.stream.text.toPlainText())))
+            if isinstance(event, TextWritten) and event.request_id == request_id
             else None
         )
     )
     with qtbot.waitSignal(
-        window.worker.jobFinished,
+        window.worker.jobEvent,
         timeout=GENERATION_TIMEOUT_MS,
-        check_params_cb=lambda outcome: outcome.request_id == request_id,
+        check_params_cb=job_finished(request_id),
     ) as finished:
         qtbot.mouseClick(window.queue.pause_button, Qt.MouseButton.LeftButton)
     outcome = finished.args[0]

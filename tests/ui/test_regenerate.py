@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID
 from persona_studio.ui.regenerate_dialog import RegenerateDialog
-from tests.ui.conftest import GENERATION_TIMEOUT_MS
+from tests.ui.conftest import GENERATION_TIMEOUT_MS, job_finished
 
 pytestmark = pytest.mark.model
 
@@ -38,9 +38,9 @@ def test_regenerate_with_a_new_tone_makes_version_two(qtbot, window) -> None:
     assert params["output_preferences"]["tone_preference"] == "witty"
 
     with qtbot.waitSignal(
-        window.worker.jobFinished,
+        window.worker.jobEvent,
         timeout=GENERATION_TIMEOUT_MS,
-        check_params_cb=lambda outcome: outcome.request_id == request_id,
+        check_params_cb=job_finished(request_id),
     ) as finished:
         pass
     outcome = finished.args[0]

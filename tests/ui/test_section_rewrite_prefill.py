@@ -15,7 +15,7 @@ from persona_studio.engine.headings import parse_persona
 from persona_studio.engine.section_rewrite import Prefill, SectionRewriteRequest
 from persona_studio.llm.base import CancelToken
 from persona_studio.ui.section_rewrite import PREFILL_DELAY_MS
-from tests.ui.conftest import GENERATION_TIMEOUT_MS, queue_form
+from tests.ui.conftest import GENERATION_TIMEOUT_MS, job_finished, job_started, queue_form
 
 QUILL = 2  # FORLLM's "Archivist Quill": one paragraph, no headings
 HANK = 3  # FORLLM-generated "Homelab Hank"
@@ -118,7 +118,9 @@ def test_a_job_queued_during_a_prefill_starts_when_the_prefill_gives_way(qtbot, 
     events: list[object] = []
     worker.prefillStarted.connect(lambda: events.append("prefill"))
     worker.prefillFinished.connect(events.append)
-    worker.jobStarted.connect(lambda rid, _name, _model: events.append(("job", rid)))
+    worker.jobEvent.connect(
+        lambda event: events.append(("job", event.request_id)) if job_started()(event) else None
+    )
     # A longer persona (thirty-odd chunks more to evaluate): the job comes meanwhile.
     text = editor.text.toPlainText()
     traits = parse_persona(text).section(TRAITS).content
@@ -140,5 +142,7 @@ def test_a_job_queued_during_a_prefill_starts_when_the_prefill_gives_way(qtbot, 
     assert isinstance(finished, Prefill), events
     assert finished.stopped and finished.evaluated < finished.tokens
     assert events[2] == ("job", job), events
-    with qtbot.waitSignal(worker.jobFinished, timeout=GENERATION_TIMEOUT_MS):
+    with qtbot.waitSignal(
+        worker.jobEvent, timeout=GENERATION_TIMEOUT_MS, check_params_cb=job_finished()
+    ):
         window.stop_job(job)

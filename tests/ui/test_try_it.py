@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from persona_studio.engine.chat import DOMAIN_FALLBACK, PROBE_FORBIDDEN, PROBE_WHO
-from tests.ui.conftest import GENERATION_TIMEOUT_MS, queue_form
+from tests.ui.conftest import GENERATION_TIMEOUT_MS, job_finished, job_started, queue_form
 
 QUILL = 2  # FORLLM's hand-written "Archivist Quill" (no headings)
 HANK = 3  # FORLLM-generated "Homelab Hank", with a Knowledge Domain section
@@ -134,8 +134,12 @@ def test_a_job_queued_during_a_chat_waits_for_it(qtbot, window) -> None:
     window.worker.chatStarted.connect(lambda _id: order.append("chat started"))
     window.worker.chatFinished.connect(lambda _r: order.append("chat finished"))
     queued: list[int] = []
-    window.worker.jobStarted.connect(
-        lambda rid, *_: order.append("job started") if rid in queued else None
+    window.worker.jobEvent.connect(
+        lambda event: (
+            order.append("job started")
+            if job_started()(event) and event.request_id in queued
+            else None
+        )
     )
 
     def queue_job_once(*_args) -> None:
@@ -147,9 +151,9 @@ def test_a_job_queued_during_a_chat_waits_for_it(qtbot, window) -> None:
         assert panel.ask("Tell me about your home lab.")
     assert queued, "the job was not queued while the reply streamed"
     with qtbot.waitSignal(
-        window.worker.jobStarted,
+        window.worker.jobEvent,
         timeout=REPLY_TIMEOUT_MS,
-        check_params_cb=lambda rid, *_: rid == queued[0],
+        check_params_cb=lambda event: job_started(queued[0])(event),
     ):
         pass
     # The worker thread's signals arrive in the order it sent them, so this is the job
@@ -157,7 +161,9 @@ def test_a_job_queued_during_a_chat_waits_for_it(qtbot, window) -> None:
     # the worker thread, which claims the job as soon as the reply is sent: the suite once
     # saw 'processing' there.)
     assert order == ["chat started", "chat finished", "job started"]
-    with qtbot.waitSignal(window.worker.jobFinished, timeout=GENERATION_TIMEOUT_MS):
+    with qtbot.waitSignal(
+        window.worker.jobEvent, timeout=GENERATION_TIMEOUT_MS, check_params_cb=job_finished()
+    ):
         window.stop_job(queued[0])
 
 
@@ -166,8 +172,16 @@ def test_a_question_asked_during_a_job_waits_its_turn(qtbot, window) -> None:
     panel = _open(qtbot, window, HANK)
     form = window.form
     events: list[str] = []  # every job's (the fixture's FORLLM jobs run too) and the chat's
-    window.worker.jobStarted.connect(lambda rid, *_: events.append(f"job {rid} started"))
-    window.worker.jobFinished.connect(lambda o: events.append(f"job {o.request_id} finished"))
+    window.worker.jobEvent.connect(
+        lambda event: (
+            events.append(f"job {event.request_id} started") if job_started()(event) else None
+        )
+    )
+    window.worker.jobEvent.connect(
+        lambda event: (
+            events.append(f"job {event.request_id} finished") if job_finished()(event) else None
+        )
+    )
     window.worker.chatStarted.connect(lambda _id: events.append("chat started"))
     form.name_hint.setText("Clockmaker")
     form.description.setPlainText("Repairs antique clocks and talks in ticks")

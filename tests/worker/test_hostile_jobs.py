@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from persona_studio.core.events import TextWritten
 from persona_studio.engine.factory import build_pipeline
 from persona_studio.engine.pipeline import PersonaPipeline, PipelineConfig
 from persona_studio.engine.templates import TemplateLibrary
@@ -355,8 +356,8 @@ def test_a_job_stopped_here_is_stored_as_cancelled_before_anyone_writes_the_requ
         rid = store.queue.enqueue(_request(), "scripted")
         started = threading.Event()
 
-        def listen(update) -> None:
-            if update.kind == "event" and update.event.kind == "token":
+        def listen(event) -> None:
+            if isinstance(event, TextWritten):
                 started.set()
 
         worker = Worker(store, _scripted_pipeline(ScriptedBackend(["HANG"])), listener=listen)

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from persona_studio.core.events import JobFinished, WaitingChanged
 from persona_studio.engine.factory import build_pipeline
 from persona_studio.engine.pipeline import PipelineConfig
 from persona_studio.errors import StoreError
@@ -91,11 +92,10 @@ def test_a_forllm_job_for_llama3_without_ollama_waits_and_says_why(
     assert after.attempts == 0  # never claimed
     (waiting,) = worker.waiting
     assert waiting.message == "waiting for llama3: Ollama is not running"
-    assert [u.kind for u in updates] == ["waiting"]
-    assert updates[0].waiting == (waiting,)
+    assert updates == [WaitingChanged((waiting,))]
     # Asked again within the recheck period: nothing new is said, nothing is claimed.
     assert worker.run(once=True) == 0
-    assert [u.kind for u in updates] == ["waiting"]
+    assert updates == [WaitingChanged((waiting,))]
     assert pool.loaded() == []
 
 
@@ -161,8 +161,8 @@ def test_nothing_fails_until_the_server_answers_then_the_job_really_runs(
     assert job.status == JobStatus.ERROR
     assert "this server takes no chats today" in job.error_message
     assert worker.waiting == ()
-    assert updates[-1].kind == "finished"
-    assert [u.waiting for u in updates if u.kind == "waiting"][-1] == ()
+    assert isinstance(updates[-1], JobFinished)
+    assert [u.jobs for u in updates if isinstance(u, WaitingChanged)][-1] == ()
 
 
 def test_a_server_that_does_not_offer_the_model_makes_the_job_wait(store, lazy_pipeline, tmp_path):

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from persona_studio.core.events import JobFinished, JobStarted, TextWritten
 from persona_studio.engine.factory import build_pipeline
 from persona_studio.engine.headings import check_structure
 from persona_studio.engine.pipeline import PipelineConfig
@@ -72,8 +73,8 @@ def test_runs_the_job_forllm_queued_with_only_a_subforum_id(store, shared_pipeli
     assert "Home Lab" in json.dumps(store.personas.generation_info(persona.persona_id), default=str)
     experts = {p.persona_id for p in store.personas.for_subforum(2)}
     assert persona.persona_id in experts
-    kinds = [u.kind for u in updates]
-    assert kinds[0] == "started" and kinds[-1] == "finished" and "event" in kinds
+    assert isinstance(updates[0], JobStarted) and isinstance(updates[-1], JobFinished)
+    assert any(isinstance(u, TextWritten) for u in updates)
     # The queue shows the whole job's figures, every stage counted, not the last beat's.
     stages = updates[-1].result.stages.values()
     assert job.tokens == sum(s.tokens for s in stages) > 0
@@ -126,8 +127,8 @@ def test_cancel_from_another_connection_stops_the_running_job(store, shared_pipe
     other = Store.open(forllm_db)
     started = threading.Event()
 
-    def listener(update):
-        if update.kind == "event" and update.event.kind == "token" and update.event.tokens > 3:
+    def listener(event):
+        if isinstance(event, TextWritten) and event.stage_tokens > 3:
             started.set()
 
     worker = Worker(store, shared_pipeline, lease_seconds=2, listener=listener)

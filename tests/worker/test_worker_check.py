@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from persona_studio.core.events import JobFinished, Retried, StageStarted, TextWritten
 from persona_studio.engine.headings import DEFAULT_HEADINGS
 from persona_studio.engine.pipeline import PersonaPipeline, PipelineConfig
 from persona_studio.engine.templates import TemplateLibrary
@@ -64,7 +65,7 @@ def test_names_differ_and_the_check_is_saved_with_the_persona(store: Store, tmp_
     assert pipeline.avoided == [before, sorted([*before, first_name])]
     assert first_name != second_name and {first_name, second_name}.isdisjoint(before)
 
-    finished = [u for u in updates if u.kind == "finished"]
+    finished = [u for u in updates if isinstance(u, JobFinished)]
     for update, job in zip(finished, (first_job, second_job), strict=True):
         assert update.result.check is not None
         stored = store.personas.latest_check(job.persona_id)
@@ -74,9 +75,17 @@ def test_names_differ_and_the_check_is_saved_with_the_persona(store: Store, tmp_
         listed = [p for p in store.personas.list() if p.persona_id == job.persona_id]
         assert listed[0].check_summary == stored.summary
     # Listeners (the queue's live stage, the stream view) see the check stage and its text.
-    check_events = [u.event for u in updates if u.event is not None and u.event.stage == "check"]
-    assert [e.kind for e in check_events][0] == "stage"
-    assert any("Q: Who are you?\nA: I run the Home Lab subforum." in e.text for e in check_events)
+    check_events = [
+        u
+        for u in updates
+        if isinstance(u, StageStarted | TextWritten | Retried) and u.stage == "check"
+    ]
+    assert isinstance(check_events[0], StageStarted)
+    assert any(
+        "Q: Who are you?\nA: I run the Home Lab subforum." in e.text
+        for e in check_events
+        if isinstance(e, TextWritten)
+    )
     info = store.personas.generation_info(first_job.persona_id)
     assert info is not None and "check" in info["stats"]["stages"]
 
