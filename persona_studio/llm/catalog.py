@@ -16,7 +16,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
@@ -216,11 +218,11 @@ def list_models(
 
 
 @dataclass(frozen=True)
-class EmbeddedSettings:
-    """How GGUF models are loaded; None means 'pick for this machine'."""
+class ModelSettings:
+    """How local (GGUF) models run; None means 'pick for this machine'."""
 
-    n_ctx: int | None = None
-    n_threads: int | None = None
+    threads: int | None = None
+    context_size: int | None = None
 
 
 class BackendPool:
@@ -228,10 +230,24 @@ class BackendPool:
 
     Only one GGUF model is kept loaded at a time: a small machine has room for one.
     Not thread-safe by design: the pool and its backends belong to the worker's thread.
+
+    A GGUF load takes seconds, so the pool says when one starts (``on_loading(model_id)``)
+    and ends (``on_loaded(model_id, seconds)``); ``load_scope`` wraps each load (the window
+    keeps the cycle collector out of it: what a load creates is kept for the pool's life).
     """
 
-    def __init__(self, embedded: EmbeddedSettings | None = None) -> None:
-        self._embedded = embedded or EmbeddedSettings()
+    def __init__(
+        self,
+        settings: ModelSettings | None = None,
+        *,
+        on_loading: Callable[[str], None] | None = None,
+        on_loaded: Callable[[str, float], None] | None = None,
+        load_scope: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> None:
+        self._settings = settings or ModelSettings()
+        self._on_loading = on_loading
+        self._on_loaded = on_loaded
+        self._load_scope = load_scope
         self._backends: dict[str, LLMBackend] = {}
         self._lock = threading.Lock()
 
@@ -242,23 +258,45 @@ class BackendPool:
             backend = self._backends.get(key)
             if backend is not None:
                 return backend
-            if ref.kind == "gguf":
-                from persona_studio.llm.embedded import EmbeddedBackend
-
-                for old_key in [k for k in self._backends if k.startswith("gguf:")]:
-                    self._backends.pop(old_key).close()
-                backend = EmbeddedBackend(
-                    resolve_gguf(ref.model),
-                    model_id=key,
-                    n_ctx=self._embedded.n_ctx,
-                    n_threads=self._embedded.n_threads,
-                )
+            if ref.kind == GGUF:
+                backend = self._load(ref)
             else:
                 from persona_studio.llm.openai_compat import OpenAICompatBackend
 
                 backend = OpenAICompatBackend(ref.base_url, ref.model)
             self._backends[key] = backend
             return backend
+
+    def _load(self, ref: ModelRef) -> LLMBackend:
+        key = ref.model_id
+        if self._on_loading is not None:
+            self._on_loading(key)
+        started = time.perf_counter()
+        with self._load_scope():
+            from persona_studio.llm.embedded import EmbeddedBackend
+
+            for old_key in [k for k in self._backends if k.startswith("gguf:")]:
+                self._backends.pop(old_key).close()
+            backend = EmbeddedBackend(
+                resolve_gguf(ref.model),
+                model_id=key,
+                n_ctx=self._settings.context_size,
+                n_threads=self._settings.threads,
+            )
+        if self._on_loaded is not None:
+            self._on_loaded(key, time.perf_counter() - started)
+        return backend
+
+    def loaded_backend(self, model_id: str) -> LLMBackend | None:
+        """The GGUF model's backend if it is loaded already, else None (never loads)."""
+        try:
+            ref = parse_model_id(model_id)
+        except ModelError:
+            return None
+        if ref.kind != GGUF:
+            return None
+        with self._lock:
+            return self._backends.get(ref.model_id)
 
     def loaded(self) -> list[str]:
         return list(self._backends)
