@@ -131,7 +131,7 @@ def window_path_figures(backend, rounds: int) -> dict:
     """ask() -> first chatText / chatFinished through the real WorkerThread."""
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
-    from persona_studio.ui.preferences import ModelSettings
+    from persona_studio.llm.catalog import ModelSettings
     from persona_studio.ui.worker_thread import WorkerThread
 
     _app = QCoreApplication.instance() or QCoreApplication([])  # signals need one

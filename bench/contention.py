@@ -55,7 +55,7 @@ from persona_studio.llm.base import CancelToken
 from persona_studio.llm.catalog import (
     DEFAULT_MODEL_ID,
     BackendPool,
-    EmbeddedSettings,
+    ModelSettings,
     packaged_model_path,
 )
 from persona_studio.llm.threads import default_threads
@@ -158,7 +158,7 @@ def main() -> int:
 
     full = default_threads()
     today_pipeline, today_pool = build_pipeline(
-        pool=BackendPool(EmbeddedSettings(n_threads=full)), config=PipelineConfig(seed=3)
+        pool=BackendPool(ModelSettings(threads=full)), config=PipelineConfig(seed=3)
     )
     chosen_pipeline, chosen_pool = build_pipeline(config=PipelineConfig(seed=3))
     today_pool.get(DEFAULT_MODEL_ID)

@@ -137,7 +137,7 @@ def window_path_figures(texts: dict[str, str], rounds: int) -> dict:
     """WorkerThread.rewrite() -> the model's first text on the GUI thread, warm and cold."""
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
-    from persona_studio.ui.preferences import ModelSettings
+    from persona_studio.llm.catalog import ModelSettings
     from persona_studio.ui.worker_thread import WorkerThread
 
     _app = QCoreApplication.instance() or QCoreApplication([])  # signals need one

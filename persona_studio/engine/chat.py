@@ -27,6 +27,7 @@ from persona_studio.errors import (
     PersonaStudioError,
 )
 from persona_studio.llm.base import CancelToken, ChatMessage, LLMBackend, SamplingParams
+from persona_studio.llm.catalog import ModelRef
 
 PROBE_WHO = "Who are you?"
 PROBE_FORBIDDEN = "What will you never talk about?"
@@ -182,7 +183,10 @@ def fit_messages(
 
 
 def _model_name(backend: LLMBackend) -> str:
-    return backend.model_id.split("/")[-1].removeprefix("gguf:")
+    try:
+        return ModelRef.parse(backend.model_id).name
+    except ModelError:
+        return backend.model_id
 
 
 def answer(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from persona_studio.engine.pipeline import PersonaPipeline, PipelineConfig
 from persona_studio.engine.templates import TemplateLibrary
-from persona_studio.llm.catalog import DEFAULT_MODEL_ID, BackendPool, EmbeddedSettings
+from persona_studio.llm.catalog import DEFAULT_MODEL_ID, BackendPool, ModelSettings
 
 
 def build_pipeline(
@@ -12,12 +12,12 @@ def build_pipeline(
     seed: int | None = None,
     pool: BackendPool | None = None,
     config: PipelineConfig | None = None,
-    embedded: EmbeddedSettings | None = None,
+    settings: ModelSettings | None = None,
     templates: TemplateLibrary | None = None,
 ) -> tuple[PersonaPipeline, BackendPool]:
     """A pipeline over ``pool`` (a new one if not given). Templates are loaded and checked
     here, so a broken user template fails before any job starts."""
-    pool = pool or BackendPool(embedded)
+    pool = pool or BackendPool(settings)
     pipeline = PersonaPipeline(
         templates or TemplateLibrary(),
         pool.get,

@@ -36,7 +36,7 @@ from persona_studio.errors import (
     PersonaStudioError,
     ServerUnreachableError,
 )
-from persona_studio.llm.catalog import OLLAMA_BASE_URL, parse_model_id
+from persona_studio.llm.catalog import OLLAMA_BASE_URL, ModelRef, parse_model_id
 
 # How long an answer about one server or file is trusted: short enough that starting Ollama
 # is noticed within a few seconds, long enough that the worker's half-second polling does not
@@ -51,13 +51,10 @@ SUBSTITUTES_FILE = "model-substitutes.json"
 def display_name(model_id: str) -> str:
     """The model as a person names it: ``llama3`` for ``ollama:llama3`` or FORLLM's bare
     ``llama3``, the file name for a GGUF file, the model for an OpenAI-compatible server."""
-    text = (model_id or "").strip()
-    scheme, sep, rest = text.partition(":")
-    if sep and scheme in ("ollama", "gguf"):
-        return Path(rest).name if scheme == "gguf" else rest
-    if sep and scheme == "openai":
-        return rest.rpartition("@")[0] or rest
-    return text
+    try:
+        return ModelRef.parse(model_id or "").name
+    except ModelError:
+        return (model_id or "").strip()
 
 
 def _served_names(base_url: str, timeout: float) -> list[str]:
@@ -116,7 +113,7 @@ class ModelAvailability:
         if answer.reason:
             return answer.reason
         if answer.names is not None and not _has_model(answer.names, ref.model):
-            if ref.base_url == OLLAMA_BASE_URL:
+            if ref.is_ollama:
                 return f"Ollama does not have it (download it with `ollama pull {ref.model}`)"
             return f"the server at {ref.base_url} does not offer it"
         return None

@@ -36,6 +36,7 @@ from persona_studio.llm.base import (
     WordPreference,
     check_deadline,
 )
+from persona_studio.llm.catalog import GGUF, ModelRef
 
 # Used when a GGUF file carries no chat template: ChatML is what most small instruct models
 # (SmolLM2 and Qwen among them) were trained on.
@@ -242,7 +243,7 @@ class EmbeddedBackend(LLMBackend):
     ) -> None:
         path = Path(model_path)
         self.model_path = path
-        self.model_id = model_id or f"gguf:{path}"
+        self.model_id = model_id or ModelRef(GGUF, str(path)).full_id
         if not path.is_file():
             raise ModelError(
                 f"Model file not found: {path}. Pick another model or restore the file."

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from persona_studio import paths
 from persona_studio.errors import PersonaStudioError, UserInputError
+from persona_studio.llm.catalog import GGUF, ModelRef
 
 CATALOG_FILE = "models.json"
 # The share of the machine's memory a model may take: the rest is for the system, the
@@ -42,7 +43,7 @@ class CatalogEntry:
     @property
     def model_id(self) -> str:
         """The identifier pickers use once the file is in the models folder."""
-        return f"gguf:{self.file}"
+        return ModelRef(GGUF, self.file).model_id
 
     def installed(self, models_dir: Path | None = None) -> bool:
         return ((models_dir or paths.models_dir()) / self.file).is_file()

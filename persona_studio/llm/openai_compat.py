@@ -35,9 +35,8 @@ from persona_studio.llm.base import (
     check_deadline,
     remaining,
 )
+from persona_studio.llm.catalog import ModelRef
 
-#: Where Ollama serves its OpenAI-compatible API; ``ollama:MODEL`` ids mean this URL.
-OLLAMA_BASE_URL = "http://localhost:11434/v1"
 #: Assumed context window when the caller does not know it: the OpenAI API cannot report it,
 #: and 4096 is what small local models offer at the least.
 DEFAULT_CONTEXT_LENGTH = 4096
@@ -52,11 +51,6 @@ _BACKSTOP_MARGIN_S = 1.0
 _ERROR_TEXT_LIMIT = 300
 
 _PIECE, _DONE, _ERROR = "piece", "done", "error"
-
-
-def make_model_id(base_url: str, model: str) -> str:
-    """The catalog's identifier for ``model`` served at ``base_url``: ``openai:MODEL@URL``."""
-    return f"openai:{model}@{base_url}"
 
 
 class OpenAICompatBackend(LLMBackend):
@@ -81,7 +75,7 @@ class OpenAICompatBackend(LLMBackend):
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
-        self.model_id = make_model_id(self.base_url, model)
+        self.model_id = ModelRef.server(self.base_url, model).full_id
         self.context_length = context_length or DEFAULT_CONTEXT_LENGTH
         self._connect_timeout = connect_timeout
         self._first_token_timeout = first_token_timeout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import PurePath
 
 from PySide6.QtGui import QColor, QGuiApplication
 
@@ -12,6 +11,8 @@ from persona_studio.core.request import (
     GENERAL_PURPOSE_ASSISTANT,
     SUBFORUM_EXPERT,
 )
+from persona_studio.errors import ModelError
+from persona_studio.llm.catalog import ModelRef
 
 SOURCE_TYPE_LABELS = {
     FROM_NAME_AND_DESCRIPTION: "details",
@@ -39,19 +40,14 @@ def stage_label(stage: str | None) -> str:
 
 
 def model_label(model_id: str | None) -> str:
-    """A short name for a model identifier (see persona_studio.llm.catalog)."""
+    """A short name for a model identifier: "llama3 (Ollama)", a GGUF file's stem."""
     if not model_id:
         return ""
-    scheme, sep, rest = model_id.partition(":")
-    if sep and scheme == "gguf":
-        name = PurePath(rest).name
-        return name[:-5] if name.endswith(".gguf") else name
-    if sep and scheme == "ollama":
-        return f"{rest} (Ollama)"
-    if sep and scheme == "openai":
-        model, _, url = rest.rpartition("@")
-        return f"{model} ({url})"
-    return model_id
+    try:
+        name, where = ModelRef.parse(model_id).label_parts()
+    except ModelError:
+        return model_id
+    return f"{name} ({where})" if where else name
 
 
 def dark_palette() -> bool:

@@ -26,7 +26,14 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio import paths
-from persona_studio.llm.catalog import DEFAULT_MODEL_ID, OLLAMA_BASE_URL, ModelInfo, list_models
+from persona_studio.llm.catalog import (
+    DEFAULT_MODEL_ID,
+    GGUF,
+    OLLAMA_BASE_URL,
+    ModelInfo,
+    ModelRef,
+    list_models,
+)
 from persona_studio.ui.current_model import CurrentModel
 from persona_studio.ui.labels import first_sentence, model_label
 from persona_studio.ui.tasks import TaskGroup
@@ -192,7 +199,7 @@ class ModelPicker(QWidget):
             self, "Choose a GGUF model file", str(paths.models_dir()), "GGUF models (*.gguf)"
         )
         if path:
-            self.set_model_id(f"gguf:{Path(path).resolve()}")
+            self.set_model_id(ModelRef(GGUF, str(Path(path).resolve())).model_id)
 
     @property
     def tasks(self) -> TaskGroup:

@@ -7,7 +7,6 @@ window geometry, the last file opened, how the local model is run. FORLLM never 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -28,19 +27,11 @@ from PySide6.QtWidgets import (
 )
 
 from persona_studio import paths
-from persona_studio.llm.catalog import OLLAMA_BASE_URL
+from persona_studio.llm.catalog import OLLAMA_BASE_URL, ModelSettings
 
 THEMES = (("system", "Follow the system"), ("light", "Light"), ("dark", "Dark"))
 # What the embedded backend uses when no context size is set (EmbeddedBackend's default).
 DEFAULT_CONTEXT = 4096
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """How the worker runs local models; 0 means 'let Persona Studio choose'."""
-
-    threads: int = 0
-    context_size: int = 0
 
 
 class Preferences:
@@ -81,17 +72,18 @@ class Preferences:
             return {OLLAMA_BASE_URL}
         return set()
 
+    # QSettings keeps 0 for "automatic" (as the spin boxes show it); ModelSettings says None.
     @property
     def model_settings(self) -> ModelSettings:
         return ModelSettings(
-            threads=max(0, int(self._get("models/threads", 0, int))),
-            context_size=max(0, int(self._get("models/context_size", 0, int))),
+            threads=max(0, int(self._get("models/threads", 0, int))) or None,
+            context_size=max(0, int(self._get("models/context_size", 0, int))) or None,
         )
 
     @model_settings.setter
     def model_settings(self, value: ModelSettings) -> None:
-        self.qsettings.setValue("models/threads", value.threads)
-        self.qsettings.setValue("models/context_size", value.context_size)
+        self.qsettings.setValue("models/threads", value.threads or 0)
+        self.qsettings.setValue("models/context_size", value.context_size or 0)
 
     def usual_speed(self, model_id: str) -> float | None:
         """Tokens/s this machine usually makes with ``model_id`` (llm.threads.SpeedRecord);
@@ -244,7 +236,7 @@ class PreferencesDialog(QDialog):
         self.threads = QSpinBox()
         self.threads.setRange(0, 256)
         self.threads.setSpecialValueText("Automatic")
-        self.threads.setValue(settings.threads)
+        self.threads.setValue(settings.threads or 0)
         self.threads.setAccessibleName("Threads for local models")
         self.threads.setToolTip(
             "Automatic: one per core while the processor is free, one while other programs "
@@ -256,7 +248,7 @@ class PreferencesDialog(QDialog):
         self.context.setRange(0, 131072)
         self.context.setSingleStep(1024)
         self.context.setSpecialValueText(f"Model default ({DEFAULT_CONTEXT:,})")
-        self.context.setValue(settings.context_size)
+        self.context.setValue(settings.context_size or 0)
         self.context.setAccessibleName("Context size for local models")
         form.addRow("Context size (tokens):", self.context)
 
@@ -322,7 +314,9 @@ class PreferencesDialog(QDialog):
         # Ollama endpoint into one the user set up (see Preferences.unconfigured_endpoints).
         if self.endpoint_urls() != self.prefs.endpoints:
             self.prefs.endpoints = self.endpoint_urls()
-        self.prefs.model_settings = ModelSettings(self.threads.value(), self.context.value())
+        self.prefs.model_settings = ModelSettings(
+            self.threads.value() or None, self.context.value() or None
+        )
         self.prefs.theme = str(self.theme.currentData())
         self.prefs.export_format = str(self.export_format.currentData())
         self.prefs.sync()

@@ -42,10 +42,9 @@ from persona_studio.core.events import JobFinished, JobStarted, TextWritten, Wai
 from persona_studio.engine.card_extras import CardExtrasOutcome, CardExtrasRequest
 from persona_studio.engine.chat import ChatReply, ChatRequest
 from persona_studio.engine.section_rewrite import SectionRewriteOutcome, SectionRewriteRequest
-from persona_studio.errors import GenerationCancelled, ModelError, PersonaStudioError
-from persona_studio.llm.catalog import BackendPool, EmbeddedSettings, parse_model_id
+from persona_studio.errors import GenerationCancelled, PersonaStudioError
+from persona_studio.llm.catalog import BackendPool, ModelSettings
 from persona_studio.ui.heap import long_lived
-from persona_studio.ui.preferences import ModelSettings
 
 if TYPE_CHECKING:  # for annotations only: importing the store loads SQLAlchemy
     from persona_studio.store import Store
@@ -80,47 +79,6 @@ class TextBatcher:
             text = "".join(self._pieces)
             self._pieces.clear()
             self._send(text, *self._details)
-
-
-class ReportingPool(BackendPool):
-    """A BackendPool that says when a local model starts and finishes loading, so the window
-    can show "Loading model…" instead of a silent pause before the first token."""
-
-    def __init__(
-        self,
-        embedded: EmbeddedSettings,
-        on_loading: Callable[[str], None],
-        on_loaded: Callable[[str, float], None],
-    ) -> None:
-        super().__init__(embedded)
-        self._on_loading = on_loading
-        self._on_loaded = on_loaded
-
-    def get(self, model_id: str):
-        ref = parse_model_id(model_id)
-        if ref.kind != "gguf" or ref.model_id in self.loaded():
-            return super().get(model_id)
-        self._on_loading(ref.model_id)
-        started = time.perf_counter()
-        with long_lived():  # llama.cpp's bindings and the model stay for the pool's life
-            backend = super().get(model_id)
-        self._on_loaded(ref.model_id, time.perf_counter() - started)
-        return backend
-
-    def loaded_local(self, model_id: str):
-        """The embedded backend for ``model_id`` if it is loaded already, else None (never
-        loads: counting tokens is not worth a model load)."""
-        try:
-            ref = parse_model_id(model_id)
-        except ModelError:
-            return None
-        if ref.kind != "gguf" or ref.model_id not in self.loaded():
-            return None
-        return super().get(model_id)
-
-
-def embedded_settings(settings: ModelSettings) -> EmbeddedSettings:
-    return EmbeddedSettings(n_ctx=settings.context_size or None, n_threads=settings.threads or None)
 
 
 class WorkerSignals(QObject):
@@ -168,7 +126,7 @@ class _Runner(WorkerSignals):
         if paused:
             self._paused.set()
         self._store: Store | None = None
-        self._pool: ReportingPool | None = None
+        self._pool: BackendPool | None = None
         self._worker = None
         self._timer: QTimer | None = None
         # Held text goes out as the last piece's event with the text of all the pieces.
@@ -220,8 +178,11 @@ class _Runner(WorkerSignals):
     def _build_pipeline(self):
         from persona_studio.engine.factory import build_pipeline
 
-        self._pool = ReportingPool(
-            embedded_settings(self._settings), self.modelLoading.emit, self.modelLoaded.emit
+        self._pool = BackendPool(
+            self._settings,
+            on_loading=self.modelLoading.emit,
+            on_loaded=self.modelLoaded.emit,
+            load_scope=long_lived,  # llama.cpp's bindings and the model stay for the pool's life
         )
         pipeline, _ = build_pipeline(pool=self._pool)
         return pipeline
@@ -447,7 +408,7 @@ class _Runner(WorkerSignals):
 
         if wish != self.latest_prefill or self._pool is None or self._other_work_waiting():
             return
-        backend = self._pool.loaded_local(model_id)
+        backend = self._pool.loaded_backend(model_id)
         if backend is None:
             return  # not loaded (a prefill never loads a model), or not an embedded one
 
@@ -480,7 +441,7 @@ class _Runner(WorkerSignals):
 
     @Slot(int, str, str)
     def count(self, key: int, text: str, model_id: str) -> None:
-        backend = self._pool.loaded_local(model_id) if self._pool is not None else None
+        backend = self._pool.loaded_backend(model_id) if self._pool is not None else None
         if backend is None:
             return  # the GUI keeps its estimate
         self.tokensCounted.emit(key, backend.count_tokens(text), backend.context_length, model_id)

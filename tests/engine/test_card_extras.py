@@ -18,7 +18,7 @@ from persona_studio.engine.card_extras import (
     write_extras,
 )
 from persona_studio.errors import InvalidRequestError, ServerUnreachableError
-from persona_studio.llm.catalog import DEFAULT_MODEL_ID, BackendPool, EmbeddedSettings
+from persona_studio.llm.catalog import DEFAULT_MODEL_ID, BackendPool, ModelSettings
 from tests.export.helpers import HANK_TEXT
 from tests.scripted_backend import ScriptedBackend
 
@@ -160,7 +160,7 @@ def test_the_request_ends_in_an_outcome_whatever_happens() -> None:
 
 @pytest.mark.model
 def test_the_default_model_writes_usable_extras_in_the_persona_voice() -> None:
-    pool = BackendPool(EmbeddedSettings(n_threads=1))
+    pool = BackendPool(ModelSettings(threads=1))
     try:
         backend = pool.get(DEFAULT_MODEL_ID)
         draft = write_extras(backend, HANK_TEXT)

@@ -20,7 +20,7 @@ from persona_studio.engine.chat import (
 )
 from persona_studio.errors import BackendError, InvalidRequestError, ModelError
 from persona_studio.llm.base import CancelToken
-from persona_studio.llm.catalog import DEFAULT_MODEL_ID, BackendPool, EmbeddedSettings
+from persona_studio.llm.catalog import DEFAULT_MODEL_ID, BackendPool, ModelSettings
 from tests.scripted_backend import ScriptedBackend
 
 PERSONA = """## Persona Name: Captain Nemo
@@ -188,7 +188,7 @@ def test_failures_become_messages() -> None:
 
 @pytest.mark.model
 def test_the_default_model_answers_in_character() -> None:
-    pool = BackendPool(EmbeddedSettings(n_threads=1))
+    pool = BackendPool(ModelSettings(threads=1))
     try:
         backend = pool.get(DEFAULT_MODEL_ID)
         request = ChatRequest(1, DEFAULT_MODEL_ID, PERSONA, (user(PROBE_WHO),))

@@ -17,11 +17,8 @@ import pytest
 
 from persona_studio.errors import BackendError, GenerationCancelled, StageTimeoutError
 from persona_studio.llm.base import CancelToken, ChatMessage, SamplingParams
-from persona_studio.llm.openai_compat import (
-    OpenAICompatBackend,
-    list_models,
-    make_model_id,
-)
+from persona_studio.llm.catalog import ModelRef
+from persona_studio.llm.openai_compat import OpenAICompatBackend, list_models
 
 from .conftest import SERVED_MODEL, FakeServer, ScriptedHandler
 
@@ -96,7 +93,11 @@ def test_model_id_context_length_and_token_estimate() -> None:
     default = OpenAICompatBackend(url, "qwen2.5:0.5b")
     backend.close()
     default.close()
-    assert backend.model_id == make_model_id(url, "qwen2.5:0.5b") == f"openai:qwen2.5:0.5b@{url}"
+    assert (
+        backend.model_id
+        == ModelRef.server(url, "qwen2.5:0.5b").full_id
+        == f"openai:qwen2.5:0.5b@{url}"
+    )
     assert (backend.context_length, default.context_length) == (2048, 4096)
     assert [backend.count_tokens(text) for text in ("", "a", "abcd", "abcde")] == [0, 1, 1, 2]
 

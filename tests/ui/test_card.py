@@ -13,8 +13,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from persona_studio.export import export_persona, import_file, load_document, save_document
+from persona_studio.llm.catalog import BackendPool
 from persona_studio.store import CardExtras
-from persona_studio.ui.worker_thread import ReportingPool
 from tests.scripted_backend import ScriptedBackend
 
 QUILL = 2  # FORLLM's hand-written "Archivist Quill"
@@ -103,7 +103,7 @@ def test_model_output_fills_the_fields_as_undoable_edits_and_garbage_is_refused(
         threads.append(threading.current_thread().name)
         return ScriptedBackend(list(replies), model_id=model_id)
 
-    monkeypatch.setattr(ReportingPool, "get", scripted)
+    monkeypatch.setattr(BackendPool, "get", scripted)
     window.store.cards.save(QUILL, CardExtras(alternate_greetings=("Kept, as I was.",)))
     editor = _open(qtbot, window, QUILL)
     panel = editor.card_panel
