@@ -161,3 +161,50 @@ def test_an_edited_template_is_used_by_the_next_job_and_recorded(tmp_path):
     assert second.template_versions["expansion"] != first.template_versions["expansion"]
     assert second.templates["expansion"].source == "user"
     assert second.template_versions["refinement"] == first.template_versions["refinement"]
+
+
+SMILE_PERSONA = "\n".join(
+    [
+        "## Persona Name: Ada",
+        "## Core Identity:\nYou are Ada, a patient mathematician who explains proofs.",
+        "## Key Personality Traits:\n- You are patient.\n- You are precise.",
+        "## Knowledge Domain & Expertise:\nYou know a great deal about proofs and puzzles.",
+        "## Speaking Style & Tone:\nSpeak in a calm tone.",
+        "## Interaction Guidelines & Behaviors:\n- Explain each step.\n"
+        "- When asked how your life is, respond with a warm smile.",
+        "## Forbidden Actions & Topics:\n- Never skip a step of a proof.",
+        '## Example Phrases:\n- "Let us prove it together."',
+    ]
+)
+WEAK_ANSWERS = ["I'm a person with a warm smile.", "I'm Ada.", "I'm a mathematician.", "Yes."]
+
+
+def run_with_check(tmp_path, answers_after_strike):
+    events = []
+    pipeline, backend, request = make(
+        [BRAINSTORM, SMILE_PERSONA, *WEAK_ANSWERS, *answers_after_strike],
+        tmp_path,
+        check=True,
+        check_attempts=1,
+        strike_attempts=1,
+    )
+    result = pipeline.run(request, on_event=events.append)
+    assert result.ok, result.error_message
+    assert not backend.replies  # the strike asked the four questions again, nothing more
+    return result, [e.message for e in events if isinstance(e, Retried)]
+
+
+def test_the_line_a_wrong_answer_copied_is_struck_when_that_scores_better(tmp_path):
+    better = ["I'm Ada, a mathematician.", "I'm Ada.", "I'm a mathematician.", "Yes."]
+    result, retries = run_with_check(tmp_path, better)
+    assert "smile" not in result.prompt_instructions
+    assert "Explain each step." in result.prompt_instructions
+    assert result.check is not None and result.check.passed
+    assert any("Who are you?" in m and "respond with a warm smile" in m for m in retries)
+
+
+def test_a_strike_that_scores_no_better_is_not_kept(tmp_path):
+    result, retries = run_with_check(tmp_path, WEAK_ANSWERS)
+    assert "respond with a warm smile" in result.prompt_instructions
+    assert result.check is not None and result.check.name_hold == 0.5
+    assert retries  # the strike was tried, and said so
