@@ -61,8 +61,8 @@ def _units(content: str) -> tuple[list[tuple[int, str]], bool]:
     ], False
 
 
-def _joined(units: Sequence[tuple[int, str]], is_list: bool) -> str:
-    if is_list:
+def _joined(units: Sequence[tuple[int, str]], listed: bool) -> str:
+    if listed:
         return "\n".join(unit for _, unit in units)
     paragraphs: dict[int, list[str]] = {}
     for p_index, unit in units:
@@ -86,12 +86,12 @@ def strike_source(
     best: tuple[int, int, int] | None = None  # (shared words, section index, unit index)
     parsed: list[tuple[list[tuple[int, str]], bool]] = []
     for s_index, (heading, content) in enumerate(sections):
-        units, is_list = _units(content)
-        parsed.append((units, is_list))
+        units, listed = _units(content)
+        parsed.append((units, listed))
         if heading_key(heading) == heading_key(PERSONA_NAME) or len(units) < 2:
             continue
         for u_index, (_, unit) in enumerate(units):
-            if u_index == 0 and not is_list:
+            if u_index == 0 and not listed:
                 continue
             words = _words(unit)
             if (name_l and name_l in unit.casefold()) or words & name_words:
@@ -104,9 +104,9 @@ def strike_source(
     if best is None:
         return None
     _, s_index, u_index = best
-    units, is_list = parsed[s_index]
+    units, listed = parsed[s_index]
     heading = sections[s_index][0]
     kept = [u for i, u in enumerate(units) if i != u_index]
     out = list(sections)
-    out[s_index] = (heading, _joined(kept, is_list))
+    out[s_index] = (heading, _joined(kept, listed))
     return out, Struck(heading, units[u_index][1])
