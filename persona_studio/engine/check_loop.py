@@ -115,6 +115,9 @@ def strike_distractors(
                     break
         if wrong is None or struck is None:
             break
+        text = render_persona(ctx.brief.name, struck[0])
+        if check_structure(text, ctx.headings):  # never trade the structure for a score
+            break
         sections, line = struck
         run = ctx.start(CHECK)
         run.retry(
@@ -122,7 +125,7 @@ def strike_distractors(
             f"checking again without it: {line.line}"
         )
         run.finish()
-        check = check_persona(ctx, render_persona(ctx.brief.name, sections))
+        check = check_persona(ctx, text)
         if check is not None and check.score > best[0]:
             best = (check.score, sections, check)
     return best
