@@ -119,24 +119,26 @@ def strike_distractors(
         if check_structure(text, ctx.headings):  # never trade the structure for a score
             break
         sections, line = struck
-        run = ctx.start(CHECK)
-        run.retry(
-            f'The answer to "{wrong.question}" followed a line of {line.heading}; '
-            f"checking again without it: {line.line}"
+        check = check_persona(
+            ctx,
+            text,
+            why=f'The answer to "{wrong.question}" followed a line of {line.heading}; '
+            f"checking again without it: {line.line}",
         )
-        run.finish()
-        check = check_persona(ctx, text)
         if check is not None and check.score > best[0]:
             best = (check.score, sections, check)
     return best
 
 
-def check_persona(ctx: StageContext, text: str) -> CheckResult | None:
-    """The persona check of ``text``, its answers shown as they come; None when off."""
+def check_persona(ctx: StageContext, text: str, why: str = "") -> CheckResult | None:
+    """The persona check of ``text``, its answers shown as they come; None when off.
+    ``why``: what makes this a check again, said as the run's retry (one stage, one header)."""
     if not ctx.config.check:
         return None
     run = ctx.start(CHECK)
     run.stats.attempts += 1
+    if why:
+        run.retry(why)
 
     def shown(answer: ProbeAnswer) -> None:
         run.own_text(f"Q: {answer.question}\nA: {answer.answer}\n\n")

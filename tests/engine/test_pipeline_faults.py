@@ -191,6 +191,9 @@ def run_with_check(tmp_path, answers_after_strike):
     result = pipeline.run(request, on_event=events.append)
     assert result.ok, result.error_message
     assert not backend.replies  # the strike asked the four questions again, nothing more
+    # One stage per check: the strike's reason is said in the second check, not a stage of
+    # its own (which the stream view would show as an empty header).
+    assert [e.stage for e in events if isinstance(e, StageStarted)].count("check") == 2
     return result, [e.message for e in events if isinstance(e, Retried)]
 
 
