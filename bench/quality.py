@@ -403,7 +403,7 @@ def main() -> int:
     }
     for index, request in enumerate(requests):
         words = hint_words(request)
-        given = request.target_persona_name_override or request.detail("name_hint")
+        given = request.given_name
         subforum = request.detail("subforum_name")
         may_be_ai = kind_of(request) == ASSISTANT or any(
             mentions_ai(t) for t in hint_texts(request)

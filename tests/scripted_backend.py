@@ -23,8 +23,9 @@ from persona_studio.llm.base import (
 class ScriptedBackend(LLMBackend):
     """Each call to stream_chat takes the next reply from ``replies``.
 
-    A reply is a string (streamed word by word), a BackendError instance (raised), or the
-    string "HANG" (sends one word, then nothing until the deadline passes).
+    A reply is a string (streamed word by word), a BackendError instance (raised), the
+    string "HANG" (sends one word, then nothing until the deadline passes), or a callable
+    given the messages that returns the string (a reply that depends on the prompt).
     """
 
     def __init__(self, replies: Sequence[object], *, model_id: str = "scripted:test") -> None:
@@ -44,6 +45,8 @@ class ScriptedBackend(LLMBackend):
         if not self.replies:
             raise AssertionError("the script ran out of replies")
         reply = self.replies.pop(0)
+        if callable(reply):
+            reply = reply(list(messages))
         if isinstance(reply, BackendError):
             raise reply
         if reply == "HANG":

@@ -16,11 +16,13 @@ The structure strategy is chosen here, per attempt: by sections
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from persona_studio.engine.brief import Brief
 from persona_studio.engine.context import RefineContext, StageContext
 from persona_studio.engine.distractors import strike_source
 from persona_studio.engine.headings import check_structure, heading_key, render_persona
+from persona_studio.engine.names import choose_name, rename_in
 from persona_studio.engine.persona_check import CheckResult, ProbeAnswer, run_check
 from persona_studio.engine.refine_sections import Sections, SectionWriter
 from persona_studio.engine.refine_validated import refine_validated
@@ -87,9 +89,71 @@ def refine_and_check(
             + " again."
         )
     assert best is not None
+    ctx, best = try_other_names(ctx, best)
     best = strike_distractors(ctx, best)
-    result.prompt_instructions = render_persona(brief.name, best[1])
+    if ctx.brief.name != brief.name:
+        # The brainstorm and critique are kept with the persona: they name it as it is now.
+        result.persona_name = ctx.brief.name
+        result.brainstorm = rename_in(
+            result.brainstorm, brief.name, ctx.brief.name, keep=brief.hint_words
+        )
+        result.critique = rename_in(
+            result.critique, brief.name, ctx.brief.name, keep=brief.hint_words
+        )
+    result.prompt_instructions = render_persona(ctx.brief.name, best[1])
     result.check = best[2]
+
+
+def try_other_names(
+    ctx: StageContext, best: tuple[float, Sections, CheckResult | None]
+) -> tuple[StageContext, tuple[float, Sections, CheckResult | None]]:
+    """When the model does not say a name the pipeline chose, check the persona under other
+    fitting names (within ``rename_attempts``); the best-scoring one wins, the first on a tie.
+    Returns the context under the name kept. A name the user gave is never changed.
+
+    Whether a small model says a name is partly the name itself: on the same persona it
+    answered "I'm a professional woodworker" as Jeremy Smith and "I'm Ryan Powell" as Ryan
+    Powell. Any name that fits the hints is as good to the writer, and one check costs far
+    less than writing a section again."""
+    _, sections, check = best
+    if ctx.request.given_name or check is None or check.name_hold is None or check.name_hold >= 1:
+        return ctx, best
+    old = ctx.brief
+    named = [a.holds_name for a in check.answers if a.holds_name is not None]
+    said = f"{sum(named)} of {len(named)} answers" if named else "no answer"
+    rng = ctx.config.name_rng(ctx.request, "other names")
+    tried = [old.name]
+    chosen = ctx
+    for _ in range(ctx.config.rename_attempts):
+        new = choose_name(
+            " ".join(old.hint_texts), old.kind, taken=[*ctx.avoid_names, *tried], rng=rng
+        )
+        tried.append(new)
+        renamed = [(h, rename_in(c, old.name, new, keep=old.hint_words)) for h, c in sections]
+        text = render_persona(new, renamed)
+        if check_structure(text, ctx.headings):  # never trade the structure for a score
+            continue
+        candidate = replace(
+            ctx,
+            brief=replace(
+                old,
+                name=new,
+                identity=tuple(
+                    rename_in(s, old.name, new, keep=old.hint_words) for s in old.identity
+                ),
+            ),
+        )
+        found = check_persona(
+            candidate,
+            text,
+            why=f"The model gave the name {old.name} in {said}; "
+            f"checking the persona under another fitting name: {new}",
+        )
+        if found is not None and found.score > best[0]:
+            best, chosen = (found.score, renamed, found), candidate
+            if found.passed:
+                break
+    return chosen, best
 
 
 def strike_distractors(

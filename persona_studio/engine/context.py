@@ -37,6 +37,8 @@ class StageContext:
     on_event: EventCallback | None = None
     # The result's per-stage figures (``GenerationResult.stages``), filled as stages run.
     stats: dict[str, StageStats] = field(default_factory=dict)
+    # Names already taken (the file's personas): a name chosen later must differ from them.
+    avoid_names: tuple[str, ...] = ()
 
     @property
     def headings(self) -> tuple[str, ...]:

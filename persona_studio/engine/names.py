@@ -212,6 +212,28 @@ def choose_name(
     return f"{base} {number}"
 
 
+def rename_in(text: str, old: str, new: str, *, keep: Collection[str] = ()) -> str:
+    """``text`` with the chosen name ``old`` made ``new``: the whole name, and its first
+    name where it stands alone ("I'm Jeremy"), as whole words only ("Jeremy's" becomes
+    "Ryan's", "Jeremyah" stays). A first name that is also a word of the user's hints
+    (``keep``, casefolded), as Fern in a persona about ferns, is left where it stands
+    alone: there it may be the word, not the name."""
+    old, new = old.strip(), new.strip()
+    if not old or old == new:
+        return text
+    old_first, new_first = old.split(" ")[0], new.split(" ")[0]
+    keep_first = (
+        old_first == old
+        or len(old_first) < 2
+        or old_first.casefold() in {k.casefold() for k in keep}
+    )
+    alternatives = [re.escape(old)] + ([] if keep_first else [re.escape(old_first)])
+    # The whole name is tried first at each place, so "Jeremy Smith" is never read as
+    # "Jeremy" followed by a stray "Smith".
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
+    return pattern.sub(lambda m: new if m.group(0) == old else new_first, text)
+
+
 # -- judging names ----------------------------------------------------------------------------
 
 # Role words: a persona called "Rust Programming Expert" or "AI-Bella Assistant" has a

@@ -27,7 +27,6 @@ persona_studio/engine/stage_prompts.py.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Collection
 
 from persona_studio.engine.brief import Brief, build_brief, hint_texts, kind_of
@@ -72,13 +71,6 @@ __all__ = [
 ]
 
 
-def _name_rng(config: PipelineConfig, request: PersonaGenerationRequest) -> random.Random:
-    """Seeded runs choose the same name for the same request; others a fresh one."""
-    if config.seed is None:
-        return random.Random()
-    return random.Random(f"{config.seed}:{request.to_json()}")
-
-
 class PersonaPipeline:
     def __init__(
         self,
@@ -119,14 +111,13 @@ class PersonaPipeline:
         self, request: PersonaGenerationRequest, avoid_names: Collection[str] = ()
     ) -> str:
         """The override, else the name hint, exactly as typed; else a fitting fresh name."""
-        given = request.target_persona_name_override or request.detail("name_hint")
-        if given:
-            return given
+        if request.given_name:
+            return request.given_name
         return choose_name(
             " ".join(hint_texts(request)),
             kind_of(request),
             taken=avoid_names,
-            rng=_name_rng(self.config, request),
+            rng=self.config.name_rng(request),
         )
 
     def refinement_messages(
@@ -178,7 +169,15 @@ class PersonaPipeline:
         brief = build_brief(request, self.choose_name(request, avoid_names))
         result.persona_name = brief.name
         ctx = StageContext(
-            request, brief, profile, backend, self.config, cancel, on_event, result.stages
+            request,
+            brief,
+            profile,
+            backend,
+            self.config,
+            cancel,
+            on_event,
+            result.stages,
+            tuple(avoid_names),
         )
         values = input_values(request, profile, brief)
 

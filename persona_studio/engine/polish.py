@@ -67,6 +67,13 @@ _PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
 _ABOUT_NAME = re.compile(
     r"\b(?:your|their|his|her|my) (?:own )?name\b|\bwho (?:you|they) are\b", re.I
 )
+# How a rule about the persona's name tells it to answer otherwise, without quoting an
+# answer: "respond with a smile", "simply shrug", "change the subject".
+_EVADES = re.compile(
+    r"\b(?:respond|answer|reply|react)(?:s|ed|ing)?\s+(?:only\s+|simply\s+|just\s+)?(?:with|by)\b"
+    r"|\b(?:smile|shrug|nod|laugh|wink|ignore|deflect|dodge)s?\b|\bchange the subject\b",
+    re.I,
+)
 # A question in a section written to "you" ("How has your day been?") is the model chatting.
 _QUESTION = re.compile(r"\?\s*$")
 # The model repeating what it was asked to write: "describe your speaking style".
@@ -299,11 +306,20 @@ class Polisher:
         return ""
 
     def _answers_name_otherwise(self, body: str) -> bool:
+        """A rule for "who are you" / "what is your name" whose answer is not the name: a
+        quoted answer without it, or an unquoted one that evades ("respond with a smile")."""
         if not _ABOUT_NAME.search(body):
             return False
         quotes = _QUOTED.findall(body)
         first = self.name.split(" ")[0].casefold()
-        return bool(quotes) and not any(first in q.casefold() for q in quotes)
+        if quotes:
+            return not any(first in q.casefold() for q in quotes)
+        if first in body.casefold():
+            return False
+        # "answer with your name and your trade", "tell them your name with a smile": the
+        # rule done right names the name as the answer, besides the question.
+        answer = _ABOUT_NAME.sub("", body, count=1)
+        return bool(_EVADES.search(body)) and not re.search(r"\bname\b", answer, re.I)
 
     def _rename(self, unit: str) -> str:
         first = self.name.split(" ")[0].casefold()

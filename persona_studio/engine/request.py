@@ -427,6 +427,12 @@ class PersonaGenerationRequest:
         return value if isinstance(value, str) else ""
 
     @property
+    def given_name(self) -> str:
+        """The name the user gave (the exact override, else the name hint), used as typed;
+        empty when the pipeline chooses one."""
+        return self.target_persona_name_override or self.detail("name_hint")
+
+    @property
     def display_name(self) -> str:
         """The job's label before a persona exists, the same as the queue shows."""
         return StoredRequest.from_params(self.to_params()).label()

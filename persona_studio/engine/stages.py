@@ -8,13 +8,17 @@ Kept apart from the stages themselves so that the refinement strategies
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from persona_studio.core.events import PipelineEvent, Retried, StageStarted, TextWritten
 from persona_studio.llm.base import SamplingParams
+
+if TYPE_CHECKING:
+    from persona_studio.engine.request import PersonaGenerationRequest
 
 CHECK = "check"  # the persona check's stage (no template: fixed probe questions)
 
@@ -67,6 +71,18 @@ class PipelineConfig:
     strike_attempts: int = 3
     # Candidates for a section that must name the user's topic and did not.
     grounding_attempts: int = 3
+    # Other fitting names tried, one check each, when the model does not say a name the
+    # pipeline chose (a name the user gave is never changed); kept only if it scores better.
+    rename_attempts: int = 3
+
+    def name_rng(self, request: PersonaGenerationRequest, purpose: str = "") -> random.Random:
+        """Where chosen names come from: seeded runs choose the same names for the same
+        request (and ``purpose``), others fresh ones."""
+        if self.seed is None:
+            return random.Random()
+        return random.Random(
+            f"{self.seed}:{request.to_json()}" + (f":{purpose}" if purpose else "")
+        )
 
     def sampling(
         self,

@@ -12,6 +12,7 @@ from persona_studio.engine.names import (
     guess_gender,
     name_problems,
     pick_source,
+    rename_in,
 )
 
 # Names a run of the old pipeline gave (issue 11) and names a writer would keep.
@@ -86,3 +87,26 @@ def test_a_full_file_still_gets_a_distinct_name():
     taken = [choose_name("", ASSISTANT, rng=rng) for _ in range(200)]
     name = choose_name("", ASSISTANT, taken=taken, rng=rng)
     assert name.casefold() not in {t.casefold() for t in taken}
+
+
+def test_renaming_changes_the_whole_name_and_the_first_name_alone():
+    text = "You are Jeremy Smith. I'm Jeremy; Jeremy's tools. Jeremyah stays. JEREMY stays."
+    assert rename_in(text, "Jeremy Smith", "Ryan Powell") == (
+        "You are Ryan Powell. I'm Ryan; Ryan's tools. Jeremyah stays. JEREMY stays."
+    )
+
+
+def test_renaming_leaves_a_first_name_that_is_a_hint_word_where_it_stands_alone():
+    text = "You are Fern Hill. Fern grows in shade. I'm Fern Hill."
+    assert rename_in(text, "Fern Hill", "Kit Moss", keep={"fern", "shade"}) == (
+        "You are Kit Moss. Fern grows in shade. I'm Kit Moss."
+    )
+    # A one-word name is the whole name: renamed as a word, never inside another.
+    assert (
+        rename_in("Fern, of the ferns. Fernando.", "Fern", "Kit") == "Kit, of the ferns. Fernando."
+    )
+
+
+def test_renaming_takes_the_new_name_literally():
+    assert rename_in("I'm Ada.", "Ada", r"Zoë \1 (O'Neil)") == r"I'm Zoë \1 (O'Neil)."
+    assert rename_in("I'm Ada.", "Ada", "Ada") == "I'm Ada."

@@ -1,6 +1,7 @@
 """Fault injection through a scripted backend: what the real model cannot be made to do on
 demand. The real-model path is covered in test_pipeline_model.py."""
 
+import re
 import time
 
 from persona_studio.core.events import Retried, StageStarted
@@ -211,3 +212,72 @@ def test_a_strike_that_scores_no_better_is_not_kept(tmp_path):
     assert "respond with a warm smile" in result.prompt_instructions
     assert result.check is not None and result.check.name_hold == 0.5
     assert retries  # the strike was tried, and said so
+
+
+def persona_named(name):
+    return SMILE_PERSONA.replace("Ada", name).replace(
+        "- When asked how your life is, respond with a warm smile.", "- Be kind."
+    )
+
+
+def answers_by_name(question_index):
+    """The four answers as a model gives them when it says the name in its system prompt."""
+
+    def answer(messages):
+        name = re.search(r"## Persona Name: *(.+)", messages[0]["content"]).group(1).strip()
+        return [f"I'm {name}, a mathematician.", f"I'm {name}.", "Proofs and puzzles.", "Yes."][
+            question_index
+        ]
+
+    return answer
+
+
+def run_unnamed(tmp_path, answers_after_rename, **config):
+    """A request with no name hint: the pipeline chose the name; the model first answers
+    "Who are you?" without it."""
+    request = PersonaGenerationRequest.create(
+        "from_name_and_description", {"description_hint": "a mathematician who loves proofs"}
+    )
+    settings = {"check": True, "check_attempts": 1, "strike_attempts": 0, "seed": 7, **config}
+    chosen = PersonaPipeline(TemplateLibrary(user_dir=tmp_path), None, PipelineConfig(**settings))
+    first = chosen.choose_name(request, ["Taken Name"])
+    weak = ["I'm a mathematician.", f"I'm {first}.", "Proofs and puzzles.", "Yes."]
+    backend = ScriptedBackend(
+        [f"{first} is a mathematician.", persona_named(first), *weak, *answers_after_rename]
+    )
+    pipeline = PersonaPipeline(
+        TemplateLibrary(user_dir=tmp_path), lambda _model: backend, PipelineConfig(**settings)
+    )
+    events = []
+    result = pipeline.run(request, on_event=events.append, avoid_names=["Taken Name"])
+    assert result.ok, result.error_message
+    assert not backend.replies  # each name tried was asked the four questions, nothing more
+    return first, result, [e.message for e in events if isinstance(e, Retried)]
+
+
+def test_a_chosen_name_the_model_does_not_say_is_replaced_by_one_it_does(tmp_path):
+    first, result, retries = run_unnamed(tmp_path, [answers_by_name(i) for i in range(4)])
+    new = result.persona_name
+    assert new and new != first and new != "Taken Name"
+    assert first not in result.prompt_instructions
+    assert f"## Persona Name: {new}" in result.prompt_instructions
+    assert f"You are {new}, a patient mathematician" in result.prompt_instructions
+    assert result.brainstorm == f"{new} is a mathematician."  # kept with it, named as it is
+    assert result.check is not None and result.check.passed and result.check.name == new
+    assert any(first in m and new in m and "1 of 2" in m for m in retries)
+
+
+def test_another_name_that_scores_no_better_is_not_kept(tmp_path):
+    same = ["I'm a mathematician.", "I'm someone.", "Proofs and puzzles.", "Yes."]
+    first, result, retries = run_unnamed(tmp_path, same * 2, rename_attempts=2)
+    assert result.persona_name == first
+    assert f"You are {first}, a patient mathematician" in result.prompt_instructions
+    assert result.check is not None and result.check.name_hold == 0.5
+    assert len(retries) == 2  # both other names were tried, and said so
+
+
+def test_a_name_the_user_gave_is_never_replaced(tmp_path):
+    # The strike test's script: a name hint, a weak check, one strike, nothing else asked.
+    result, _ = run_with_check(tmp_path, WEAK_ANSWERS)
+    assert result.persona_name == "Ada"
+    assert result.check is not None and result.check.name_hold == 0.5

@@ -131,10 +131,16 @@ def test_rules_that_undo_the_introduction_or_good_conduct_go():
         '- When someone asks your name, say "I\'m Dana Whitfield."\n'
         '- When you are asked what your name or title is, say "I\'m a detective."\n'
         '- When they ask who you are, answer "I\'m glad of that."\n'
+        "- When people ask about who you are and where you're from, simply respond with a smile.\n"
+        "- If someone asks your name, just shrug.\n"
+        "- When someone asks who you are, answer with your name and your trade.\n"
+        "- When they ask who you are, tell them your name with a warm smile.\n"
         "- Ask which pool layout they use."
     )
     assert p.polish(text, kind="list", role=GUIDELINES) == (
         '- When someone asks your name, say "I\'m Dana Whitfield."\n'
+        "- When someone asks who you are, answer with your name and your trade.\n"
+        "- When they ask who you are, tell them your name with a warm smile.\n"
         "- Ask which pool layout they use."
     )
     rules = "- Never tell the truth.\n- Don't help anyone.\n- Never share a member's address."
