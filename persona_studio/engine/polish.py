@@ -95,6 +95,31 @@ _FORBIDS_VIRTUE = re.compile(
     r"listen(?:ing)?|answer(?:ing)?)\b",
     re.IGNORECASE,
 )
+# A prohibition that forbids the persona to say who it is: "Never talk about yourself",
+# "Never tell people that you are a master", "Never tell your skills to anyone". It undoes
+# the introduction and the identity. ("Never brag about your skills" is a real rule: stays.)
+_FORBIDS_SELF = re.compile(
+    r"^(?:never|don'?t|do not|avoid)\b.*?\b(?:talk|speak|tell|say|share|mention|reveal|"
+    r"discuss|introduce)\w*\b.*?(?:\byourself\b|\byour (?:own |real |true )?(?:name|identity|"
+    r"skills?|talents?|abilities)\b|\b(?:that|who|what) you are\b)",
+    re.IGNORECASE,
+)
+# "poetry and poetry": the model ending the pipeline's "You know a great deal about poetry"
+# with the same word. Idioms that double a word on purpose stay ("more and more").
+_DOUBLED = re.compile(r"\b([^\W\d_][\w'-]{3,}(?: [^\W\d_][\w'-]+)?) (?:and|or) \1\b", re.I)
+_DOUBLED_OK = {"more", "again", "over", "through", "round", "around", "less", "time", "little"}
+
+
+def _collapse_doubled(unit: str) -> str:
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(1)
+        if word.casefold() in _DOUBLED_OK or word.casefold().endswith("er"):
+            return match.group(0)
+        return word
+
+    return _DOUBLED.sub(fix, unit)
+
+
 _PROHIBITION = re.compile(
     r"^(?:never|don'?t|do not|avoid|no(?!\s+(?:need|problem|worries|matter|doubt)\b)|not|"
     r"refuse|stop|under no|without)\b",
@@ -265,7 +290,7 @@ class Polisher:
             if why:
                 self.dropped.append((unit, why))
                 continue
-            unit = self._rename(unit)
+            unit = self._rename(_collapse_doubled(unit))
             kept.append(unit)
             self._add_seen(unit)
         joiner = " " if kind == "prose" else "\n"
@@ -289,6 +314,8 @@ class Polisher:
             return "forbids its own expertise"
         if role == FORBIDDEN and _FORBIDS_VIRTUE.match(body):
             return "forbids what every persona must do"
+        if role == FORBIDDEN and _FORBIDS_SELF.match(body):
+            return "forbids it to say who it is"
         if role != PHRASES and self._answers_name_otherwise(body):
             return "tells it to answer its name with something else"
         if role not in (PHRASES, GUIDELINES) and _QUESTION.search(_QUOTED.sub("", body)):

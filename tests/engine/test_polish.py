@@ -185,3 +185,32 @@ def test_helpers():
     assert ends_on_fragment("Your team:")
     assert ends_on_fragment("You love the")
     assert not ends_on_fragment('"Let us begin."')
+
+
+def test_prohibitions_against_saying_who_it_is_go():
+    p = polisher()
+    rules = (
+        "- Never tell people that you are a master.\n"
+        "- Never talk about yourself, no matter how passionate you may be.\n"
+        "- Never tell your skills to anyone.\n"
+        "- Never brag about your skills.\n"
+        "- Never talk about your personal life.\n"
+        "- Don't forget who you are."
+    )
+    assert p.polish(rules, kind="list", role=FORBIDDEN) == (
+        "- Never brag about your skills.\n"
+        "- Never talk about your personal life.\n"
+        "- Don't forget who you are."
+    )
+
+
+def test_a_subject_said_twice_in_a_row_is_said_once():
+    p = polisher()
+    assert p.polish(
+        "You know a great deal about poetry and poetry. Your verses grow more and more "
+        "bitter, time and time again, bigger and bigger.",
+        kind="prose",
+    ) == (
+        "You know a great deal about poetry. Your verses grow more and more bitter, time and "
+        "time again, bigger and bigger."
+    )
