@@ -296,6 +296,17 @@ class Worker:
             request = request.with_model(claimed.llm_model or DEFAULT_MODEL_ID)
         return request
 
+    def _kept_name(self, request: PersonaGenerationRequest) -> str:
+        """The name a Regenerate into an existing persona keeps: the persona's own, so the
+        new version's text names it as the list does ("" for a new persona, or when the
+        file cannot say: the version is then saved under the persona's name all the same)."""
+        if request.replaces_persona_id is None:
+            return ""
+        try:
+            return self.store.personas.get(request.replaces_persona_id).name
+        except StoreError:
+            return ""
+
     def _pipeline_for(self, request: PersonaGenerationRequest) -> PersonaPipeline:
         """The pipeline, with the job's own sampling seed if it asked for one."""
         if request.seed is None or request.seed == self.pipeline.config.seed:
@@ -358,7 +369,11 @@ class Worker:
             except StoreError:
                 taken = []
             result = self._pipeline_for(request).run(
-                request, on_event=on_event, cancel=cancel, avoid_names=taken
+                request,
+                on_event=on_event,
+                cancel=cancel,
+                avoid_names=taken,
+                keep_name=self._kept_name(request),
             )
         finally:
             heartbeat_stop.set()

@@ -109,14 +109,15 @@ def try_other_names(
 ) -> tuple[StageContext, tuple[float, Sections, CheckResult | None]]:
     """When the model does not say a name the pipeline chose, check the persona under other
     fitting names (within ``rename_attempts``); the best-scoring one wins, the first on a tie.
-    Returns the context under the name kept. A name the user gave is never changed.
+    Returns the context under the name kept. A name the user gave, or the name of the
+    persona a Regenerate writes into, is never changed.
 
     Whether a small model says a name is partly the name itself: on the same persona it
     answered "I'm a professional woodworker" as Jeremy Smith and "I'm Ryan Powell" as Ryan
     Powell. Any name that fits the hints is as good to the writer, and one check costs far
     less than writing a section again."""
     _, sections, check = best
-    if ctx.request.given_name or check is None or check.name_hold is None or check.name_hold >= 1:
+    if ctx.name_given or check is None or check.name_hold is None or check.name_hold >= 1:
         return ctx, best
     old = ctx.brief
     named = [a.holds_name for a in check.answers if a.holds_name is not None]

@@ -39,6 +39,9 @@ class StageContext:
     stats: dict[str, StageStats] = field(default_factory=dict)
     # Names already taken (the file's personas): a name chosen later must differ from them.
     avoid_names: tuple[str, ...] = ()
+    # The name is the user's (a hint, an override) or the persona's own (a Regenerate into
+    # it): it is never replaced by another.
+    name_given: bool = False
 
     @property
     def headings(self) -> tuple[str, ...]:

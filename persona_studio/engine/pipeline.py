@@ -94,13 +94,18 @@ class PersonaPipeline:
         on_event: EventCallback | None = None,
         cancel: CancelToken | None = None,
         avoid_names: Collection[str] = (),
+        keep_name: str = "",
     ) -> GenerationResult:
         """Generate a persona. Never raises for user-facing failures: the result says.
-        ``avoid_names``: names already taken (the file's personas), for a chosen name."""
+        ``avoid_names``: names already taken (the file's personas), for a chosen name.
+        ``keep_name``: the name of the persona a Regenerate writes into, which stays as it is
+        (as a name the user gave does); the request's own name is used otherwise."""
         result = GenerationResult(model=request.llm_model_for_generation or self.default_model)
         try:
             self.templates.refresh()
-            self._run(request, result, on_event, cancel or CancelToken(), avoid_names)
+            self._run(
+                request, result, on_event, cancel or CancelToken(), avoid_names, keep_name.strip()
+            )
         except GenerationCancelled as exc:
             result.status, result.error_message, result.cancelled = "error", str(exc), True
         except PersonaStudioError as exc:
@@ -152,6 +157,7 @@ class PersonaPipeline:
         on_event: EventCallback | None,
         cancel: CancelToken,
         avoid_names: Collection[str],
+        keep_name: str,
     ) -> None:
         if request.needs_subforum_lookup:
             raise GenerationFailed(
@@ -166,7 +172,7 @@ class PersonaPipeline:
         backend = self._backend_for(result.model)
         result.model = getattr(backend, "model_id", result.model)
         profile = LENGTH_PROFILES[request.output_preferences.length_preference]
-        brief = build_brief(request, self.choose_name(request, avoid_names))
+        brief = build_brief(request, keep_name or self.choose_name(request, avoid_names))
         result.persona_name = brief.name
         ctx = StageContext(
             request,
@@ -178,6 +184,7 @@ class PersonaPipeline:
             on_event,
             result.stages,
             tuple(avoid_names),
+            name_given=bool(keep_name or request.given_name),
         )
         values = input_values(request, profile, brief)
 

@@ -43,7 +43,8 @@ def test_names_differ_and_the_check_is_saved_with_the_persona(store: Store, tmp_
     pipeline = SpyPipeline(
         TemplateLibrary(user_dir=tmp_path),
         lambda _model: backend,
-        PipelineConfig(retry_backoff_s=0, check_attempts=1, seed=3),
+        # One check per job: no other names tried (tests/engine/test_pipeline_faults.py).
+        PipelineConfig(retry_backoff_s=0, check_attempts=1, rename_attempts=0, seed=3),
     )
     params = {
         "generation_type": "subforum_expert",
@@ -122,3 +123,37 @@ def test_hints_come_from_the_request_that_made_the_persona(store: Store) -> None
     )
     assert hints_for(store, 2, "Quill") == ((), None)
     assert model_for(store, 2) == DEFAULT_MODEL_ID  # a blank model: the built-in one
+
+
+def test_a_regenerate_into_a_persona_keeps_its_name_in_the_new_text(store: Store, tmp_path) -> None:
+    # The first job chose a name; the second regenerates that persona. Its check is weak (no
+    # answer gives the name) and other names would be tried for a new persona: not here.
+    backend = ScriptedBackend(
+        ["Brainstorm about servers.", REFINED, *ANSWERS, "More about servers.", REFINED, *ANSWERS]
+    )
+    pipeline = PersonaPipeline(
+        TemplateLibrary(user_dir=tmp_path),
+        lambda _model: backend,
+        PipelineConfig(retry_backoff_s=0, check_attempts=1, rename_attempts=0, seed=3),
+    )
+    params = {
+        "generation_type": "subforum_expert",
+        "input_details": {"subforum_name": "Home Lab", "subforum_description": "Servers"},
+    }
+    worker = Worker(store, pipeline)
+    (first,) = store.queue.enqueue_many([(params, "scripted")])
+    worker.run_one(request_id=first)
+    persona_id = store.queue.get(first).persona_id
+    name = store.personas.get(persona_id).name
+
+    pipeline.config = PipelineConfig(retry_backoff_s=0, check_attempts=1, seed=4)
+    again = {**params, "persona_studio": {"replaces_persona_id": persona_id}}
+    (second,) = store.queue.enqueue_many([(again, "scripted")])
+    worker.run_one(request_id=second)
+    job = store.queue.get(second)
+    assert job.status == JobStatus.COMPLETE and job.persona_id == persona_id
+    assert not backend.replies  # one check, no other names tried
+    persona = store.personas.get(persona_id)
+    assert persona.version == 2 and persona.name == name
+    assert f"## Persona Name: {name}" in persona.prompt_instructions
+    assert f"You are {name}, the resident expert" in persona.prompt_instructions
