@@ -16,7 +16,7 @@ LemmInflect's English lexicon answers that without a model.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -638,6 +638,11 @@ def build_brief(request: PersonaGenerationRequest, name: str) -> Brief:
     # The description's own subjects open the Knowledge Domain where it names some; left
     # to itself the model wrote "about the world" for a submarine captain.
     subjects = description_subjects(description, name) if description else ()
+    if kind == CHARACTER and subjects:
+        # "A grumpy medieval blacksmith who secretly writes poetry" names poetry as its
+        # subject, not the smithing: the trade goes first ("a blacksmith's work and poetry").
+        trade = _trade(identity[0] if identity else "", name, subjects)
+        subjects = (trade, *subjects) if trade else subjects
     domain = "You know a great deal about"
     if directives.focus:
         domain = f"You know a great deal about {directives.focus[0]}"
@@ -653,6 +658,27 @@ def build_brief(request: PersonaGenerationRequest, name: str) -> Brief:
         may_be_ai,
         texts,
     )
+
+
+def _trade(first_sentence: str, name: str, subjects: Sequence[str]) -> str:
+    """ "a blacksmith's work" for "You are Hawise, a grumpy medieval blacksmith who ...":
+    the role's head noun as a subject, when none of the subjects is part of the role
+    ("a patient sourdough baker" already says sourdough); "" when there is no role."""
+    prefix = f"You are {name}, "
+    if not first_sentence.startswith(prefix):
+        return ""
+    role = _ROLE_END.split(first_sentence[len(prefix) :].rstrip("."), maxsplit=1)[0]
+    role = re.split(r" (?:and|or|for|in|on|at|of|from|turned|to)\b", role, maxsplit=1)[0]
+    words = role.split()
+    if len(words) < 2 or words[0].casefold() not in {"a", "an"}:
+        return ""
+    head = words[-1]
+    if not re.fullmatch(r"[a-z][a-z-]+", head) or not _common_word(head):
+        return ""
+    role_l = role.casefold()
+    if any(word.casefold() in role_l for s in subjects for word in s.split()):
+        return ""
+    return f"a {head}'s work"
 
 
 def _with_name_line(identity: list[str], name: str) -> tuple[str, ...]:

@@ -221,6 +221,22 @@ def test_a_character_knowledge_domain_opens_on_its_subjects():
     assert build_brief(baker, "Rosa").domain_lead == (
         "You know a great deal about sourdough and fermentation"
     )
+    # The trade as well, where the subjects leave it out (the check's domain answer of the
+    # blacksmith below talked of "my craft" while its Knowledge Domain said only poetry).
+    smith = PersonaGenerationRequest.create(
+        "from_name_and_description",
+        {"description_hint": "A grumpy medieval blacksmith who secretly writes poetry"},
+    )
+    assert build_brief(smith, "Hawise Blackwood").domain_lead == (
+        "You know a great deal about a blacksmith's work and poetry"
+    )
+    keeper = PersonaGenerationRequest.create(
+        "from_name_and_description",
+        {"description_hint": "an old lighthouse keeper who collects shells"},
+    )
+    assert build_brief(keeper, "Rosa").domain_lead == (
+        "You know a great deal about lighthouse and shells"
+    )
     tutor = PersonaGenerationRequest.create(
         "general_purpose_assistant", {"description_hint": "Patient tutor for teenagers"}
     )
