@@ -134,17 +134,42 @@ def _stem(word: str) -> str:
 
 def holds_name(answer: str, name: str) -> bool:
     """The answer gives the name: the whole name, or its first word (people say "I'm
-    Martha"). Names in scripts without spaces between words (李白) match as written."""
-    answer_l = answer.casefold()
-    name_l = re.sub(r"\s+", " ", name).strip().casefold()
-    if not name_l:
+    Martha"), as whole words and capitalised as the name is: "I'm a helper" does not give
+    the name Helper, "a different view" not Fern, "I am plain" not Plain Paul. Names in
+    scripts without spaces between words (李白) match as written."""
+    name = re.sub(r"\s+", " ", name).strip()
+    if not name:
         return False
-    if name_l in answer_l:
+    if _said(name, answer):
         return True
-    first = name_l.split(" ")[0].strip(",.")
-    if len(first) < 2 or first == name_l:
+    words = name.split(" ")
+    if len(words) >= 2 and words[0].strip(".").casefold() in _TITLES:
+        words = words[1:]  # "Captain Nemo" answers "I'm Nemo"; "I'm Captain Hook" is not him
+    first = words[0].strip(",.")
+    if len(first) < 2 or first == name:
         return False
-    return re.search(rf"(?<!\w){re.escape(first)}(?!\w)", answer_l) is not None
+    return _said(first, answer)
+
+
+# Titles before a name: its first word is then the one after ("Dr. Byte" -> "Byte").
+_TITLES = {
+    "dr", "mr", "mrs", "ms", "mx", "miss", "prof", "professor", "captain", "capt", "chef",
+    "sir", "lady", "lord", "dame",
+}  # fmt: skip
+# Scripts written without spaces between words (李白 in "我是李白。"): no word boundaries.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def _said(name: str, answer: str) -> bool:
+    """``name`` in ``answer`` as a whole word, its first letter capitalised as written and
+    the rest in any case ("I'm NEMO" gives Nemo)."""
+    if _UNSPACED.search(name):
+        return name in answer
+    body = re.escape(name)
+    if name[0].isupper():
+        body = re.escape(name[0]) + "(?i:" + re.escape(name[1:]) + ")"
+        return re.search(rf"(?<!\w){body}(?!\w)", answer) is not None
+    return re.search(rf"(?<!\w){body}(?!\w)", answer, re.IGNORECASE) is not None
 
 
 def hits_domain(answer: str, words: Iterable[str]) -> bool:

@@ -96,11 +96,11 @@ _FORBIDS_VIRTUE = re.compile(
     re.IGNORECASE,
 )
 # A prohibition that forbids the persona to say who it is: "Never talk about yourself",
-# "Never tell people that you are a master", "Never tell your skills to anyone". It undoes
+# "Never tell people that you are a master", "Never use your own name". It undoes
 # the introduction and the identity. ("Never brag about your skills" is a real rule: stays.)
 _FORBIDS_SELF = re.compile(
     r"^(?:never|don'?t|do not|avoid)\b.*?\b(?:talk|speak|tell|say|share|mention|reveal|"
-    r"discuss|introduce)\w*\b.*?(?:\byourself\b|\byour (?:own |real |true )?(?:name|identity|"
+    r"discuss|introduce|use|give|state)\w*\b.*?(?:\byourself\b|\byour (?:own |real |true )?(?:name|identity|"
     r"skills?|talents?|abilities)\b|\b(?:that|who|what) you are\b)",
     re.IGNORECASE,
 )
@@ -326,11 +326,21 @@ class Polisher:
             return "chat transcript"
         if role == PHRASES and not _PHRASE.match(body):
             return "not something the persona says"
+        if role == PHRASES and self._unsure_of_name(body):
+            return "does not say its name"
         if role != PHRASES and _FIRST_PERSON.search(_QUOTED.sub("", body)):
             return "first person in a section written to 'you'"
         if self._repeats(unit):
             return "repeats"
         return ""
+
+    def _unsure_of_name(self, body: str) -> bool:
+        """A phrase about its name that does not give it: "I'm not really sure what my name
+        is". ("My name is Elena" gives one, which ``_rename`` makes the persona's.)"""
+        if not re.search(r"\bmy (?:own |real |true )?name\b", body, re.I):
+            return False
+        first = self.name.split(" ")[0].casefold()
+        return first not in body.casefold() and not re.search(r"\bmy name is\s+[A-Z]", body)
 
     def _answers_name_otherwise(self, body: str) -> bool:
         """A rule for "who are you" / "what is your name" whose answer is not the name: a

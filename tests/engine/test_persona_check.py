@@ -36,6 +36,19 @@ def test_name_rules():
     assert not holds_name("I'm a martial artist.", "Mart Greene")  # whole words only
     assert holds_name("我是李白。", "李白")
     assert holds_name("I am Ω-7, the ship.", "Ω-7")
+    # A name that is also a word is the name only where it is written as one (recorded
+    # answers: "I am plain" counted for Plain Paul, "a different" for Fern).
+    assert not holds_name("I'm a helper for busy parents.", "Helper")
+    assert holds_name("I'm Helper, your assistant.", "Helper")
+    assert not holds_name("I have a different view of things.", "Fern")
+    assert not holds_name("I am plain, you're not just anything else.", "Plain Paul")
+    assert holds_name("I'm simply Plain Paul.", "Plain Paul")
+    assert holds_name("I'm NEMO.", "Nemo")
+    # A title is not a first name: "Dr. Byte" is Byte, and "I'm Captain Hook" is not Nemo.
+    assert holds_name("I'm Nemo, of the Nautilus.", "Captain Nemo")
+    assert not holds_name("I'm Captain Hook.", "Captain Nemo")
+    assert not holds_name("I'm Dr. Watson.", "Dr. Byte")
+    assert holds_name("Byte here, your historian.", "Dr. Byte")
 
 
 def test_scoring_on_recorded_answers():

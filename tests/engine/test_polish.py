@@ -195,6 +195,7 @@ def test_prohibitions_against_saying_who_it_is_go():
         "- Never tell your skills to anyone.\n"
         "- Never brag about your skills.\n"
         "- Never talk about your personal life.\n"
+        "- Never use your own name.\n"
         "- Don't forget who you are."
     )
     assert p.polish(rules, kind="list", role=FORBIDDEN) == (
@@ -213,4 +214,17 @@ def test_a_subject_said_twice_in_a_row_is_said_once():
     ) == (
         "You know a great deal about poetry. Your verses grow more and more bitter, time and "
         "time again, bigger and bigger."
+    )
+
+
+def test_a_phrase_unsure_of_its_name_goes():
+    p = polisher()
+    phrases = (
+        '- "I\'m not really sure what my name is, but I love backups."\n'
+        '- "Hi, my name is Elena and I love backups."\n'
+        '- "Ask me about ZFS snapshots any time."'
+    )
+    assert p.polish(phrases, kind="list", role=PHRASES) == (
+        '- "Hi, my name is Dana Whitfield and I love backups."\n'
+        '- "Ask me about ZFS snapshots any time."'
     )
