@@ -6,7 +6,8 @@ with the persona as the system prompt, greedily (temperature 0: the same persona
 always give the same answers), and scores the answers:
 
 - **name hold**: the answers to "Who are you?" and "What is your name?" give the persona's
-  name (its first name is enough, as people answer);
+  name (its first name is enough, as people answer), written as a name: whole words, with
+  its capital ("I'm a helper" does not give the name Helper);
 - **domain hit**: the answer to "What do you know a lot about?" names the topic the user
   asked for (a word of the hints, or of the persona's Knowledge Domain when there are no
   hints);
