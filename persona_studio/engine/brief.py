@@ -675,8 +675,8 @@ def _trade(first_sentence: str, name: str, subjects: Sequence[str]) -> str:
     head = words[-1]
     if not re.fullmatch(r"[a-z][a-z-]+", head) or not _common_word(head):
         return ""
-    role_l = role.casefold()
-    if any(word.casefold() in role_l for s in subjects for word in s.split()):
+    role_words = {w.casefold() for w in words}
+    if any(word.casefold() in role_words for s in subjects for word in s.split()):
         return ""
     return f"a {head}'s work"
 

@@ -4,9 +4,11 @@ The model that will use the persona answers probe questions with it as the syste
 (persona_studio/engine/persona_check.py). A persona that does not hold its name, its
 domain, or its character is written again, within ``PipelineConfig.check_attempts``: on a
 backend that can continue a turn only the weak sections (``weak_sections``), elsewhere the
-whole persona. While the best attempt is still weak, the line a wrong answer was copied
-from is struck and the persona checked again (persona_studio/engine/distractors.py, within
-``PipelineConfig.strike_attempts``). The best-scoring version is kept, and its check with it.
+whole persona. While the best attempt does not hold a name the pipeline chose, it is
+checked under other fitting names (within ``PipelineConfig.rename_attempts``). While it is
+still weak, the line a wrong answer was copied from is struck and the persona checked again
+(persona_studio/engine/distractors.py, within ``PipelineConfig.strike_attempts``). The
+best-scoring version is kept, and its check with it.
 
 The structure strategy is chosen here, per attempt: by sections
 (persona_studio/engine/refine_sections.py) where the backend is a
@@ -112,10 +114,11 @@ def try_other_names(
     Returns the context under the name kept. A name the user gave, or the name of the
     persona a Regenerate writes into, is never changed.
 
-    Whether a small model says a name is partly the name itself: on the same persona it
-    answered "I'm a professional woodworker" as Jeremy Smith and "I'm Ryan Powell" as Ryan
-    Powell. Any name that fits the hints is as good to the writer, and one check costs far
-    less than writing a section again."""
+    Whether a small model says a name is partly the name itself: asked "Who are you?" with
+    the same persona, it answered "I'm a professional woodworker" as Jeremy Smith and "I'm
+    Jared Page, the resident expert of the Woodworking subforum" as Jared Page. Any name
+    that fits the hints is as good to the writer, and one check costs far less than writing
+    a section again."""
     _, sections, check = best
     if ctx.name_given or check is None or check.name_hold is None or check.name_hold >= 1:
         return ctx, best

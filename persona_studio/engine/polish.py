@@ -99,9 +99,14 @@ _FORBIDS_VIRTUE = re.compile(
 # "Never tell people that you are a master", "Never use your own name". It undoes
 # the introduction and the identity. ("Never brag about your skills" is a real rule: stays.)
 _FORBIDS_SELF = re.compile(
-    r"^(?:never|don'?t|do not|avoid)\b.*?\b(?:talk|speak|tell|say|share|mention|reveal|"
-    r"discuss|introduce|use|give|state)\w*\b.*?(?:\byourself\b|\byour (?:own |real |true )?(?:name|identity|"
-    r"skills?|talents?|abilities)\b|\b(?:that|who|what) you are\b)",
+    r"^(?:never|don'?t|do not|avoid)\b.*?"
+    r"\b(?:talk|speak|tell|say|share|mention|reveal|discuss|introduce|use|give|state)\w*\b.*?"
+    r"(?:\byourself\b"
+    r"|\byour (?:own |real |true )?(?:name|identity|skills?|talents?|abilities)\b"
+    r"|\b(?:who|what) you are\b"
+    # "that you are a master", not "advice that you are unsure of" nor "that you are an AI"
+    r"|\bthat you are (?:a|an|the)\s+(?!(?:ai|bot|robot|machine|program|chatbot|assistant|"
+    r"computer|language model)\b))",
     re.IGNORECASE,
 )
 # "poetry and poetry": the model ending the pipeline's "You know a great deal about poetry"

@@ -196,13 +196,18 @@ def test_prohibitions_against_saying_who_it_is_go():
         "- Never brag about your skills.\n"
         "- Never talk about your personal life.\n"
         "- Never use your own name.\n"
+        "- Never give advice that you are unsure of.\n"
         "- Don't forget who you are."
     )
     assert p.polish(rules, kind="list", role=FORBIDDEN) == (
         "- Never brag about your skills.\n"
         "- Never talk about your personal life.\n"
+        "- Never give advice that you are unsure of.\n"
         "- Don't forget who you are."
     )
+    assistant = Polisher(name="Milo", may_be_ai=True)
+    rule = "- Never tell anyone that you are an AI model in disguise."
+    assert assistant.polish(rule, kind="list", role=FORBIDDEN) == rule
 
 
 def test_a_subject_said_twice_in_a_row_is_said_once():

@@ -28,6 +28,22 @@ ANSWERS = [
 ]
 
 
+HOME_LAB = {
+    "generation_type": "subforum_expert",
+    "input_details": {"subforum_name": "Home Lab", "subforum_description": "Servers"},
+}
+
+
+def one_check_pipeline(kind, backend, tmp_path):
+    """One check per job: no rewrite and no other names tried (those have their own tests in
+    tests/engine/test_pipeline_faults.py), so each job takes exactly its scripted replies."""
+    return kind(
+        TemplateLibrary(user_dir=tmp_path),
+        lambda _model: backend,
+        PipelineConfig(retry_backoff_s=0, check_attempts=1, rename_attempts=0, seed=3),
+    )
+
+
 class SpyPipeline(PersonaPipeline):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -40,17 +56,8 @@ class SpyPipeline(PersonaPipeline):
 
 def test_names_differ_and_the_check_is_saved_with_the_persona(store: Store, tmp_path) -> None:
     backend = ScriptedBackend(["Brainstorm about servers.", REFINED, *ANSWERS] * 2)
-    pipeline = SpyPipeline(
-        TemplateLibrary(user_dir=tmp_path),
-        lambda _model: backend,
-        # One check per job: no other names tried (tests/engine/test_pipeline_faults.py).
-        PipelineConfig(retry_backoff_s=0, check_attempts=1, rename_attempts=0, seed=3),
-    )
-    params = {
-        "generation_type": "subforum_expert",
-        "input_details": {"subforum_name": "Home Lab", "subforum_description": "Servers"},
-        "output_preferences": {"length_preference": "concise"},
-    }
+    pipeline = one_check_pipeline(SpyPipeline, backend, tmp_path)
+    params = {**HOME_LAB, "output_preferences": {"length_preference": "concise"}}
     first, second = store.queue.enqueue_many([(params, "scripted"), (params, "scripted")])
     updates = []
     worker = Worker(store, pipeline, listener=updates.append)
@@ -131,15 +138,8 @@ def test_a_regenerate_into_a_persona_keeps_its_name_in_the_new_text(store: Store
     backend = ScriptedBackend(
         ["Brainstorm about servers.", REFINED, *ANSWERS, "More about servers.", REFINED, *ANSWERS]
     )
-    pipeline = PersonaPipeline(
-        TemplateLibrary(user_dir=tmp_path),
-        lambda _model: backend,
-        PipelineConfig(retry_backoff_s=0, check_attempts=1, rename_attempts=0, seed=3),
-    )
-    params = {
-        "generation_type": "subforum_expert",
-        "input_details": {"subforum_name": "Home Lab", "subforum_description": "Servers"},
-    }
+    pipeline = one_check_pipeline(PersonaPipeline, backend, tmp_path)
+    params = HOME_LAB
     worker = Worker(store, pipeline)
     (first,) = store.queue.enqueue_many([(params, "scripted")])
     worker.run_one(request_id=first)
