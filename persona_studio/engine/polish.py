@@ -274,6 +274,12 @@ class Polisher:
                 return True
         return False
 
+    @property
+    def _first_name(self) -> str:
+        """The name's first word, casefolded: what a phrase or a rule about the name must
+        hold, and what a name the model wrote for the persona is compared with."""
+        return self.name.split(" ")[0].casefold()
+
     def polish(self, text: str, *, kind: str, role: str = "", keep: int = 0) -> str:
         """The section ``text`` with the units a writer would strike dropped. ``kind``:
         "prose", "list" or "free". The first ``keep`` units were written by the pipeline
@@ -344,7 +350,7 @@ class Polisher:
         is". ("My name is Elena" gives one, which ``_rename`` makes the persona's.)"""
         if not re.search(r"\bmy (?:own |real |true )?name\b", body, re.I):
             return False
-        first = self.name.split(" ")[0].casefold()
+        first = self._first_name
         return first not in body.casefold() and not re.search(r"\bmy name is\s+[A-Z]", body)
 
     def _answers_name_otherwise(self, body: str) -> bool:
@@ -353,7 +359,7 @@ class Polisher:
         if not _ABOUT_NAME.search(body):
             return False
         quotes = _QUOTED.findall(body)
-        first = self.name.split(" ")[0].casefold()
+        first = self._first_name
         if quotes:
             return not any(first in q.casefold() for q in quotes)
         if first in body.casefold():
@@ -364,7 +370,7 @@ class Polisher:
         return bool(_EVADES.search(body)) and not re.search(r"\bname\b", answer, re.I)
 
     def _rename(self, unit: str) -> str:
-        first = self.name.split(" ")[0].casefold()
+        first = self._first_name
 
         def fix(match: re.Match[str]) -> str:
             said = match.group(2)
