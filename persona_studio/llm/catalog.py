@@ -78,16 +78,13 @@ class ModelRef:
 
     @property
     def model_id(self) -> str:
-        """The catalog's spelling: ``ollama:NAME`` for a model of Ollama's server."""
+        """The one spelling of the model, the catalog's: ``ollama:NAME`` for a model of
+        Ollama's server (however it was written: ``openai:NAME@http://localhost:11434/v1``,
+        or FORLLM's bare name once resolved), every part spelled out otherwise. What a
+        backend reports, so what personas, checks and card extras are saved with: the model
+        as the user picked it from the list."""
         if self.is_ollama:
             return f"ollama:{self.model}"
-        return self.full_id
-
-    @property
-    def full_id(self) -> str:
-        """Every part spelled out, ``openai:MODEL@URL`` even for Ollama's server: what a
-        backend reports as its ``model_id``, so what personas, checks and card extras have
-        been saved with (changing it would change what the file holds)."""
         if self.kind == GGUF:
             return f"gguf:{self.model}"
         if self.kind == SERVER:

@@ -243,7 +243,7 @@ class EmbeddedBackend(LLMBackend):
     ) -> None:
         path = Path(model_path)
         self.model_path = path
-        self.model_id = model_id or ModelRef(GGUF, str(path)).full_id
+        self.model_id = model_id or ModelRef(GGUF, str(path)).model_id
         if not path.is_file():
             raise ModelError(
                 f"Model file not found: {path}. Pick another model or restore the file."

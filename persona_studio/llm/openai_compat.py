@@ -75,7 +75,7 @@ class OpenAICompatBackend(LLMBackend):
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
-        self.model_id = ModelRef.server(self.base_url, model).full_id
+        self.model_id = ModelRef.server(self.base_url, model).model_id
         self.context_length = context_length or DEFAULT_CONTEXT_LENGTH
         self._connect_timeout = connect_timeout
         self._first_token_timeout = first_token_timeout

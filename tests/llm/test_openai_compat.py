@@ -17,7 +17,7 @@ import pytest
 
 from persona_studio.errors import BackendError, GenerationCancelled, StageTimeoutError
 from persona_studio.llm.base import CancelToken, ChatMessage, SamplingParams
-from persona_studio.llm.catalog import ModelRef
+from persona_studio.llm.catalog import ModelRef, parse_model_id
 from persona_studio.llm.openai_compat import OpenAICompatBackend, list_models
 
 from .conftest import SERVED_MODEL, FakeServer, ScriptedHandler
@@ -95,11 +95,21 @@ def test_model_id_context_length_and_token_estimate() -> None:
     default.close()
     assert (
         backend.model_id
-        == ModelRef.server(url, "qwen2.5:0.5b").full_id
+        == ModelRef.server(url, "qwen2.5:0.5b").model_id
         == f"openai:qwen2.5:0.5b@{url}"
     )
     assert (backend.context_length, default.context_length) == (2048, 4096)
     assert [backend.count_tokens(text) for text in ("", "a", "abcd", "abcde")] == [0, 1, 1, 2]
+
+
+def test_a_model_of_ollama_is_reported_as_the_user_picked_it() -> None:
+    """Ollama's models are listed as ``ollama:NAME``; the backend says the same, so that is
+    what a persona, its check and its card extras are saved with (not the server's URL)."""
+    for picked in ("ollama:llama3", "llama3", "openai:llama3@http://localhost:11434/v1/"):
+        ref = parse_model_id(picked)  # a bare name: FORLLM's, Ollama's model (no such file)
+        backend = OpenAICompatBackend(ref.base_url, ref.model)
+        backend.close()
+        assert backend.model_id == "ollama:llama3", picked
 
 
 # --- unreachable and failing servers ------------------------------------------------------------
