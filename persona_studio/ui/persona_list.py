@@ -128,6 +128,8 @@ class PersonaListModel(QAbstractTableModel):
     # -- querying -------------------------------------------------------------------------
 
     def _query(self, limit: int, offset: int = 0) -> list[Any]:
+        if self.store is None:  # no file open yet: nothing to list
+            return []
         return self.store.personas.list(
             search=self.search or None,
             source=self.source,
@@ -139,6 +141,8 @@ class PersonaListModel(QAbstractTableModel):
         )
 
     def _count(self) -> int:
+        if self.store is None:
+            return 0
         return self.store.personas.count(
             search=self.search or None, source=self.source, tag=self.tag
         )
