@@ -7,8 +7,10 @@ backend that can continue a turn only the weak sections (``weak_sections``), els
 whole persona. While the best attempt does not hold a name the pipeline chose, it is
 checked under other fitting names (within ``PipelineConfig.rename_attempts``). While it is
 still weak, the line a wrong answer was copied from is struck and the persona checked again
-(persona_studio/engine/distractors.py, within ``PipelineConfig.strike_attempts``). The
-best-scoring version is kept, and its check with it.
+(persona_studio/engine/distractors.py, within ``PipelineConfig.strike_attempts``); while it
+still misses its name in an answer, it is checked with other forms of its self-introduction
+(persona_studio/engine/introductions.py, within ``PipelineConfig.introduction_attempts``).
+The best-scoring version is kept, and its check with it.
 
 The structure strategy is chosen here, per attempt: by sections
 (persona_studio/engine/refine_sections.py) where the backend is a
@@ -24,6 +26,7 @@ from persona_studio.engine.brief import Brief
 from persona_studio.engine.context import RefineContext, StageContext
 from persona_studio.engine.distractors import strike_source
 from persona_studio.engine.headings import check_structure, heading_key, render_persona
+from persona_studio.engine.introductions import other_introductions
 from persona_studio.engine.names import choose_name, rename_in
 from persona_studio.engine.persona_check import CheckResult, ProbeAnswer, run_check
 from persona_studio.engine.refine_sections import Sections, SectionWriter
@@ -93,6 +96,9 @@ def refine_and_check(
     assert best is not None
     ctx, best = try_other_names(ctx, best)
     best = strike_distractors(ctx, best)
+    # After the strikes: the forms are tried on the persona without the lines the wrong
+    # answers were copied from (a strike is kept only where it scores better).
+    best = try_other_introductions(ctx, best)
     if ctx.brief.name != brief.name:
         # The brainstorm and critique are kept with the persona: they name it as it is now.
         result.persona_name = ctx.brief.name
@@ -158,6 +164,40 @@ def try_other_names(
             if found.passed:
                 break
     return chosen, best
+
+
+def try_other_introductions(
+    ctx: StageContext, best: tuple[float, Sections, CheckResult | None]
+) -> tuple[float, Sections, CheckResult | None]:
+    """While the model does not say the persona's name, check the persona with other forms
+    of its self-introduction (engine/introductions.py, within ``introduction_attempts``); a
+    form is kept only where it scores better, the first on a tie. Any name, the user's too:
+    the name stays as it is, only where the persona says it moves."""
+    _, sections, check = best
+    if check is None or check.name_hold is None or check.name_hold >= 1:
+        return best
+    forms = other_introductions(sections, ctx.brief)[: ctx.config.introduction_attempts]
+    for form in forms:
+        text = render_persona(ctx.brief.name, form.sections)
+        if check_structure(text, ctx.headings):  # never trade the structure for a score
+            continue
+        found = check_persona(
+            ctx,
+            text,
+            why=f"The model did not give the name {ctx.brief.name} in "
+            f"{_not_named(check)}; checking the persona with {form.label}",
+        )
+        if found is not None and found.score > best[0]:
+            best = (found.score, form.sections, found)
+            if found.name_hold is None or found.name_hold >= 1:
+                break
+    return best
+
+
+def _not_named(check: CheckResult) -> str:
+    """'1 of 2 answers': the answers to the name questions that did not give the name."""
+    named = [a.holds_name for a in check.answers if a.holds_name is not None]
+    return f"{named.count(False)} of {len(named)} answers"
 
 
 def strike_distractors(

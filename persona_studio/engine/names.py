@@ -53,6 +53,33 @@ def _name_data() -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+@cache
+def _first_names() -> frozenset[str]:
+    """First names of Faker's English-speaking locales and of our own pools, case-folded."""
+    import importlib
+    import pkgutil
+
+    import faker.providers.person as person
+
+    found: set[str] = set()
+    for module in pkgutil.iter_modules(person.__path__):
+        if not module.name.startswith("en"):
+            continue
+        provider = importlib.import_module(f"{person.__name__}.{module.name}").Provider
+        for attribute in ("first_names", "first_names_female", "first_names_male"):
+            found.update(getattr(provider, attribute, ()))
+    for pool in _name_data()["pools"].values():
+        for key in ("given", "female", "male"):
+            found.update(pool.get(key, ()))
+    return frozenset(n.casefold() for n in found)
+
+
+def is_first_name(word: str) -> bool:
+    """A first name people are given in English ("Dawn", "Grace", "Nova") or one of our
+    pools' ("Einar"); "Warbler" and "Guide" are not."""
+    return word.casefold() in _first_names()
+
+
 def _words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(text)]
 

@@ -6,8 +6,9 @@ with the persona as the system prompt, greedily (temperature 0: the same persona
 always give the same answers), and scores the answers:
 
 - **name hold**: the answers to "Who are you?" and "What is your name?" give the persona's
-  name (its first name is enough, as people answer), written as a name: whole words, with
-  its capital ("I'm a helper" does not give the name Helper);
+  name (its first name is enough, as people answer, after a title or an epithet: "I'm
+  Nemo" for Captain Nemo, "I'm Wendy" for Warbler Wendy), written as a name: whole words,
+  with its capital ("I'm a helper" does not give the name Helper);
 - **domain hit**: the answer to "What do you know a lot about?" names the topic the user
   asked for (a word of the hints, or of the persona's Knowledge Domain when there are no
   hints);
@@ -28,7 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persona_studio.core.document import CORE_IDENTITY, KNOWLEDGE
+from persona_studio.engine.brief import is_common_word
 from persona_studio.engine.headings import parse_persona
+from persona_studio.engine.names import is_first_name
 from persona_studio.engine.polish import mentions_ai
 from persona_studio.llm.base import (
     CancelToken,
@@ -144,8 +147,11 @@ def holds_name(answer: str, name: str) -> bool:
     if _said(name, answer):
         return True
     words = name.split(" ")
-    if len(words) >= 2 and words[0].strip(".").casefold() in _TITLES:
-        words = words[1:]  # "Captain Nemo" answers "I'm Nemo"; "I'm Captain Hook" is not him
+    if len(words) >= 2 and (words[0].strip(".").casefold() in _TITLES or _epithet(words[0])):
+        # "Captain Nemo" answers "I'm Nemo" ("I'm Captain Hook" is not him), and "Warbler
+        # Wendy" "I'm Wendy": the word before the name is no name itself, so "a Space Tour
+        # Guide" does not give the name Guide Nova.
+        words = words[1:]
     first = words[0].strip(",.")
     if len(first) < 2 or first == name:
         return False
@@ -157,6 +163,14 @@ _TITLES = {
     "dr", "mr", "mrs", "ms", "mx", "miss", "prof", "professor", "captain", "capt", "chef",
     "sir", "lady", "lord", "dame",
 }  # fmt: skip
+
+
+def _epithet(word: str) -> bool:
+    """A word of the English lexicon that is no one's first name ("Warbler", "Guide",
+    "Plain"), as opposed to "Dawn" or "Grace", which are both."""
+    return is_common_word(word) and not is_first_name(word)
+
+
 # Scripts written without spaces between words (李白 in "我是李白。"): no word boundaries.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 

@@ -29,6 +29,7 @@ from persona_studio.core.document import (
 # Re-exported: engine/pipeline.py and engine/refine.py import it from here.
 from persona_studio.engine.brief import Brief
 from persona_studio.engine.headings import parse_persona
+from persona_studio.engine.introductions import introduction_rule
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,7 @@ def section_plan(heading: str, brief: Brief, tone: str) -> SectionPlan:
     if which == GUIDELINES:
         # How to answer "Who are you?" first: with it, the default model gives the persona's
         # name to that question and its rewordings far more often (bench/quality.py).
-        introduce = (
-            f'- When someone asks who you are or what your name is, say "{brief.introduction}"'
-        )
+        introduce = introduction_rule(brief.introduction)
         behaviours = tuple(f"- {b}" for b in brief.directives.behaviours)
         return SectionPlan((introduce, *behaviours), starter, kind, restated=1)
     if which == FORBIDDEN:

@@ -74,6 +74,9 @@ class PipelineConfig:
     # Other fitting names tried, one check each, when the model does not say a name the
     # pipeline chose (a name the user gave is never changed); kept only if it scores better.
     rename_attempts: int = 3
+    # Then other forms of its self-introduction, one check each, while the model does not
+    # say its name (engine/introductions.py); kept only if it scores better.
+    introduction_attempts: int = 3
 
     def name_rng(self, request: PersonaGenerationRequest, purpose: str = "") -> random.Random:
         """Where chosen names come from: seeded runs choose the same names for the same

@@ -46,6 +46,12 @@ def test_name_rules():
     assert holds_name("I'm NEMO.", "Nemo")
     # A title is not a first name: "Dr. Byte" is Byte, and "I'm Captain Hook" is not Nemo.
     assert holds_name("I'm Nemo, of the Nautilus.", "Captain Nemo")
+    # An epithet is no name: the name after it is enough, the epithet alone is not.
+    assert holds_name("I'm Wendy, and I love birds.", "Warbler Wendy")
+    assert holds_name("I'm Captain Nova, your guide.", "Guide Nova")
+    assert not holds_name("I'm a Space Tour Guide on a Mars ship.", "Guide Nova")
+    assert not holds_name("I'm a Pixel artist.", "Pixel Pete")
+    assert holds_name("I'm Dawn, the expert here.", "Dawn Parsons")  # a word and a name
     assert not holds_name("I'm Captain Hook.", "Captain Nemo")
     assert not holds_name("I'm Dr. Watson.", "Dr. Byte")
     assert holds_name("Byte here, your historian.", "Dr. Byte")
@@ -146,11 +152,12 @@ def test_a_persona_that_fails_the_check_is_written_again_and_the_best_kept(tmp_p
 
 def test_the_check_never_asks_more_than_the_bound(tmp_path):
     weak = [BREAK, OTHER_NAME, OFF_DOMAIN, BREAK]
-    backend = ScriptedBackend(["Ada loves maths.", VALID, *weak, VALID, *weak])
+    # Two refinements, each checked, then one other form of introduction, checked: no more.
+    backend = ScriptedBackend(["Ada loves maths.", VALID, *weak, VALID, *weak, *weak])
     pipeline = PersonaPipeline(
         TemplateLibrary(user_dir=tmp_path),
         lambda _m: backend,
-        PipelineConfig(retry_backoff_s=0, check_attempts=2),
+        PipelineConfig(retry_backoff_s=0, check_attempts=2, introduction_attempts=1),
     )
     request = PersonaGenerationRequest.create("from_name_and_description", {"name_hint": "Ada"})
     result = pipeline.run(request)

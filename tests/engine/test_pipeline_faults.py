@@ -188,6 +188,7 @@ def run_with_check(tmp_path, answers_after_strike):
         check=True,
         check_attempts=1,
         strike_attempts=1,
+        introduction_attempts=0,
     )
     result = pipeline.run(request, on_event=events.append)
     assert result.ok, result.error_message
@@ -238,7 +239,14 @@ def run_unnamed(tmp_path, answers_after_rename, **config):
     request = PersonaGenerationRequest.create(
         "from_name_and_description", {"description_hint": "a mathematician who loves proofs"}
     )
-    settings = {"check": True, "check_attempts": 1, "strike_attempts": 0, "seed": 7, **config}
+    settings = {
+        "check": True,
+        "check_attempts": 1,
+        "strike_attempts": 0,
+        "introduction_attempts": 0,
+        "seed": 7,
+        **config,
+    }
     chosen = PersonaPipeline(TemplateLibrary(user_dir=tmp_path), None, PipelineConfig(**settings))
     first = chosen.choose_name(request, ["Taken Name"])
     weak = ["I'm a mathematician.", f"I'm {first}.", "Proofs and puzzles.", "Yes."]
@@ -281,3 +289,88 @@ def test_a_name_the_user_gave_is_never_replaced(tmp_path):
     result, _ = run_with_check(tmp_path, WEAK_ANSWERS)
     assert result.persona_name == "Ada"
     assert result.check is not None and result.check.name_hold == 0.5
+
+
+def run_introduced(tmp_path, answers_after):
+    """A name hint the model does not say to "Who are you?"; the persona is then checked in
+    its three other forms of introduction (engine/introductions.py), in their order."""
+    events = []
+    pipeline, backend, request = make(
+        [BRAINSTORM, SMILE_PERSONA, *WEAK_NAME, *answers_after],
+        tmp_path,
+        check=True,
+        check_attempts=1,
+        strike_attempts=0,
+    )
+    result = pipeline.run(request, on_event=events.append)
+    assert result.ok, result.error_message
+    assert not backend.replies  # each form was asked the four questions, no more
+    return result, [e.message for e in events if isinstance(e, Retried)]
+
+
+WEAK_NAME = ["I'm a mathematician.", "I'm Ada.", "Mathematics and proofs.", "Yes."]
+
+
+def test_another_form_of_introduction_is_kept_when_the_model_then_says_its_name(tmp_path):
+    better = ["I'm Ada, a mathematician.", "I'm Ada.", "Mathematics and proofs.", "Yes."]
+    result, retries = run_introduced(tmp_path, [*WEAK_NAME, *WEAK_NAME, *better])
+    text = result.prompt_instructions
+    phrases = text.split("## Example Phrases:\n", 1)[1]
+    assert phrases.startswith('- "I\'m Ada, a mathematician."\n- "Let us prove it together."')
+    # Only the winning form: the rule stays among the guidelines, naming the role.
+    assert "- When someone asks who you are or what your name is, say \"I'm Ada, a mathe" in text
+    assert result.persona_name == "Ada"
+    assert result.check is not None and result.check.passed
+    assert len(retries) == 3
+    assert all("1 of 2 answers" in m for m in retries)
+    assert "Core Identity" in retries[0] and "Example Phrases opening" in retries[2]
+
+
+def test_the_first_form_that_says_the_name_ends_the_search(tmp_path):
+    better = ["I'm Ada, a mathematician.", "I'm Ada.", "Mathematics and proofs.", "Yes."]
+    result, retries = run_introduced(tmp_path, better)
+    assert 'When someone asks who you are, you say "I\'m Ada, a mathematician."\n' in (
+        result.prompt_instructions
+    )
+    assert "what your name is" not in result.prompt_instructions  # moved, not copied
+    assert result.check is not None and result.check.passed and len(retries) == 1
+
+
+def test_another_form_of_introduction_that_scores_no_better_is_not_kept(tmp_path):
+    result, retries = run_introduced(tmp_path, WEAK_NAME * 3)
+    text = result.prompt_instructions
+    assert '## Example Phrases:\n- "Let us prove it together."' in text
+    assert "you say" not in text and "what your name is" in text
+    assert result.check is not None and result.check.name_hold == 0.5
+    assert len(retries) == 3  # each was tried, and said so
+
+
+def test_the_forms_of_introduction_are_tried_on_the_persona_the_strikes_left(tmp_path):
+    events = []
+    first = ["I'm a person with a warm smile.", "I'm Ada.", "I smile a lot.", "Yes."]
+    after_strike = ["I'm a mathematician.", "I'm Ada.", "Mathematics.", "Yes."]
+
+    def moved_rule(index):
+        def answer(messages):
+            system = messages[0]["content"]
+            assert "warm smile" not in system  # the struck line stays struck
+            assert 'you say "I\'m Ada, a mathematician."' in system
+            return ["I'm Ada, a mathematician.", "I'm Ada.", "Mathematics.", "Yes."][index]
+
+        return answer
+
+    pipeline, backend, request = make(
+        [BRAINSTORM, SMILE_PERSONA, *first, *after_strike, *[moved_rule(i) for i in range(4)]],
+        tmp_path,
+        check=True,
+        check_attempts=1,
+        strike_attempts=1,
+    )
+    result = pipeline.run(request, on_event=events.append)
+    assert result.ok, result.error_message
+    assert not backend.replies
+    text = result.prompt_instructions
+    assert "warm smile" not in text and 'you say "I\'m Ada, a mathematician."' in text
+    assert result.check is not None and result.check.passed
+    retries = [e.message for e in events if isinstance(e, Retried)]
+    assert "Who are you?" in retries[0] and "Core Identity" in retries[1]

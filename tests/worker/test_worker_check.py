@@ -35,12 +35,19 @@ HOME_LAB = {
 
 
 def one_check_pipeline(kind, backend, tmp_path):
-    """One check per job: no rewrite and no other names tried (those have their own tests in
-    tests/engine/test_pipeline_faults.py), so each job takes exactly its scripted replies."""
+    """One check per job: no rewrite, no other names and no other forms of introduction
+    tried (those have their own tests in tests/engine/test_pipeline_faults.py), so each job
+    takes exactly its scripted replies."""
     return kind(
         TemplateLibrary(user_dir=tmp_path),
         lambda _model: backend,
-        PipelineConfig(retry_backoff_s=0, check_attempts=1, rename_attempts=0, seed=3),
+        PipelineConfig(
+            retry_backoff_s=0,
+            check_attempts=1,
+            rename_attempts=0,
+            introduction_attempts=0,
+            seed=3,
+        ),
     )
 
 
@@ -146,7 +153,10 @@ def test_a_regenerate_into_a_persona_keeps_its_name_in_the_new_text(store: Store
     persona_id = store.queue.get(first).persona_id
     name = store.personas.get(persona_id).name
 
-    pipeline.config = PipelineConfig(retry_backoff_s=0, check_attempts=1, seed=4)
+    # Other names allowed (the default), other forms of introduction not: they would ask more.
+    pipeline.config = PipelineConfig(
+        retry_backoff_s=0, check_attempts=1, introduction_attempts=0, seed=4
+    )
     again = {**params, "persona_studio": {"replaces_persona_id": persona_id}}
     (second,) = store.queue.enqueue_many([(again, "scripted")])
     worker.run_one(request_id=second)
