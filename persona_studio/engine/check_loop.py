@@ -129,7 +129,7 @@ def try_other_names(
     if ctx.name_given or check is None or check.name_hold is None or check.name_hold >= 1:
         return ctx, best
     old = ctx.brief
-    named = [a.holds_name for a in check.answers if a.holds_name is not None]
+    named = _name_answers(check)
     said = f"{sum(named)} of {len(named)} answers" if named else "no answer"
     rng = ctx.config.name_rng(ctx.request, "other names")
     tried = [old.name]
@@ -194,9 +194,14 @@ def try_other_introductions(
     return best
 
 
+def _name_answers(check: CheckResult) -> list[bool]:
+    """Whether each answer to a name question gave the name."""
+    return [a.holds_name for a in check.answers if a.holds_name is not None]
+
+
 def _not_named(check: CheckResult) -> str:
     """'1 of 2 answers': the answers to the name questions that did not give the name."""
-    named = [a.holds_name for a in check.answers if a.holds_name is not None]
+    named = _name_answers(check)
     return f"{named.count(False)} of {len(named)} answers"
 
 
