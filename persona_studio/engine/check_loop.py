@@ -140,9 +140,6 @@ def try_other_names(
         )
         tried.append(new)
         renamed = [(h, rename_in(c, old.name, new, keep=old.hint_words)) for h, c in sections]
-        text = render_persona(new, renamed)
-        if check_structure(text, ctx.headings):  # never trade the structure for a score
-            continue
         candidate = replace(
             ctx,
             brief=replace(
@@ -153,9 +150,9 @@ def try_other_names(
                 ),
             ),
         )
-        found = check_persona(
+        found = check_version(
             candidate,
-            text,
+            renamed,
             why=f"The model gave the name {old.name} in {said}; "
             f"checking the persona under another fitting name: {new}",
         )
@@ -178,12 +175,9 @@ def try_other_introductions(
         return best
     forms = other_introductions(sections, ctx.brief)[: ctx.config.introduction_attempts]
     for form in forms:
-        text = render_persona(ctx.brief.name, form.sections)
-        if check_structure(text, ctx.headings):  # never trade the structure for a score
-            continue
-        found = check_persona(
+        found = check_version(
             ctx,
-            text,
+            form.sections,
             why=f"The model did not give the name {ctx.brief.name} in "
             f"{_not_named(check)}; checking the persona with {form.label}",
         )
@@ -228,19 +222,29 @@ def strike_distractors(
                     break
         if wrong is None or struck is None:
             break
-        text = render_persona(ctx.brief.name, struck[0])
-        if check_structure(text, ctx.headings):  # never trade the structure for a score
-            break
-        sections, line = struck
-        check = check_persona(
+        line = struck[1]
+        check = check_version(
             ctx,
-            text,
+            struck[0],
             why=f'The answer to "{wrong.question}" followed a line of {line.heading}; '
             f"checking again without it: {line.line}",
         )
-        if check is not None and check.score > best[0]:
+        if check is None:
+            break
+        sections = struck[0]
+        if check.score > best[0]:
             best = (check.score, sections, check)
     return best
+
+
+def check_version(ctx: StageContext, sections: Sections, why: str) -> CheckResult | None:
+    """The check of another version of the persona (renamed, struck, introduced otherwise),
+    rendered under the context's name; None where that version would break the structure
+    (never traded for a score) or the check is off."""
+    text = render_persona(ctx.brief.name, sections)
+    if check_structure(text, ctx.headings):
+        return None
+    return check_persona(ctx, text, why=why)
 
 
 def check_persona(ctx: StageContext, text: str, why: str = "") -> CheckResult | None:
