@@ -180,23 +180,36 @@ SMILE_PERSONA = "\n".join(
 WEAK_ANSWERS = ["I'm a person with a warm smile.", "I'm Ada.", "I'm a mathematician.", "Yes."]
 
 
-def run_with_check(tmp_path, answers_after_strike):
+def run_checked(tmp_path, answers, **config):
+    """SMILE_PERSONA written and checked with ``answers`` (four per check, in order), one
+    refinement; returns the result and the run's events. Every scripted answer is asked
+    for, no more."""
     events = []
     pipeline, backend, request = make(
-        [BRAINSTORM, SMILE_PERSONA, *WEAK_ANSWERS, *answers_after_strike],
-        tmp_path,
-        check=True,
-        check_attempts=1,
-        strike_attempts=1,
-        introduction_attempts=0,
+        [BRAINSTORM, SMILE_PERSONA, *answers], tmp_path, check=True, check_attempts=1, **config
     )
     result = pipeline.run(request, on_event=events.append)
     assert result.ok, result.error_message
-    assert not backend.replies  # the strike asked the four questions again, nothing more
+    assert not backend.replies
+    return result, events
+
+
+def retried(events):
+    return [e.message for e in events if isinstance(e, Retried)]
+
+
+def run_with_check(tmp_path, answers_after_strike):
+    # The strike asks the four questions again, nothing more.
+    result, events = run_checked(
+        tmp_path,
+        [*WEAK_ANSWERS, *answers_after_strike],
+        strike_attempts=1,
+        introduction_attempts=0,
+    )
     # One stage per check: the strike's reason is said in the second check, not a stage of
     # its own (which the stream view would show as an empty header).
     assert [e.stage for e in events if isinstance(e, StageStarted)].count("check") == 2
-    return result, [e.message for e in events if isinstance(e, Retried)]
+    return result, retried(events)
 
 
 def test_the_line_a_wrong_answer_copied_is_struck_when_that_scores_better(tmp_path):
@@ -293,19 +306,10 @@ def test_a_name_the_user_gave_is_never_replaced(tmp_path):
 
 def run_introduced(tmp_path, answers_after):
     """A name hint the model does not say to "Who are you?"; the persona is then checked in
-    its three other forms of introduction (engine/introductions.py), in their order."""
-    events = []
-    pipeline, backend, request = make(
-        [BRAINSTORM, SMILE_PERSONA, *WEAK_NAME, *answers_after],
-        tmp_path,
-        check=True,
-        check_attempts=1,
-        strike_attempts=0,
-    )
-    result = pipeline.run(request, on_event=events.append)
-    assert result.ok, result.error_message
-    assert not backend.replies  # each form was asked the four questions, no more
-    return result, [e.message for e in events if isinstance(e, Retried)]
+    its three other forms of introduction (engine/introductions.py), in their order; each
+    form is asked the four questions, no more."""
+    result, events = run_checked(tmp_path, [*WEAK_NAME, *answers_after], strike_attempts=0)
+    return result, retried(events)
 
 
 WEAK_NAME = ["I'm a mathematician.", "I'm Ada.", "Mathematics and proofs.", "Yes."]
@@ -346,7 +350,6 @@ def test_another_form_of_introduction_that_scores_no_better_is_not_kept(tmp_path
 
 
 def test_the_forms_of_introduction_are_tried_on_the_persona_the_strikes_left(tmp_path):
-    events = []
     first = ["I'm a person with a warm smile.", "I'm Ada.", "I smile a lot.", "Yes."]
     after_strike = ["I'm a mathematician.", "I'm Ada.", "Mathematics.", "Yes."]
 
@@ -359,18 +362,13 @@ def test_the_forms_of_introduction_are_tried_on_the_persona_the_strikes_left(tmp
 
         return answer
 
-    pipeline, backend, request = make(
-        [BRAINSTORM, SMILE_PERSONA, *first, *after_strike, *[moved_rule(i) for i in range(4)]],
+    result, events = run_checked(
         tmp_path,
-        check=True,
-        check_attempts=1,
+        [*first, *after_strike, *[moved_rule(i) for i in range(4)]],
         strike_attempts=1,
     )
-    result = pipeline.run(request, on_event=events.append)
-    assert result.ok, result.error_message
-    assert not backend.replies
     text = result.prompt_instructions
     assert "warm smile" not in text and 'you say "I\'m Ada, a mathematician."' in text
     assert result.check is not None and result.check.passed
-    retries = [e.message for e in events if isinstance(e, Retried)]
+    retries = retried(events)
     assert "Who are you?" in retries[0] and "Core Identity" in retries[1]
