@@ -76,6 +76,7 @@ from persona_studio.llm.base import (
     SupportsContinuation,
 )
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID
+from persona_studio.llm.prefix_states import common_prefix
 
 REWRITE = "rewrite"
 ALTERNATIVES = "alternatives"
@@ -351,7 +352,7 @@ def prefix_tokens(backend: SupportsContinuation, text: str) -> list[int]:
         backend.chat_tokens([*turns, {"role": "user", "content": word}])
         for word in _REQUEST_OPENINGS
     )
-    return one[: _common_prefix(one, two)]
+    return one[: common_prefix(one, two)]
 
 
 def prefill(
@@ -391,7 +392,7 @@ def _from_prefix(
     method = getattr(backend, "prefill", None)
     if method is None:
         return None
-    shared = _common_prefix(prefix_tokens(backend, request.text), tokens)
+    shared = common_prefix(prefix_tokens(backend, request.text), tokens)
     if not 0 < shared < len(tokens):
         return None
     started = time.perf_counter()
@@ -400,13 +401,6 @@ def _from_prefix(
     if on_prefill is not None:
         on_prefill(Prefill(shared, evaluated, time.perf_counter() - started))
     return shared
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    for index, (x, y) in enumerate(zip(a, b, strict=False)):
-        if x != y:
-            return index
-    return min(len(a), len(b))
 
 
 # -- writing --------------------------------------------------------------------------------

@@ -37,6 +37,12 @@ from persona_studio.llm.base import (
     check_deadline,
 )
 from persona_studio.llm.catalog import GGUF, ModelRef
+from persona_studio.llm.prefix_states import (
+    MIN_GAIN_TOKENS,
+    MIN_SAVED_TOKENS,
+    PrefixStates,
+    common_prefix,
+)
 
 # Used when a GGUF file carries no chat template: ChatML is what most small instruct models
 # (SmolLM2 and Qwen among them) were trained on.
@@ -125,6 +131,7 @@ class Continuation:
         if params.max_tokens <= 0:
             self.finish_reason = finish
             return
+        backend.resume_from_saved(self._prompt, canonical=self._keep_cached is not None)
         if self._keep_cached is not None:
             # Reuse at most this much of the cache: what lies beyond it was computed in a
             # batch with other tokens, and greedy answers must not depend on that.
@@ -293,6 +300,7 @@ class EmbeddedBackend(LLMBackend):
         self._piece_masks: tuple[list[bool], list[bool]] | None = None
         # The tokens the last evaluate_fresh put in the cache (see there).
         self._canonical: list[int] = []
+        self.prefix_states = PrefixStates()
 
     def set_threads(self, n: int) -> None:
         """Use ``n`` threads from the next token on (generation and prompt batches)."""
@@ -558,6 +566,7 @@ class EmbeddedBackend(LLMBackend):
         that section on, not from the start (prompt tokens cost half a generated one)."""
         tokens = list(tokens)
         llama = self.llama
+        self.resume_from_saved(tokens, canonical=True)
         reuse = (self._canonical_common(tokens) // CANONICAL_CHUNK) * CANONICAL_CHUNK
         if reuse == 0:
             llama.reset()
@@ -566,6 +575,45 @@ class EmbeddedBackend(LLMBackend):
         for start in range(reuse, len(tokens), CANONICAL_CHUNK):
             llama.eval(tokens[start : start + CANONICAL_CHUNK])
         self._canonical = tokens
+
+    def resume_from_saved(self, tokens: Sequence[int], *, canonical: bool = False) -> None:
+        """Before evaluating ``tokens``: keep the cache's state when it is about to lose a
+        long stretch of it, and restore a saved state that holds more of their beginning
+        than the cache does (llm/prefix_states.py). With ``canonical``, only the parts
+        computed the canonical way count (see ``evaluate_fresh``)."""
+        llama = self.llama
+        live = [int(t) for t in llama._input_ids[: llama.n_tokens]]
+        common = common_prefix(live, tokens)
+        if canonical:
+            usable_now = (self._canonical_common(tokens) // CANONICAL_CHUNK) * CANONICAL_CHUNK
+        else:
+            usable_now = common
+        states = self.prefix_states
+        entry, usable = states.best(tokens, canonical_chunk=CANONICAL_CHUNK if canonical else 0)
+        restore = usable >= usable_now + MIN_GAIN_TOKENS
+        if restore:
+            states.touch(entry)  # so that keeping the cache's state cannot push it out
+        if restore or len(live) - common >= MIN_SAVED_TOKENS:
+            states.save(llama._ctx.ctx, live, self._canonical_held(live))
+        if not restore:
+            return
+        if not states.restore(llama._ctx.ctx, entry):
+            llama.reset()
+            self._canonical = []
+            return
+        llama.n_tokens = len(entry.tokens)
+        llama._input_ids[: len(entry.tokens)] = entry.tokens
+        # The logits are not part of the saved state: the next token is evaluated anew.
+        llama._requires_eval = True
+        self._canonical = entry.tokens[: entry.canonical]
+        states.spared_tokens += usable - usable_now
+
+    def _canonical_held(self, live: Sequence[int]) -> int:
+        """How many leading tokens of the cache (``live``) were computed the canonical way."""
+        previous = self._canonical
+        if previous and len(previous) <= len(live) and list(live[: len(previous)]) == previous:
+            return len(previous)
+        return 0
 
     def _canonical_common(self, tokens: Sequence[int]) -> int:
         """How many leading ``tokens`` the last canonical evaluation put in the cache and the
@@ -602,6 +650,7 @@ class EmbeddedBackend(LLMBackend):
                 f"({llama.n_ctx()} tokens). Shorten the persona or pick a model with a larger "
                 "context."
             )
+        self.resume_from_saved(tokens, canonical=True)
         previous = self._canonical
         common = self._canonical_common(tokens)
         if common == len(tokens) == len(previous):

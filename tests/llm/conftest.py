@@ -179,3 +179,14 @@ def fake_server() -> Iterator[FakeServer]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture(scope="module")
+def backend():
+    """The embedded default model, loaded once per module (test_openai_compat.py has its own
+    ``backend``: the HTTP one)."""
+    from persona_studio.llm.catalog import DEFAULT_MODEL_ID, BackendPool
+
+    pool = BackendPool()
+    yield pool.get(DEFAULT_MODEL_ID)
+    pool.close()

@@ -13,7 +13,6 @@ from persona_studio.llm.base import (
     SupportsContinuation,
     WordPreference,
 )
-from persona_studio.llm.catalog import DEFAULT_MODEL_ID, BackendPool
 
 pytestmark = pytest.mark.model
 
@@ -23,13 +22,6 @@ PERSONA = (
     "Expertise:\nYou know a great deal about sourdough bread, starters and fermentation.\n"
 )
 QUESTIONS = ["Who are you?", "What is your name?", "What do you know a lot about?"]
-
-
-@pytest.fixture(scope="module")
-def backend():
-    pool = BackendPool()
-    yield pool.get(DEFAULT_MODEL_ID)
-    pool.close()
 
 
 def _words(text: str) -> list[str]:

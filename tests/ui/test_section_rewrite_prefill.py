@@ -14,6 +14,7 @@ from persona_studio.engine.chat import CHAT_PARAMS, ChatRequest
 from persona_studio.engine.headings import parse_persona
 from persona_studio.engine.section_rewrite import Prefill, SectionRewriteRequest
 from persona_studio.llm.base import CancelToken
+from persona_studio.llm.embedded import CANONICAL_CHUNK
 from persona_studio.ui.section_rewrite import PREFILL_DELAY_MS
 from tests.ui.conftest import GENERATION_TIMEOUT_MS, job_finished, job_started, queue_form
 
@@ -80,12 +81,14 @@ def test_after_a_prefill_a_rewrite_evaluates_only_its_request(qtbot, window) -> 
         _open(qtbot, window, QUILL)
     assert other.args[0] is not None and other.args[0].evaluated > 0
 
-    # Hank shown again: his persona is evaluated ahead of time, while nothing else runs.
+    # Hank shown again: his persona is in the cache ahead of time, while nothing else runs.
+    # Its state was saved when Quill's took its place, so it is restored rather than
+    # evaluated again (llm/prefix_states.py): at most its last, short chunk is evaluated.
     with qtbot.waitSignal(worker.prefillFinished, timeout=MODEL_TIMEOUT_MS) as warmed:
         _open(qtbot, window, HANK)
     prefill = warmed.args[0]
     assert isinstance(prefill, Prefill) and not prefill.stopped
-    assert 0 < prefill.evaluated <= prefill.tokens
+    assert prefill.tokens > CANONICAL_CHUNK and prefill.evaluated < CANONICAL_CHUNK
     assert editor.text.toPlainText() == request.text and not editor.is_dirty()
 
     # The click: only the request is evaluated, and the model writes the same candidates.
