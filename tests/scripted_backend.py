@@ -64,3 +64,36 @@ class ScriptedBackend(LLMBackend):
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+
+class CheckScript:
+    """The persona check's answers for a scripted run: one set of answers per version of the
+    persona checked, in the order of the probe questions (persona_check.PROBES), each a
+    string or a callable given the messages. A version is known by its system prompt, so a
+    check that asks the questions in another order, or stops once it cannot win, still gets
+    the answers meant for its version. Put it in a ScriptedBackend's replies once per
+    question it may be asked (``replies``)."""
+
+    def __init__(self, sets: Sequence[Sequence[object]]) -> None:
+        from persona_studio.engine.persona_check import PROBES
+
+        self.questions = [question for _, question in PROBES]
+        self.sets = [list(answers) for answers in sets]
+        self.versions = 0  # versions checked so far
+        self.asked: list[str] = []
+        self._system: str | None = None
+
+    def replies(self) -> list[object]:
+        """Enough of itself for every question of every set."""
+        return [self] * (len(self.questions) * len(self.sets))
+
+    def __call__(self, messages: list[ChatMessage]) -> str:
+        system, question = messages[0]["content"], messages[-1]["content"]
+        if system != self._system:
+            if self.versions >= len(self.sets):
+                raise AssertionError("more versions were checked than the script has")
+            self._system = system
+            self.versions += 1
+        self.asked.append(question)
+        answer = self.sets[self.versions - 1][self.questions.index(question)]
+        return str(answer(messages) if callable(answer) else answer)

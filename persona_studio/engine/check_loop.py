@@ -79,17 +79,19 @@ def refine_and_check(
                 "Internal error: the finished persona failed its structure check: "
                 + " ".join(p.message for p in problems)
             )
-        check = check_persona(ctx, text)
-        score = check.score if check else 1.0
-        if best is None or score > best[0]:
-            best = (score, sections, check)
+        check = check_persona(ctx, text, beat=best[2] if best else None)
+        if best is None or (check is not None and check.beats(best[2])):
+            best = (check.score if check else 1.0, sections, check)
         if check is None or check.passed or attempt + 1 >= attempts:
             break
         weak_next = weak_sections(best[2], brief, headings)
+        found = (
+            f"this version no better than the best so far ({best[2].summary()})"
+            if check.stopped and best[2] is not None
+            else f"the persona weak ({check.summary()})"
+        )
         run.retry(
-            "The persona check found the persona weak ("
-            + check.summary()
-            + "); writing "
+            f"The persona check found {found}; writing "
             + (", ".join(h for h in headings if heading_key(h) in weak_next) or "it")
             + " again."
         )
@@ -155,8 +157,9 @@ def try_other_names(
             renamed,
             why=f"The model gave the name {old.name} in {said}; "
             f"checking the persona under another fitting name: {new}",
+            beat=best[2],
         )
-        if found is not None and found.score > best[0]:
+        if found is not None and found.beats(best[2]):
             best, chosen = (found.score, renamed, found), candidate
             if found.passed:
                 break
@@ -180,8 +183,9 @@ def try_other_introductions(
             form.sections,
             why=f"The model did not give the name {ctx.brief.name} in "
             f"{_not_named(check)}; checking the persona with {form.label}",
+            beat=best[2],
         )
-        if found is not None and found.score > best[0]:
+        if found is not None and found.beats(best[2]):
             best = (found.score, form.sections, found)
             if found.name_hold is None or found.name_hold >= 1:
                 break
@@ -228,28 +232,38 @@ def strike_distractors(
             struck[0],
             why=f'The answer to "{wrong.question}" followed a line of {line.heading}; '
             f"checking again without it: {line.line}",
+            beat=best[2],
         )
         if check is None:
             break
+        # The next strike is taken from this version's wrong answers, whether or not it
+        # is kept (a check that stopped early has the one that made it stop).
         sections = struck[0]
-        if check.score > best[0]:
+        if check.beats(best[2]):
             best = (check.score, sections, check)
     return best
 
 
-def check_version(ctx: StageContext, sections: Sections, why: str) -> CheckResult | None:
+def check_version(
+    ctx: StageContext, sections: Sections, why: str, beat: CheckResult | None
+) -> CheckResult | None:
     """The check of another version of the persona (renamed, struck, introduced otherwise),
-    rendered under the context's name; None where that version would break the structure
-    (never traded for a score) or the check is off."""
+    rendered under the context's name, against the check of the best version (``beat``);
+    None where that version would break the structure (never traded for a score) or the
+    check is off."""
     text = render_persona(ctx.brief.name, sections)
     if check_structure(text, ctx.headings):
         return None
-    return check_persona(ctx, text, why=why)
+    return check_persona(ctx, text, why=why, beat=beat)
 
 
-def check_persona(ctx: StageContext, text: str, why: str = "") -> CheckResult | None:
+def check_persona(
+    ctx: StageContext, text: str, why: str = "", beat: CheckResult | None = None
+) -> CheckResult | None:
     """The persona check of ``text``, its answers shown as they come; None when off.
-    ``why``: what makes this a check again, said as the run's retry (one stage, one header)."""
+    ``why``: what makes this a check again, said as the run's retry (one stage, one header).
+    ``beat``: the check of the best version so far; this one stops as soon as it cannot
+    score better (persona_check.run_check), and says so."""
     if not ctx.config.check:
         return None
     run = ctx.start(CHECK)
@@ -261,7 +275,7 @@ def check_persona(ctx: StageContext, text: str, why: str = "") -> CheckResult | 
         run.own_text(f"Q: {answer.question}\nA: {answer.answer}\n\n")
 
     try:
-        return run_check(
+        check = run_check(
             ctx.backend,
             text,
             name=ctx.brief.name,
@@ -270,7 +284,14 @@ def check_persona(ctx: StageContext, text: str, why: str = "") -> CheckResult | 
             cancel=ctx.cancel,
             deadline=ctx.config.deadline(),
             on_answer=shown,
+            beat=beat,
         )
+        if check.stopped and beat is not None:
+            run.own_text(
+                f"(Stopped: this version cannot score better than the best so far, "
+                f"{beat.summary()}.)\n\n"
+            )
+        return check
     finally:
         run.finish()
 

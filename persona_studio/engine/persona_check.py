@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from persona_studio.core.document import CORE_IDENTITY, KNOWLEDGE
@@ -40,6 +40,7 @@ from persona_studio.llm.base import (
     SamplingParams,
     SupportsContinuation,
 )
+from persona_studio.llm.prefix_states import common_prefix
 
 WHO = "who"
 NAME = "name"
@@ -263,6 +264,9 @@ class CheckResult:
     baseline: tuple[ProbeAnswer, ...] = ()
     may_be_ai: bool = False
     words: tuple[str, ...] = field(default=())
+    # The check stopped once the persona could no longer score better than the version it
+    # was compared with (``run_check``'s ``beat``): its answers are the ones asked so far.
+    stopped: bool = False
 
     @staticmethod
     def _figures(answers: Sequence[ProbeAnswer]) -> dict[str, Any]:
@@ -293,7 +297,11 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        return self.score >= 0.999
+        return not self.stopped and self.score >= 0.999
+
+    def beats(self, other: CheckResult | None) -> bool:
+        """A whole check that scores better than ``other`` (None: nothing to beat)."""
+        return not self.stopped and (other is None or self.score > other.score)
 
     def summary(self) -> str:
         """'name 2/2 · domain 1/1 · in character' for a list column or a status line."""
@@ -349,13 +357,6 @@ def _messages(system: str | None, question: str) -> list[ChatMessage]:
     return messages
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    for index, (x, y) in enumerate(zip(a, b, strict=False)):
-        if x != y:
-            return index
-    return min(len(a), len(b))
-
-
 def answers(
     backend: LLMBackend,
     system: str | None,
@@ -383,7 +384,7 @@ def answers(
     prompts = [backend.chat_tokens(_messages(system, q)) for q in questions]
     shared = min(len(p) for p in prompts) - 1
     for other in prompts[1:]:
-        shared = min(shared, _common_prefix(prompts[0], other))
+        shared = min(shared, common_prefix(prompts[0], other))
     backend.evaluate_fresh(prompts[0][:shared])
     for tokens in prompts:
         cont = backend.continuation(
@@ -421,32 +422,65 @@ def run_check(
     cancel: CancelToken | None = None,
     deadline: float | None = None,
     on_answer: AnswerCallback | None = None,
+    beat: CheckResult | None = None,
 ) -> CheckResult:
     """Ask ``probes`` with ``persona_text`` as the system prompt (and, with ``baseline``,
-    without it). Raises the backend's errors (PersonaStudioError) and GenerationCancelled."""
-    words = tuple(sorted(words))
+    without it). Raises the backend's errors (PersonaStudioError) and GenerationCancelled.
 
-    def run(system: str | None) -> tuple[ProbeAnswer, ...]:
-        out: list[ProbeAnswer] = []
-        replies = answers(backend, system, [q for _, q in probes], cancel=cancel, deadline=deadline)
-        for (kind, question), answer in zip(probes, replies, strict=True):
+    With ``beat`` (the check of the version this one competes with), the questions that
+    version failed are asked first, and the check stops (``stopped``) as soon as even right
+    answers to the rest could not score better than it: every answer is greedy and computed
+    from the persona alone, so the order changes no answer, and a version that cannot win
+    is not asked to the end. The answers are kept in the order of ``probes``."""
+    words = tuple(sorted(words))
+    model = getattr(backend, "model_id", "")
+
+    def result(answers: Sequence[ProbeAnswer], stopped: bool = False) -> CheckResult:
+        return CheckResult(model, name, tuple(answers), (), may_be_ai, words, stopped)
+
+    def run(system: str | None, order: Sequence[int]) -> tuple[tuple[ProbeAnswer, ...], bool]:
+        got: dict[int, ProbeAnswer] = {}
+        questions = [probes[i][1] for i in order]
+        replies = answers(backend, system, questions, cancel=cancel, deadline=deadline)
+        for index, answer in zip(order, replies, strict=True):
+            kind, question = probes[index]
             scored = score_answer(
                 kind, question, answer, name=name, words=words, may_be_ai=may_be_ai
             )
-            out.append(scored)
+            got[index] = scored
             if on_answer is not None and system is not None:
                 on_answer(scored)
-        return tuple(out)
+            if system is not None and beat is not None and len(got) < len(probes):
+                best_case = [got.get(i) or _right_answer(probes[i], words) for i in order]
+                if not result(best_case).score > beat.score:
+                    return tuple(got[i] for i in sorted(got)), True
+        return tuple(got[i] for i in sorted(got)), False
 
-    with_persona = run(persona_text)
-    base = run(None) if baseline else ()
-    return CheckResult(
-        model=getattr(backend, "model_id", ""),
-        name=name,
-        answers=with_persona,
-        baseline=base,
-        may_be_ai=may_be_ai,
-        words=words,
+    order = list(range(len(probes)))
+    if beat is not None:
+        failed = {a.kind for a in beat.answers if _wrong(a)}
+        order.sort(key=lambda i: probes[i][0] not in failed)
+    with_persona, stopped = run(persona_text, order)
+    checked = result(with_persona, stopped)
+    if baseline and not stopped:
+        base, _ = run(None, range(len(probes)))
+        checked = replace(checked, baseline=base)
+    return checked
+
+
+def _wrong(answer: ProbeAnswer) -> bool:
+    return answer.holds_name is False or answer.in_domain is False or answer.breaks
+
+
+def _right_answer(probe: tuple[str, str], words: Sequence[str]) -> ProbeAnswer:
+    """The best an answer to ``probe`` could score: what bounds a check not asked to the end."""
+    kind, question = probe
+    return ProbeAnswer(
+        kind,
+        question,
+        "",
+        holds_name=True if kind in (WHO, NAME) else None,
+        in_domain=True if kind == DOMAIN and words else None,
     )
 
 

@@ -9,6 +9,7 @@ from persona_studio.engine.persona_check import (
     TEMPT,
     WHO,
     CheckResult,
+    ProbeAnswer,
     check_text,
     domain_words,
     holds_name,
@@ -152,14 +153,89 @@ def test_a_persona_that_fails_the_check_is_written_again_and_the_best_kept(tmp_p
 
 def test_the_check_never_asks_more_than_the_bound(tmp_path):
     weak = [BREAK, OTHER_NAME, OFF_DOMAIN, BREAK]
-    # Two refinements, each checked, then one other form of introduction, checked: no more.
-    backend = ScriptedBackend(["Ada loves maths.", VALID, *weak, VALID, *weak, *weak])
+    # Three refinements, each checked, then one other form of introduction, checked: no
+    # more. The first check is whole; those after it stop once they cannot beat it (name
+    # 0/2 and a break: two wrong answers settle it), so each is asked two questions.
+    settled = [BREAK, OTHER_NAME]
+    backend = ScriptedBackend(
+        ["Ada loves maths.", VALID, *weak, VALID, *settled, VALID, *settled, *settled]
+    )
     pipeline = PersonaPipeline(
         TemplateLibrary(user_dir=tmp_path),
         lambda _m: backend,
-        PipelineConfig(retry_backoff_s=0, check_attempts=2, introduction_attempts=1),
+        PipelineConfig(retry_backoff_s=0, check_attempts=3, introduction_attempts=1),
     )
     request = PersonaGenerationRequest.create("from_name_and_description", {"name_hint": "Ada"})
-    result = pipeline.run(request)
-    assert result.ok and result.refinements == 2 and not backend.replies
+    events = []
+    result = pipeline.run(request, on_event=events.append)
+    assert result.ok and result.refinements == 3 and not backend.replies
     assert result.check is not None and not result.check.passed  # the best there was
+    asked = [c[-1]["content"] for c in backend.calls if c[-1]["content"] in dict(PROBES).values()]
+    assert asked == [q for _, q in PROBES] + ["Who are you?", "What is your name?"] * 3
+    shown = "".join(e.text for e in events if isinstance(e, TextWritten) and e.stage == "check")
+    assert shown.count("(Stopped: this version cannot score better than the best so far") == 3
+    retries = [e.message for e in events if isinstance(e, Retried)]
+    assert "found the persona weak (name 0/2 · 4 break(s))" in retries[0]
+    assert "found this version no better than the best so far (name 0/2 · 4 break(s))" in retries[1]
+
+
+def _check_of(*answers: ProbeAnswer) -> CheckResult:
+    return CheckResult("scripted:test", "Tobias Reed", answers, may_be_ai=False)
+
+
+def test_a_check_against_a_better_version_stops_once_it_cannot_win():
+    persona = "## Persona Name: Tobias Reed\n## Core Identity:\nYou are Tobias Reed."
+    words = ["servers"]
+
+    def scored(kind: str, question: str, answer: str) -> ProbeAnswer:
+        return score_answer(
+            kind, question, answer, name="Tobias Reed", words=words, may_be_ai=False
+        )
+
+    # The version to beat gave its name once in two answers: name 1/2, domain, in character.
+    best = _check_of(
+        *(
+            scored(kind, question, answer)
+            for (kind, question), answer in zip(
+                PROBES, [FIRST_ONLY, "Tobias Reed.", IN_DOMAIN, "Yes."], strict=True
+            )
+        )
+    )
+    assert round(best.score, 3) == 0.833
+    # The question it failed comes first; a wrong answer to it settles the check.
+    losing = ScriptedBackend(["I'm a professional for the Home Lab subforum."])
+    stopped = run_check(
+        losing, persona, name="Tobias Reed", words=words, may_be_ai=False, beat=best
+    )
+    assert [c[-1]["content"] for c in losing.calls] == ["Who are you?"]
+    assert stopped.stopped and not stopped.passed and not stopped.beats(best)
+    assert [a.kind for a in stopped.answers] == [WHO]
+    # A version that answers it rightly is asked the rest, and wins; its answers are kept
+    # in the questions' own order.
+    winning = ScriptedBackend([HELD, "Tobias Reed.", IN_DOMAIN, "Yes, I am Tobias."])
+    won = run_check(winning, persona, name="Tobias Reed", words=words, may_be_ai=False, beat=best)
+    assert not won.stopped and won.passed and won.beats(best)
+    assert [a.question for a in won.answers] == [q for _, q in PROBES]
+    # A missed domain is asked first, and the questions asked come back in their order.
+    off_domain = _check_of(
+        *(
+            scored(kind, question, answer)
+            for (kind, question), answer in zip(
+                PROBES, [HELD, "Tobias Reed.", OFF_DOMAIN, "Yes."], strict=True
+            )
+        )
+    )
+    again = ScriptedBackend([OFF_DOMAIN])
+    lost = run_check(
+        again, persona, name="Tobias Reed", words=words, may_be_ai=False, beat=off_domain
+    )
+    assert [c[-1]["content"] for c in again.calls] == ["What do you know a lot about?"]
+    assert lost.stopped and [a.kind for a in lost.answers] == [DOMAIN]
+
+
+def test_a_check_with_nothing_to_beat_asks_every_question():
+    persona = "## Persona Name: Tobias Reed\n## Core Identity:\nYou are Tobias Reed."
+    backend = ScriptedBackend([BREAK, OTHER_NAME, OFF_DOMAIN, BREAK])
+    check = run_check(backend, persona, name="Tobias Reed", words=["servers"], may_be_ai=False)
+    assert not check.stopped and len(check.answers) == 4 and check.score == 0
+    assert check.beats(None)

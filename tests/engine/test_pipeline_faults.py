@@ -10,7 +10,7 @@ from persona_studio.engine.pipeline import PersonaPipeline, PipelineConfig
 from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.engine.templates import TemplateLibrary
 from persona_studio.errors import BackendError
-from tests.scripted_backend import ScriptedBackend
+from tests.scripted_backend import CheckScript, ScriptedBackend
 
 BRAINSTORM = "Ada is a patient mathematician who loves puzzles and explains proofs with chalk."
 VALID = "\n".join(
@@ -180,17 +180,27 @@ SMILE_PERSONA = "\n".join(
 WEAK_ANSWERS = ["I'm a person with a warm smile.", "I'm Ada.", "I'm a mathematician.", "Yes."]
 
 
+def four_at_a_time(answers):
+    """Answers listed four per version checked -> one set per version."""
+    return [answers[i : i + 4] for i in range(0, len(answers), 4)]
+
+
 def run_checked(tmp_path, answers, **config):
-    """SMILE_PERSONA written and checked with ``answers`` (four per check, in order), one
-    refinement; returns the result and the run's events. Every scripted answer is asked
-    for, no more."""
+    """SMILE_PERSONA written and checked with ``answers`` (four per version checked, in the
+    order of the questions), one refinement; returns the result and the run's events. Every
+    scripted version is checked, no more."""
     events = []
-    pipeline, backend, request = make(
-        [BRAINSTORM, SMILE_PERSONA, *answers], tmp_path, check=True, check_attempts=1, **config
+    script = CheckScript(four_at_a_time(answers))
+    pipeline, _, request = make(
+        [BRAINSTORM, SMILE_PERSONA, *script.replies()],
+        tmp_path,
+        check=True,
+        check_attempts=1,
+        **config,
     )
     result = pipeline.run(request, on_event=events.append)
     assert result.ok, result.error_message
-    assert not backend.replies
+    assert script.versions == len(script.sets)
     return result, events
 
 
@@ -263,8 +273,9 @@ def run_unnamed(tmp_path, answers_after_rename, **config):
     chosen = PersonaPipeline(TemplateLibrary(user_dir=tmp_path), None, PipelineConfig(**settings))
     first = chosen.choose_name(request, ["Taken Name"])
     weak = ["I'm a mathematician.", f"I'm {first}.", "Proofs and puzzles.", "Yes."]
+    script = CheckScript(four_at_a_time([*weak, *answers_after_rename]))
     backend = ScriptedBackend(
-        [f"{first} is a mathematician.", persona_named(first), *weak, *answers_after_rename]
+        [f"{first} is a mathematician.", persona_named(first), *script.replies()]
     )
     pipeline = PersonaPipeline(
         TemplateLibrary(user_dir=tmp_path), lambda _model: backend, PipelineConfig(**settings)
@@ -272,7 +283,7 @@ def run_unnamed(tmp_path, answers_after_rename, **config):
     events = []
     result = pipeline.run(request, on_event=events.append, avoid_names=["Taken Name"])
     assert result.ok, result.error_message
-    assert not backend.replies  # each name tried was asked the four questions, nothing more
+    assert script.versions == len(script.sets)  # each name scripted was tried, no more
     return first, result, [e.message for e in events if isinstance(e, Retried)]
 
 
