@@ -51,12 +51,10 @@ class SectionWriter:
     def write(self) -> Sections:
         """Every section, in the order of the headings."""
         backend, run, job = self.backend, self.ctx.run, self.ctx.job
-        prompt = self.prompt
         polisher = job.polisher()
-        document = heading_line(PERSONA_NAME, job.brief.name) + "\n\n"
-        run.own_text(document)
-        run.own_tokens(backend.tokenize_text(document))
-        tokens = prompt + backend.tokenize_text(document)
+        name_line = heading_line(PERSONA_NAME, job.brief.name) + "\n\n"
+        run.own_text(name_line)
+        tokens = self.prompt + run.own_tokens(backend.tokenize_text(name_line))
         sections: Sections = []
         for heading in job.headings:
             if heading_key(heading) == heading_key(PERSONA_NAME):
@@ -69,11 +67,7 @@ class SectionWriter:
                 polisher.remember(unit)
             filled = self._fill(tokens + opening, heading, plan, polisher)
             polisher = filled.polisher
-            document += head + filled.content
-            if filled.model_tokens is not None:  # kept as written: the cache is still valid
-                tokens = tokens + opening + filled.model_tokens
-            else:
-                tokens = prompt + backend.tokenize_text(document)
+            tokens = self._after(tokens, head, opening, filled)
             sections.append((heading, filled.content))
         return sections
 
@@ -88,21 +82,35 @@ class SectionWriter:
             if heading_key(heading) not in plans:
                 polisher.remember(content)
         out = list(sections)
-        for index, (heading, _) in enumerate(out):
+        tokens = self.prompt + backend.tokenize_text(
+            heading_line(PERSONA_NAME, job.brief.name) + "\n\n"
+        )
+        for index, (heading, content) in enumerate(out):
+            head = ("\n\n" if index else "") + heading_line(heading) + "\n"
             plan = plans.get(heading_key(heading))
             if plan is None:
+                tokens = tokens + backend.tokenize_text(head + content)
                 continue
-            document = heading_line(PERSONA_NAME, job.brief.name) + "\n\n"
-            document += "\n\n".join(f"{heading_line(h)}\n{c}" for h, c in out[:index])
-            head = ("\n\n" if index else "") + heading_line(heading) + "\n"
             run.own_text(f"\n\n{heading_line(heading)}\n{plan.opening}")
             for unit in plan.remembered:
                 polisher.remember(unit)
-            tokens = self.prompt + backend.tokenize_text(document + head + plan.opening)
-            filled = self._fill(tokens, heading, plan, polisher)
+            opening = backend.tokenize_text(head + plan.opening)
+            filled = self._fill(tokens + opening, heading, plan, polisher)
             polisher = filled.polisher
             out[index] = (heading, filled.content)
+            tokens = self._after(tokens, head, opening, filled)
         return out
+
+    def _after(
+        self, tokens: list[int], head: str, opening: list[int], filled: _Filled
+    ) -> list[int]:
+        """The document's tokens after a section: as the model wrote it where it was kept as
+        written (the cache is still valid), else its text tokenized on its own. The document
+        tokenized as a whole would split differently where the pieces meet, and the cache
+        would be evaluated again from there (355 tokens for one persona, not 60)."""
+        if filled.model_tokens is not None:
+            return tokens + opening + filled.model_tokens
+        return tokens + self.backend.tokenize_text(head + filled.content)
 
     def _fill(
         self, tokens: list[int], heading: str, plan: SectionPlan, polisher: Polisher

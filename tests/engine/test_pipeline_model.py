@@ -6,7 +6,7 @@ from persona_studio.core.events import StageStarted, TextWritten
 from persona_studio.engine.factory import build_pipeline
 from persona_studio.engine.headings import DEFAULT_HEADINGS, check_structure, parse_persona
 from persona_studio.engine.names import name_problems
-from persona_studio.engine.pipeline import PipelineConfig
+from persona_studio.engine.pipeline import PersonaPipeline, PipelineConfig
 from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.llm.base import CancelToken
 from persona_studio.llm.catalog import DEFAULT_MODEL_ID
@@ -188,3 +188,55 @@ def test_critique_stage_on_the_real_model(pipeline):
     assert set(stages[4:]) <= {"refinement", "check"}
     assert {e.stage for e in events if isinstance(e, TextWritten)} == set(stages)
     assert result.critique and result.stages["critique"].tokens > 0
+
+
+def test_the_refinement_evaluates_each_token_of_the_persona_once(pipeline):
+    """Writing by sections continues from the cache: after the refinement chat, each batch
+    the model evaluates is a heading with its opening, or a polished section's own text,
+    never the document again (tokenizing the whole document anew split it differently
+    where the pieces meet, and 253-359 tokens were evaluated again for these requests)."""
+    backend = pipeline._backend_for(DEFAULT_MODEL_ID)
+    unchecked = PersonaPipeline(
+        pipeline.templates, pipeline._backend_for, PipelineConfig(seed=11, check=False)
+    )
+    llama = backend.llama
+    plain_eval = llama.eval
+    batches: list[int] = []
+    stage = [""]
+
+    def counted(tokens):
+        if stage[0] == "refinement" and len(tokens) > 1:  # one token: the model writing
+            batches.append(len(tokens))
+        plain_eval(tokens)
+
+    def on_event(event):
+        if isinstance(event, StageStarted):
+            stage[0] = event.stage
+
+    llama.eval = counted
+    try:
+        for gtype, details in (
+            (
+                "subforum_expert",
+                {
+                    "subforum_name": "Home Lab",
+                    "subforum_description": "Servers, NAS boxes and networking at home",
+                    "additional_directives": "Focus on ZFS and backups.",
+                },
+            ),
+            (
+                "from_name_and_description",
+                {"name_hint": "Captain Nemo", "description_hint": "Brooding submarine captain"},
+            ),
+        ):
+            batches.clear()
+            result = unchecked.run(request(gtype, details), on_event=on_event)
+            assert_valid(result)
+            longest = max(
+                backend.count_tokens(f"{s.heading}\n{s.content}")
+                for s in parse_persona(result.prompt_instructions).sections
+            )
+            # The first batch is the refinement chat itself.
+            assert batches[1:] and max(batches[1:]) <= longest + 24, (longest, batches)
+    finally:
+        llama.eval = plain_eval
