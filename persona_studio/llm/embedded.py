@@ -689,6 +689,9 @@ class EmbeddedBackend(LLMBackend):
         )
 
     def close(self) -> None:
+        states = getattr(self, "prefix_states", None)
+        if states is not None:
+            states.clear()  # their memory goes with the model's
         llama = getattr(self, "llama", None)
         if llama is not None:
             llama.close()
