@@ -29,8 +29,9 @@ MIN_SAVED_TOKENS = 128
 # it is (about a fifth of a second on the default model here).
 MIN_GAIN_TOKENS = 48
 MAX_ENTRIES = 4
-# All saved states together: enough for a few prompts of a 7B model, small beside the
-# model itself.
+# All saved states together, and twice the most one state may take: four prompts of
+# 1,000 tokens of the default model take about 90 MB; a 7B model's 128 kB a token allows
+# one such prompt, and a longer one is not kept.
 MAX_BYTES = 256 * 1024 * 1024
 
 
