@@ -131,8 +131,11 @@ class Continuation:
         if params.max_tokens <= 0:
             self.finish_reason = finish
             return
-        backend.resume_from_saved(self._prompt, canonical=self._keep_cached is not None)
-        if self._keep_cached is not None:
+        if self._keep_cached is None:
+            backend.resume_from_saved(self._prompt)
+        else:
+            # The caller has just put the canonical start in the cache (evaluate_fresh or
+            # prefill, which restore a saved state themselves); nothing better is saved.
             # Reuse at most this much of the cache: what lies beyond it was computed in a
             # batch with other tokens, and greedy answers must not depend on that.
             llm.n_tokens = min(llm.n_tokens, self._keep_cached)
