@@ -9,8 +9,10 @@ checked under other fitting names (within ``PipelineConfig.rename_attempts``). W
 still weak, the line a wrong answer was copied from is struck and the persona checked again
 (persona_studio/engine/distractors.py, within ``PipelineConfig.strike_attempts``); while it
 still misses its name in an answer, it is checked with other forms of its self-introduction
-(persona_studio/engine/introductions.py, within ``PipelineConfig.introduction_attempts``).
-The best-scoring version is kept, and its check with it.
+(persona_studio/engine/introductions.py, within ``PipelineConfig.introduction_attempts``);
+while a character still calls itself an AI, with a Core Identity that says it is real
+(persona_studio/engine/in_character.py). The best-scoring version is kept, and its check
+with it.
 
 The structure strategy is chosen here, per attempt: by sections
 (persona_studio/engine/refine_sections.py) where the backend is a
@@ -26,6 +28,7 @@ from persona_studio.engine.brief import Brief
 from persona_studio.engine.context import RefineContext, StageContext
 from persona_studio.engine.distractors import strike_source
 from persona_studio.engine.headings import check_structure, heading_key, render_persona
+from persona_studio.engine.in_character import real_forms
 from persona_studio.engine.introductions import other_introductions
 from persona_studio.engine.names import choose_name, rename_in
 from persona_studio.engine.persona_check import CheckResult, ProbeAnswer, run_check
@@ -100,6 +103,7 @@ def refine_and_check(
     best = strike_distractors(ctx, best)
     # After the strikes: the forms are tried on the persona without the lines the wrong
     # answers were copied from (a strike is kept only where it scores better).
+    best = keep_in_character(ctx, best)
     best = try_other_introductions(ctx, best)
     if ctx.brief.name != brief.name:
         # The brainstorm and critique are kept with the persona: they name it as it is now.
@@ -188,6 +192,30 @@ def try_other_introductions(
         if found is not None and found.beats(best[2]):
             best = (found.score, form.sections, found)
             if found.name_hold is None or found.name_hold >= 1:
+                break
+    return best
+
+
+def keep_in_character(
+    ctx: StageContext, best: tuple[float, Sections, CheckResult | None]
+) -> tuple[float, Sections, CheckResult | None]:
+    """While a character still calls itself an AI, check it with a Core Identity that says
+    it is real (engine/in_character.py); a form is kept only where it scores better, the
+    first that stays in character ends the search."""
+    _, sections, check = best
+    if check is None or not check.breaks:
+        return best
+    for form in real_forms(sections, ctx.brief):
+        found = check_version(
+            ctx,
+            form.sections,
+            why=f"As {ctx.brief.name}, the model called itself an AI or an assistant in "
+            f"{check.breaks} answer(s); checking the persona with {form.label}",
+            beat=best[2],
+        )
+        if found is not None and found.beats(best[2]):
+            best = (found.score, form.sections, found)
+            if not found.breaks:
                 break
     return best
 

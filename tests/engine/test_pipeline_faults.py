@@ -6,6 +6,7 @@ import time
 
 from persona_studio.core.events import Retried, StageStarted
 from persona_studio.engine.headings import DEFAULT_HEADINGS, check_structure
+from persona_studio.engine.in_character import REAL
 from persona_studio.engine.pipeline import PersonaPipeline, PipelineConfig
 from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.engine.templates import TemplateLibrary
@@ -383,3 +384,36 @@ def test_the_forms_of_introduction_are_tried_on_the_persona_the_strikes_left(tmp
     assert result.check is not None and result.check.passed
     retries = retried(events)
     assert "Who are you?" in retries[0] and "Core Identity" in retries[1]
+
+
+BREAKS = ["I'm Ada, a mathematician.", "I'm Ada.", "Mathematics and proofs.", "No, I'm an AI."]
+
+
+def said_real(index):
+    """Answers as a model gives them once the Core Identity says the persona is real."""
+
+    def answer(messages):
+        assert f"who explains proofs. {REAL}\n" in messages[0]["content"]
+        return [*BREAKS[:3], "Yes, I'm Ada, with chalk on my hands."][index]
+
+    return answer
+
+
+def test_a_character_that_calls_itself_an_ai_is_kept_real_when_that_scores_better(tmp_path):
+    result, events = run_checked(
+        tmp_path, [*BREAKS, *[said_real(i) for i in range(4)]], strike_attempts=0
+    )
+    assert f"You are Ada, a patient mathematician who explains proofs. {REAL}\n" in (
+        result.prompt_instructions
+    )
+    assert result.check is not None and result.check.passed
+    (retry,) = retried(events)
+    assert "called itself an AI or an assistant in 1 answer(s)" in retry and REAL in retry
+
+
+def test_a_real_form_that_still_breaks_character_is_not_kept(tmp_path):
+    # The form is asked the question its persona failed first, and stops there.
+    result, events = run_checked(tmp_path, [*BREAKS, *BREAKS], strike_attempts=0)
+    assert REAL not in result.prompt_instructions
+    assert result.check is not None and result.check.breaks == 1
+    assert len(retried(events)) == 1  # a character has one form: tried, and said so
