@@ -13,6 +13,7 @@ from persona_studio.engine.names import (
     name_problems,
     pick_source,
     rename_in,
+    topic_words,
 )
 
 # Names a run of the old pipeline gave (issue 11) and names a writer would keep.
@@ -110,3 +111,15 @@ def test_renaming_leaves_a_first_name_that_is_a_hint_word_where_it_stands_alone(
 def test_renaming_takes_the_new_name_literally():
     assert rename_in("I'm Ada.", "Ada", r"Zoë \1 (O'Neil)") == r"I'm Zoë \1 (O'Neil)."
     assert rename_in("I'm Ada.", "Ada", "Ada") == "I'm Ada."
+
+
+def test_topic_words_leave_out_words_that_say_nothing_about_a_topic():
+    # The persona check counts an answer as in the domain when it holds one of these:
+    # "loves" made "I have a deep love for people" a hit for a cat shelter's nurse.
+    words = topic_words(["A retired nurse who runs a cat shelter and loves crosswords."])
+    assert words == {"retired", "nurse", "runs", "shelter", "crosswords"}
+    assert topic_words(["She will just explain things, because she likes ZFS."]) == {
+        "explain",
+        "things",
+        "zfs",
+    }

@@ -153,12 +153,13 @@ def test_a_persona_that_fails_the_check_is_written_again_and_the_best_kept(tmp_p
 
 def test_the_check_never_asks_more_than_the_bound(tmp_path):
     weak = [BREAK, OTHER_NAME, OFF_DOMAIN, BREAK]
-    # Three refinements, each checked, then one other form of introduction, checked: no
-    # more. The first check is whole; those after it stop once they cannot beat it (name
-    # 0/2 and a break: two wrong answers settle it), so each is asked two questions.
+    # Three refinements, each checked, then the Core Identity saying the character is real
+    # (it calls itself an AI), then one other form of introduction, each checked: no more.
+    # The first check is whole; those after it stop once they cannot beat it (name 0/2 and
+    # a break: two wrong answers settle it), so each is asked two questions.
     settled = [BREAK, OTHER_NAME]
     backend = ScriptedBackend(
-        ["Ada loves maths.", VALID, *weak, VALID, *settled, VALID, *settled, *settled]
+        ["Ada loves maths.", VALID, *weak, VALID, *settled, VALID, *settled, *settled, *settled]
     )
     pipeline = PersonaPipeline(
         TemplateLibrary(user_dir=tmp_path),
@@ -171,9 +172,9 @@ def test_the_check_never_asks_more_than_the_bound(tmp_path):
     assert result.ok and result.refinements == 3 and not backend.replies
     assert result.check is not None and not result.check.passed  # the best there was
     asked = [c[-1]["content"] for c in backend.calls if c[-1]["content"] in dict(PROBES).values()]
-    assert asked == [q for _, q in PROBES] + ["Who are you?", "What is your name?"] * 3
+    assert asked == [q for _, q in PROBES] + ["Who are you?", "What is your name?"] * 4
     shown = "".join(e.text for e in events if isinstance(e, TextWritten) and e.stage == "check")
-    assert shown.count("(Stopped: this version cannot score better than the best so far") == 3
+    assert shown.count("(Stopped: this version cannot score better than the best so far") == 4
     retries = [e.message for e in events if isinstance(e, Retried)]
     assert "found the persona weak (name 0/2 · 4 break(s))" in retries[0]
     assert "found this version no better than the best so far (name 0/2 · 4 break(s))" in retries[1]
