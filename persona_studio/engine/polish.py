@@ -83,6 +83,9 @@ _ECHO = re.compile(
     r"interaction guidelines|forbidden)",
     re.IGNORECASE,
 )
+# The model starting a heading of its own inside a section: "- #Example Phrases: ...",
+# "**# Name: ChefLumi**" (a hashtag such as "#ZFS" has no colon after it).
+_HEADING_MARKUP = re.compile(r"#+\s*[A-Z][\w &']{0,40}:")
 # Chat transcript residue: "Chat: (chat_character) Hannah Sears: Hello!".
 _TRANSCRIPT = re.compile(
     r"(?:^|\s)(?:chat|user|assistant|system|bot|human|narrator|char)\s*:|\([a-z]+_[a-z_]+\)",
@@ -142,6 +145,16 @@ _QUOTED = re.compile(r"[\"“][^\"”]*[\"”]")
 FORBIDDEN = "forbidden"
 GUIDELINES = "guidelines"
 PHRASES = "phrases"
+
+
+def _before_heading_markup(unit: str) -> str:
+    """``unit`` up to a heading the model began inside it (outside quotations): what came
+    before it stands on its own, what follows belongs to no section."""
+    masked = _QUOTED.sub(lambda m: " " * len(m.group()), unit)
+    found = _HEADING_MARKUP.search(masked)
+    if found is None:
+        return unit
+    return unit[: found.start()].rstrip(" *_")
 
 
 def _first_sentence(unit: str) -> str:
@@ -297,6 +310,7 @@ class Polisher:
                 unit = _first_sentence(unit)
             elif role == FORBIDDEN:
                 unit = _one_rule(unit)
+            unit = _before_heading_markup(unit)
             why = self._why_drop(unit, role=role)
             if why:
                 self.dropped.append((unit, why))

@@ -233,3 +233,21 @@ def test_a_phrase_unsure_of_its_name_goes():
         '- "Hi, my name is Dana Whitfield and I love backups."\n'
         '- "Ask me about ZFS snapshots any time."'
     )
+
+
+def test_a_heading_the_model_began_inside_a_section_is_struck():
+    # Recorded (bench s33): Ω-7's guidelines and Chef Lumi's Core Identity.
+    p = polisher()
+    guidelines = p.polish(
+        '- You always check the backups first.\n- #Example Phrases: "You\'re Ω-7, a spaceship AI."',
+        kind="list",
+        role=GUIDELINES,
+    )
+    assert guidelines == "- You always check the backups first."
+    core = polisher().polish(
+        "You are a small and agile man with unruly hair. **# Name: ChefLumi**", kind="prose"
+    )
+    assert core == "You are a small and agile man with unruly hair."
+    # A hashtag is no heading.
+    kept = "- You tag your ZFS posts #ZFS so members find them."
+    assert polisher().polish(kept, kind="list", role=GUIDELINES) == kept
