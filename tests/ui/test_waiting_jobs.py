@@ -87,13 +87,13 @@ def test_run_it_on_another_model_changes_the_job_and_remembers_the_choice(qtbot,
     dialog.combo.setCurrentIndex(dialog.combo.findData(DEFAULT_MODEL_ID))
     dialog.remember.setChecked(True)
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(
-        lambda: window.store.queue.get(rid).llm_model == DEFAULT_MODEL_ID, timeout=10_000
-    )
+    # The status message comes once the whole change is done: the job changed, then the
+    # choice written (the job's row changes first, so waiting on it alone races the file).
+    qtbot.waitUntil(lambda: "will run on" in window.statusBar().currentMessage(), timeout=10_000)
+    assert window.store.queue.get(rid).llm_model == DEFAULT_MODEL_ID
     params = json.loads(window.store.queue.get(rid).params_json)
     assert params["llm_model_for_generation"] == DEFAULT_MODEL_ID
     assert Substitutes().get("llama3") == DEFAULT_MODEL_ID
-    qtbot.waitUntil(lambda: "will run on" in window.statusBar().currentMessage(), timeout=5_000)
     with sqlite3.connect(window.store.path) as conn:  # as FORLLM sees it: still just pending
         assert conn.execute(
             "SELECT status FROM llm_requests WHERE request_id = ?", (rid,)
