@@ -133,6 +133,11 @@ _PROHIBITION = re.compile(
     r"refuse|stop|under no|without)\b",
     re.IGNORECASE,
 )
+# The words of a prohibition that say only that it is one: "Never, never." forbids nothing.
+_RULE_ONLY_WORDS = frozenset(
+    {"never", "ever", "don't", "dont", "do", "not", "no", "avoid", "always", "refuse", "stop"}
+    | {"under", "without", "anything", "something", "nothing"}
+)
 # "Never tell jokes about your hobby, but you're a great bartender": the rule ends where the
 # model turns to musing (a reason, "because ...", stays).
 _RULE_END = re.compile(r",?\s+(?:but|though|although|however|yet)\s+(?=\S)")
@@ -335,6 +340,10 @@ class Polisher:
             return "fragment"
         if role == FORBIDDEN and not _PROHIBITION.match(body):
             return "not a prohibition"
+        if role == FORBIDDEN and not any(
+            len(w) >= 3 and w.casefold() not in _RULE_ONLY_WORDS for w in _WORD.findall(body)
+        ):
+            return "forbids nothing"
         if role == FORBIDDEN and forbids_own_expertise(body, self.topic_words):
             return "forbids its own expertise"
         if role == FORBIDDEN and _FORBIDS_VIRTUE.match(body):

@@ -20,7 +20,9 @@ from persona_studio.engine.sections import (
     has_words,
     section_plan,
     section_stops,
+    struck_out_content,
     tidy_section,
+    without_turn,
 )
 from persona_studio.errors import GenerationFailed
 from persona_studio.llm.base import SupportsContinuation, WordPreference
@@ -154,6 +156,7 @@ class SectionWriter:
                 truncated=cont.finish_reason == "length",
                 prose=plan.kind == "prose",
             )
+            model_part = without_turn(heading, model_part)
             raw_best = raw_best or (model_part if has_words(model_part) else "")
             trial = copy.deepcopy(polisher)
             polished = trial.polish(model_part, kind=plan.kind, role=section_role(heading))
@@ -174,6 +177,9 @@ class SectionWriter:
         _, polished, trial, exact = best
         if polished or plan.lead:
             return _Filled(join_section(plan, plan.lead, polished), trial, exact)
+        fallback = struck_out_content(heading, job.brief)
+        if fallback:  # the pipeline's own rule beats putting back what was struck
+            return _Filled(fallback, trial, None)
         if raw_best:  # everything was struck out: the model's text beats no section at all
             return _Filled(raw_best, trial, None)
         raise GenerationFailed(

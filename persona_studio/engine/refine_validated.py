@@ -25,7 +25,9 @@ from persona_studio.engine.sections import (
     has_words,
     ordered,
     section_plan,
+    struck_out_content,
     tidy_section,
+    without_turn,
 )
 from persona_studio.engine.stage_prompts import messages_for
 from persona_studio.errors import GenerationFailed
@@ -93,12 +95,15 @@ def _ground(ctx: RefineContext, found: dict[str, str]) -> list[tuple[str, str]]:
         lead = list(plan.lead)  # the identity sentences, the directives: always there
         for unit in plan.remembered:
             polisher.remember(unit)
-        polished = polisher.polish(found.get(key, ""), kind=plan.kind, role=section_role(heading))
+        written = without_turn(heading, found.get(key, ""))
+        polished = polisher.polish(written, kind=plan.kind, role=section_role(heading))
         if plan.grounded and not words_in(polished, brief.hint_words):
             polished = with_topic(plan, polished)
         content = join_section(plan, lead, polished)
-        if not has_words(content):
-            content = found.get(key, "") if has_words(found.get(key, "")) else content
+        if not has_words(content) and has_words(written):
+            # Everything the model wrote there was struck out (a section it left out is
+            # repaired later, by a prompt of its own).
+            content = struck_out_content(heading, brief) or written
         out[key] = content
     return ordered(job.headings, out)
 

@@ -65,6 +65,7 @@ from persona_studio.engine.sections import (
     section_plan,
     section_stops,
     tidy_section,
+    without_turn,
 )
 from persona_studio.engine.stage_prompts import SYSTEM_PROMPT
 from persona_studio.errors import GenerationCancelled, PersonaStudioError, UserInputError
@@ -514,6 +515,8 @@ def _finish(setting: _Setting, request: SectionRewriteRequest, raw: str, truncat
     (the other sections are remembered first), and for Continue the current text first."""
     kind = setting.plan.kind
     cleaned = clean_content(raw, kind=kind, truncated=truncated)
+    if request.mode != CONTINUE:  # a continuation's first sentence opens nothing
+        cleaned = without_turn(request.heading, cleaned)
     if not cleaned:
         return ""
     polisher = Polisher(

@@ -30,6 +30,7 @@ from persona_studio.core.document import (
 from persona_studio.engine.brief import Brief
 from persona_studio.engine.headings import parse_persona
 from persona_studio.engine.introductions import introduction_rule
+from persona_studio.engine.names import CHARACTER
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,44 @@ def section_plan(heading: str, brief: Brief, tone: str) -> SectionPlan:
     if which == FORBIDDEN:
         return SectionPlan(tuple(f"- {p}" for p in brief.directives.prohibitions), starter, kind)
     return introduction_plan(brief)  # EXAMPLE_PHRASES
+
+
+# The model turning a section's opening sentence against itself: "Speak in a dry tone, but
+# it is not dry.", "You know a great deal about balcony vegetables, but you're not really
+# interested in ...". ("..., but not too formal" qualifies the tone, and stays.)
+_NEGATED_TURN = re.compile(
+    r",?\s+but\s+(?:you|you['’]re|it|it['’]s|that|that['’]s|this|they|they['’]re)\s"
+    r"[^.!?\n]*?\b(?:not|never|no|nothing|\w+n['’]t)\b[^.!?\n]*(?:[.!?]+|$)",
+    re.IGNORECASE,
+)
+_FIRST_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
+
+
+def without_turn(heading: str, text: str) -> str:
+    """``text`` without a "but"-turn in its first sentence that says the opposite of the
+    opening, under the headings whose first sentence the pipeline opens with the user's
+    words (the Knowledge Domain's topic, the Speaking Style's tone)."""
+    if heading_key(heading) not in (heading_key(KNOWLEDGE), heading_key(SPEAKING_STYLE)):
+        return text
+    end = _FIRST_SENTENCE_END.search(text)
+    first = text[: end.end()] if end else text
+    turn = _NEGATED_TURN.search(first)
+    if turn is None:
+        return text
+    return text[: turn.start()].rstrip(" ,;:") + "." + text[turn.end() :]
+
+
+def struck_out_content(heading: str, brief: Brief) -> str:
+    """What the pipeline writes under ``heading`` when the polish struck every unit the
+    model wrote there, or "" to keep the model's raw text. Only the Forbidden section has
+    one: there the struck units are what a writer would never keep ("Never discuss your
+    craft" for a blacksmith, "Never, never.", a line that forbids nothing), so the raw text
+    would undo the polish; a rule every persona of its kind needs says more."""
+    if heading_key(heading) != heading_key(FORBIDDEN):
+        return ""
+    if brief.kind == CHARACTER and not brief.may_be_ai:
+        return "- Never step out of character."
+    return "- Never make up facts; say so when you are not sure."
 
 
 def introduction_plan(brief: Brief) -> SectionPlan:

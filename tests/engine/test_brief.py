@@ -9,7 +9,12 @@ from persona_studio.engine.brief import (
     split_directives,
 )
 from persona_studio.engine.request import PersonaGenerationRequest
-from persona_studio.engine.sections import GUIDELINES, SPEAKING_STYLE, section_plan
+from persona_studio.engine.sections import (
+    GUIDELINES,
+    SPEAKING_STYLE,
+    section_plan,
+    struck_out_content,
+)
 
 
 @pytest.mark.parametrize(
@@ -241,3 +246,23 @@ def test_a_character_knowledge_domain_opens_on_its_subjects():
         "general_purpose_assistant", {"description_hint": "Patient tutor for teenagers"}
     )
     assert build_brief(tutor, "Milo").domain_lead == "You know a great deal about"
+
+
+def test_a_forbidden_section_struck_out_whole_gets_a_rule_of_its_kind():
+    character = PersonaGenerationRequest.create(
+        "from_name_and_description", {"description_hint": "A grumpy medieval blacksmith"}
+    )
+    robot = PersonaGenerationRequest.create(
+        "from_name_and_description", {"name_hint": "Ω-7", "description_hint": "A starship AI"}
+    )
+    expert = PersonaGenerationRequest.create("subforum_expert", {"subforum_name": "Home Lab"})
+    heading = "## Forbidden Actions & Topics:"
+    assert struck_out_content(heading, build_brief(character, "Hawise")) == (
+        "- Never step out of character."
+    )
+    for request, name in ((robot, "Ω-7"), (expert, "Dana Whitfield")):
+        assert struck_out_content(heading, build_brief(request, name)) == (
+            "- Never make up facts; say so when you are not sure."
+        )
+    # Elsewhere the model's own text is put back (there is no rule of the pipeline's to say).
+    assert struck_out_content("## Core Identity:", build_brief(character, "Hawise")) == ""

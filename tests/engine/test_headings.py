@@ -77,3 +77,30 @@ def test_tidy_section_drops_half_sentences_but_keeps_short_list_items():
         tidy_section("- Calm\n• Kind\n* Wry\n**Bold** claim")
         == "- Calm\n- Kind\n- Wry\n**Bold** claim"
     )
+
+
+def test_a_turn_against_the_opening_sentence_goes_and_a_qualifier_stays():
+    from persona_studio.engine.sections import without_turn
+
+    style, domain = "## Speaking Style & Tone:", "## Knowledge Domain & Expertise:"
+    # Recorded (bench s30-s34): the model continuing the pipeline's opening with its opposite.
+    assert without_turn(style, "Speak in a dry tone, but it is not dry.") == "Speak in a dry tone."
+    assert without_turn(
+        style, "Speak in a dry tone, but it's not a bad thing, you're just yourself. You sigh."
+    ) == ("Speak in a dry tone. You sigh.")
+    assert without_turn(
+        domain,
+        "You know a great deal about balcony vegetables, compost and small spaces, but you're "
+        "not really interested in organic farming. You are a traditionalist.",
+    ) == (
+        "You know a great deal about balcony vegetables, compost and small spaces. You are a "
+        "traditionalist."
+    )
+    kept = [
+        (style, "Speak in a patient tone, but not too formal."),  # qualifies the tone
+        (style, "Speak in a grumpy tone, but you're a master."),  # no negation
+        (style, "Speak in a calm tone. You are calm, but you don't shout."),  # not the opening
+        ("## Core Identity:", "You love cooking, but you never use a microwave."),  # a detail
+    ]
+    for heading, text in kept:
+        assert without_turn(heading, text) == text

@@ -417,3 +417,16 @@ def test_a_real_form_that_still_breaks_character_is_not_kept(tmp_path):
     assert REAL not in result.prompt_instructions
     assert result.check is not None and result.check.breaks == 1
     assert len(retried(events)) == 1  # a character has one form: tried, and said so
+
+
+def test_a_forbidden_section_struck_out_whole_gets_the_pipelines_rule_when_validated(tmp_path):
+    # The script's Forbidden section is no prohibition at all: the polish strikes it, and
+    # what the persona then says there is the pipeline's rule for a character, not the
+    # struck text put back.
+    pipeline, _, request = make([BRAINSTORM, VALID], tmp_path)
+    result = pipeline.run(request)
+    assert result.ok, result.error_message
+    assert result.structure_method == "validated"
+    text = result.prompt_instructions
+    assert "## Forbidden Actions & Topics:\n- Never step out of character.\n" in text
+    assert "content about forbidden actions" not in text

@@ -240,3 +240,47 @@ def test_the_refinement_evaluates_each_token_of_the_persona_once(pipeline):
             assert batches[1:] and max(batches[1:]) <= longest + 24, (longest, batches)
     finally:
         llama.eval = plain_eval
+
+
+class _ForbidsNothing:
+    """The real model, except that under the Forbidden heading it always writes what it
+    wrote there for Ω-7 (bench s34): "- Never, never." Fault injection on one section; the
+    rest is the model's own."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+        self.injected = 0
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def continuation(self, tokens, params, **kwargs):
+        tail = self._backend.llama.detokenize(list(tokens[-24:])).decode("utf-8", "replace")
+        if "Forbidden Actions & Topics:" not in tail:
+            return self._backend.continuation(tokens, params, **kwargs)
+        self.injected += 1
+        return _Canned(", never.", self._backend.tokenize_text(", never."))
+
+
+class _Canned:
+    def __init__(self, text: str, tokens: list[int]) -> None:
+        self.text, self.tokens, self.leftover = text, tokens, ""
+        self.finish_reason, self.n_generated = "stop", len(tokens)
+
+    def __iter__(self):
+        yield self.text
+
+
+def test_a_forbidden_section_the_polish_strikes_whole_gets_the_pipelines_rule(pipeline):
+    backend = _ForbidsNothing(pipeline._backend_for(DEFAULT_MODEL_ID))
+    unchecked = PersonaPipeline(
+        pipeline.templates, lambda _model: backend, PipelineConfig(seed=11, check=False)
+    )
+    result = unchecked.run(
+        request("from_name_and_description", {"description_hint": "A grumpy medieval smith"})
+    )
+    assert_valid(result)
+    assert backend.injected == 3  # written again while it came out empty, then given up
+    forbidden = parse_persona(result.prompt_instructions).section("Forbidden Actions & Topics")
+    assert forbidden.content == "- Never step out of character."
+    assert "never, never" not in result.prompt_instructions.casefold()

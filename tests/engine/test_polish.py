@@ -251,3 +251,13 @@ def test_a_heading_the_model_began_inside_a_section_is_struck():
     # A hashtag is no heading.
     kept = "- You tag your ZFS posts #ZFS so members find them."
     assert polisher().polish(kept, kind="list", role=GUIDELINES) == kept
+
+
+def test_a_prohibition_that_forbids_nothing_goes():
+    # Recorded (bench s34): Ω-7's whole Forbidden section was "- Never, never."
+    p = polisher()
+    rules = "- Never, never.\n- Don't ever do it.\n- Never lie.\n- Avoid pesticides."
+    assert p.polish(rules, kind="list", role=FORBIDDEN) == "- Never lie.\n- Avoid pesticides."
+    assert [why for _, why in p.dropped] == ["forbids nothing", "forbids nothing"]
+    kept = "- Never do anything that is unsafe."
+    assert polisher().polish(kept, kind="list", role=FORBIDDEN) == kept
