@@ -21,7 +21,7 @@ The structure strategy is chosen here, per attempt: by sections
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from persona_studio.engine.brief import Brief
@@ -29,7 +29,7 @@ from persona_studio.engine.context import RefineContext, StageContext
 from persona_studio.engine.distractors import strike_source
 from persona_studio.engine.headings import check_structure, heading_key, render_persona
 from persona_studio.engine.in_character import real_forms
-from persona_studio.engine.introductions import other_introductions
+from persona_studio.engine.introductions import Introduction, other_introductions
 from persona_studio.engine.names import choose_name, rename_in
 from persona_studio.engine.persona_check import CheckResult, ProbeAnswer, run_check
 from persona_studio.engine.refine_sections import Sections, SectionWriter
@@ -180,20 +180,13 @@ def try_other_introductions(
     _, sections, check = best
     if check is None or check.name_hold is None or check.name_hold >= 1:
         return best
-    forms = other_introductions(sections, ctx.brief)[: ctx.config.introduction_attempts]
-    for form in forms:
-        found = check_version(
-            ctx,
-            form.sections,
-            why=f"The model did not give the name {ctx.brief.name} in "
-            f"{_not_named(check)}; checking the persona with {form.label}",
-            beat=best[2],
-        )
-        if found is not None and found.beats(best[2]):
-            best = (found.score, form.sections, found)
-            if found.name_hold is None or found.name_hold >= 1:
-                break
-    return best
+    return _first_better(
+        ctx,
+        best,
+        other_introductions(sections, ctx.brief)[: ctx.config.introduction_attempts],
+        why=f"The model did not give the name {ctx.brief.name} in {_not_named(check)}",
+        settled=lambda found: found.name_hold is None or found.name_hold >= 1,
+    )
 
 
 def keep_in_character(
@@ -205,17 +198,34 @@ def keep_in_character(
     _, sections, check = best
     if check is None or not check.breaks:
         return best
-    for form in real_forms(sections, ctx.brief):
+    return _first_better(
+        ctx,
+        best,
+        real_forms(sections, ctx.brief),
+        why=f"As {ctx.brief.name}, the model called itself an AI or an assistant in "
+        f"{check.breaks} answer(s)",
+        settled=lambda found: not found.breaks,
+    )
+
+
+def _first_better(
+    ctx: StageContext,
+    best: tuple[float, Sections, CheckResult | None],
+    forms: Sequence[Introduction],
+    *,
+    why: str,
+    settled: Callable[[CheckResult], bool],
+) -> tuple[float, Sections, CheckResult | None]:
+    """Check ``forms`` of the best version in order; one is kept only where it scores
+    better, and the first kept one that is ``settled`` ends the search. ``why``: what the
+    check found, said before each form's label."""
+    for form in forms:
         found = check_version(
-            ctx,
-            form.sections,
-            why=f"As {ctx.brief.name}, the model called itself an AI or an assistant in "
-            f"{check.breaks} answer(s); checking the persona with {form.label}",
-            beat=best[2],
+            ctx, form.sections, why=f"{why}; checking the persona with {form.label}", beat=best[2]
         )
         if found is not None and found.beats(best[2]):
             best = (found.score, form.sections, found)
-            if not found.breaks:
+            if settled(found):
                 break
     return best
 
