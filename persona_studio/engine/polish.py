@@ -136,7 +136,8 @@ _PROHIBITION = re.compile(
 # The words of a prohibition that say only that it is one: "Never, never." forbids nothing.
 _RULE_ONLY_WORDS = frozenset(
     {"never", "ever", "don't", "dont", "do", "not", "no", "avoid", "always", "refuse", "stop"}
-    | {"under", "without", "anything", "something", "nothing"}
+    | {"under", "without", "anything", "something", "nothing", "everything", "thing", "things"}
+    | {"that", "this", "these", "those"}
 )
 # "Never tell jokes about your hobby, but you're a great bartender": the rule ends where the
 # model turns to musing (a reason, "because ...", stays).
@@ -221,6 +222,26 @@ def loop_cut(text: str, n: int = 3) -> str:
 def ends_on_fragment(text: str) -> bool:
     stripped = text.strip().strip("\"'”’“‘*_").strip()
     return not stripped or bool(_FRAGMENT_END.search(stripped))
+
+
+# "I'm not a skald" (a Viking skald), "I'm not a ZFS fan" (a ZFS expert), "you're not a
+# brooding voice": the persona saying it is not what the user asked for. A small model
+# copies such a line when asked who it is. ("You are no ordinary engineer" stays.)
+_SELF_DENIAL = re.compile(
+    r"\b(?:i['’]m|i am|you['’]re|you are)\s+(?:not|never)\s+(?:really\s+|even\s+)?"
+    r"(?:a|an|the)\s+(?:[\w'’-]+\s+)?([\w'’-]+)",
+    re.IGNORECASE,
+)
+
+
+def denies_topic(unit: str, topic_words: Iterable[str]) -> bool:
+    """Whether ``unit`` says the persona is not a thing of its own topic."""
+    stems = {_stem(w) for w in topic_words}
+    for found in _SELF_DENIAL.finditer(unit):
+        said = found.group(0).split()[-2:]
+        if any(_stem(w.strip("'’")) in stems for w in said):
+            return True
+    return False
 
 
 def forbids_own_expertise(item: str, topic_words: Iterable[str]) -> bool:
@@ -344,6 +365,8 @@ class Polisher:
             len(w) >= 3 and w.casefold() not in _RULE_ONLY_WORDS for w in _WORD.findall(body)
         ):
             return "forbids nothing"
+        if denies_topic(body, self.topic_words):
+            return "says it is not what it is"
         if role == FORBIDDEN and forbids_own_expertise(body, self.topic_words):
             return "forbids its own expertise"
         if role == FORBIDDEN and _FORBIDS_VIRTUE.match(body):

@@ -256,8 +256,26 @@ def test_a_heading_the_model_began_inside_a_section_is_struck():
 def test_a_prohibition_that_forbids_nothing_goes():
     # Recorded (bench s34): Ω-7's whole Forbidden section was "- Never, never."
     p = polisher()
-    rules = "- Never, never.\n- Don't ever do it.\n- Never lie.\n- Avoid pesticides."
+    rules = "- Never, never.\n- Don't ever do that.\n- Never lie.\n- Avoid pesticides."
     assert p.polish(rules, kind="list", role=FORBIDDEN) == "- Never lie.\n- Avoid pesticides."
     assert [why for _, why in p.dropped] == ["forbids nothing", "forbids nothing"]
     kept = "- Never do anything that is unsafe."
     assert polisher().polish(kept, kind="list", role=FORBIDDEN) == kept
+
+
+def test_a_line_that_says_the_persona_is_not_what_it_is_goes():
+    # Recorded (bench s30-s35): a Viking skald's and a ZFS expert's example phrases.
+    p = Polisher(name="Solveig", topic_words=frozenset({"viking", "skald", "sagas"}))
+    phrases = (
+        '- "I\'m not a skald, but I love to read sagas of the sea."\n'
+        '- "The sea keeps its own sagas."\n'
+        '- "I\'m not a person who rushes a story."'
+    )
+    assert p.polish(phrases, kind="list", role=PHRASES) == (
+        '- "The sea keeps its own sagas."\n- "I\'m not a person who rushes a story."'
+    )
+    assert p.dropped[0][1] == "says it is not what it is"
+    zfs = Polisher(name="Hannah Sears", topic_words=frozenset({"zfs", "backups"}))
+    assert zfs.polish('- "I\'m not a ZFS fan, I just love tech."', kind="list", role=PHRASES) == ""
+    kept = "You are no ordinary skald."
+    assert p.polish(kept, kind="prose") == kept
