@@ -229,16 +229,17 @@ def ends_on_fragment(text: str) -> bool:
 # copies such a line when asked who it is. ("You are no ordinary engineer" stays.)
 _SELF_DENIAL = re.compile(
     r"\b(?:i['’]m|i am|you['’]re|you are)\s+(?:not|never)\s+(?:really\s+|even\s+)?"
-    r"(?:a|an|the)\s+(?:[\w'’-]+\s+)?([\w'’-]+)",
+    r"(?:a|an|the)\s+(?:([\w'’-]+)\s+)?([\w'’-]+)",
     re.IGNORECASE,
 )
 
 
 def denies_topic(unit: str, topic_words: Iterable[str]) -> bool:
-    """Whether ``unit`` says the persona is not a thing of its own topic."""
+    """Whether ``unit`` says the persona is not a thing of its own topic: the noun after
+    "not a", or the word before it ("a ZFS fan")."""
     stems = {_stem(w) for w in topic_words}
     for found in _SELF_DENIAL.finditer(unit):
-        said = found.group(0).split()[-2:]
+        said = [w for w in found.groups() if w]
         if any(_stem(w.strip("'’")) in stems for w in said):
             return True
     return False
