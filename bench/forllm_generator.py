@@ -25,11 +25,17 @@ from persona_studio.engine.request import PersonaGenerationRequest
 from persona_studio.llm.base import LLMBackend, SamplingParams
 
 # Ollama's /api/generate defaults (temperature 0.8, top_k 40, top_p 0.9, repeat_penalty 1.1).
-# num_predict is unlimited there; 700 tokens keeps a run that never ends from taking minutes
-# (FORLLM's templates ask for 300-500 words).
+# num_predict is unlimited there: Ollama runs on until the model ends its turn, up to ten
+# times the context (2,048 tokens by default for years), shifting the context as it fills
+# (ollama/ollama#3918). Here a stage ends after one such context's worth, 2,048 tokens, so a
+# run that never ends costs a minute, not ten; the time is a lower bound of Ollama's. Runs
+# before s37 stopped at 700 tokens, where 13 of 34 of FORLLM's personas were still being
+# written (Sherlock's went on to 3,149 tokens); STAGE_TOKENS_BEFORE_S37 keeps that figure
+# comparable.
 OLLAMA_DEFAULTS = SamplingParams(
-    max_tokens=700, temperature=0.8, top_p=0.9, top_k=40, min_p=0.0, repeat_penalty=1.1
+    max_tokens=2048, temperature=0.8, top_p=0.9, top_k=40, min_p=0.0, repeat_penalty=1.1
 )
+STAGE_TOKENS_BEFORE_S37 = 700
 DEFAULT_HEADINGS_STR = (
     "## Persona Name:,## Core Identity:,## Key Personality Traits:,"
     "## Knowledge Domain & Expertise:,## Speaking Style & Tone:,"
@@ -44,6 +50,10 @@ class ForllmResult:
     seconds: float
     tokens: int
     error: str = ""
+    # Tokens written in each stage (expansion, refinement), and the seconds spent writing
+    # past STAGE_TOKENS_BEFORE_S37 tokens in a stage.
+    stage_tokens: tuple[int, ...] = ()
+    seconds_past_700: float = 0.0
 
 
 class ForllmGenerator:
@@ -76,7 +86,7 @@ class ForllmGenerator:
         subforum_name = str(details.get("subforum_name", "") or "")
         subforum_description = str(details.get("subforum_description", "") or "")
         prefs = request.output_preferences
-        tokens = 0
+        stages: list[_Stage] = []
 
         expansion = self._template("expansion", kind)
         if kind == SUBFORUM_EXPERT:
@@ -86,8 +96,8 @@ class ForllmGenerator:
         else:
             expansion = expansion.replace("{{name_hint}}", name_hint)
             expansion = expansion.replace("{{description_hint}}", description_hint)
-        brainstorm, n = _generate(backend, expansion, seed)
-        tokens += n
+        stages.append(_generate(backend, expansion, seed))
+        brainstorm = stages[-1].text
 
         refinement = self._template("refinement", kind)
         headings = list(prefs.desired_headings)
@@ -105,8 +115,8 @@ class ForllmGenerator:
         )
         refinement = refinement.replace("{{tone_preference}}", prefs.tone_preference)
         refinement = refinement.replace("{{length_preference}}", prefs.length_preference)
-        final, n = _generate(backend, refinement, None if seed is None else seed + 1)
-        tokens += n
+        stages.append(_generate(backend, refinement, None if seed is None else seed + 1))
+        final = stages[-1].text
 
         name = request.target_persona_name_override or name_hint
         parsed_name = False
@@ -132,10 +142,30 @@ class ForllmGenerator:
             f"Always respond as {name}, using the style, tone and personality explained "
             f"below.\n\n---\n\n{body.strip()}"
         )
-        return ForllmResult(name, text, time.perf_counter() - started, tokens)
+        return ForllmResult(
+            name,
+            text,
+            time.perf_counter() - started,
+            sum(s.tokens for s in stages),
+            stage_tokens=tuple(s.tokens for s in stages),
+            seconds_past_700=sum(s.seconds_past_700 for s in stages),
+        )
 
 
-def _generate(backend: LLMBackend, prompt: str, seed: int | None) -> tuple[str, int]:
+@dataclass
+class _Stage:
+    text: str
+    tokens: int  # pieces streamed: one per token, but for a held-back stop string
+    seconds_past_700: float
+
+
+def _generate(backend: LLMBackend, prompt: str, seed: int | None) -> _Stage:
     params = SamplingParams(**{**OLLAMA_DEFAULTS.__dict__, "seed": seed})
-    pieces = list(backend.stream_chat([{"role": "user", "content": prompt}], params))
-    return "".join(pieces), len(pieces)
+    pieces: list[str] = []
+    past_700_at: float | None = None
+    for piece in backend.stream_chat([{"role": "user", "content": prompt}], params):
+        pieces.append(piece)
+        if len(pieces) == STAGE_TOKENS_BEFORE_S37:
+            past_700_at = time.perf_counter()
+    past = 0.0 if past_700_at is None else time.perf_counter() - past_700_at
+    return _Stage("".join(pieces), len(pieces), past)

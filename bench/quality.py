@@ -21,7 +21,9 @@ and the same questions without any persona for the baseline. Per generator it pr
 - breaks: answers in which a persona that is not an AI or an assistant calls itself one;
 - the same three with the held-out wordings of the questions (never used by the pipeline
   to choose between attempts), and without any persona (baseline);
-- seconds per persona.
+- seconds per persona, mean and median; for FORLLM also how many of its stages ran past
+  700 tokens (where runs before s37 stopped them, bench/forllm_generator.py) and its mean
+  less the time spent past 700 tokens, the figure those runs gave.
 
     .venv/bin/python bench/quality.py --forllm-templates DIR [--limit N] [--seed S]
         [--only ours|forllm] [--tag NAME]
@@ -44,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.forllm_generator import ForllmGenerator  # noqa: E402
+from bench.forllm_generator import STAGE_TOKENS_BEFORE_S37, ForllmGenerator  # noqa: E402
 from persona_studio.engine.brief import hint_texts, kind_of  # noqa: E402
 from persona_studio.engine.factory import build_pipeline  # noqa: E402
 from persona_studio.engine.headings import check_structure, parse_persona  # noqa: E402
@@ -422,6 +424,9 @@ def main() -> int:
             seconds = time.perf_counter() - started
             rows = per[generator]["rows"]
             row: dict = {"index": index + 1, "type": request.generation_type, "seconds": seconds}
+            if generator == "forllm":
+                row["stage_tokens"] = list(made.stage_tokens)
+                row["seconds_past_700"] = made.seconds_past_700
             row["name"] = name
             if not ok:
                 row["error"] = error
@@ -488,7 +493,17 @@ def main() -> int:
             "seconds_per_persona": round(statistics.mean(r["seconds"] for r in rows), 1)
             if rows
             else None,
+            "seconds_median": round(statistics.median(r["seconds"] for r in rows), 1)
+            if rows
+            else None,
         }
+        if generator == "forllm" and rows:
+            summary[generator]["stages_past_700"] = sum(
+                n > STAGE_TOKENS_BEFORE_S37 for r in rows for n in r["stage_tokens"]
+            )
+            summary[generator]["seconds_cut_at_700"] = round(
+                statistics.mean(r["seconds"] - r["seconds_past_700"] for r in rows), 1
+            )
     RESULTS.mkdir(exist_ok=True)
     suffix = f"_{args.tag}" if args.tag else ""
     personas = [t for g in generators for t in per[g]["texts"]]
@@ -531,12 +546,17 @@ def print_table(summary: dict[str, dict]) -> None:
         ("domain hit (no persona)", ("check_baseline", "domain_hit")),
         ("breaks (no persona)", ("check_baseline", "breaks")),
         ("seconds per persona", "seconds_per_persona"),
+        ("seconds (median)", "seconds_median"),
+        ("stages past 700 tokens", "stages_past_700"),
+        ("seconds, cut at 700", "seconds_cut_at_700"),
     ]
     print(f"{'':26s}" + "".join(f"{g:>12s}" for g in generators), file=sys.stderr)
     for label, key in lines:
         cells = []
         for g in generators:
-            value = summary[g][key[0]][key[1]] if isinstance(key, tuple) else summary[g][key]
+            value = (
+                summary[g][key[0]][key[1]] if isinstance(key, tuple) else summary[g].get(key, "-")
+            )
             cells.append(f"{value!s:>12s}")
         print(f"{label:26s}" + "".join(cells), file=sys.stderr)
 

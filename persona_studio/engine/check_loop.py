@@ -12,7 +12,8 @@ still misses its name in an answer, it is checked with other forms of its self-i
 (persona_studio/engine/introductions.py, within ``PipelineConfig.introduction_attempts``);
 while a character still calls itself an AI, with a Core Identity that says it is real
 (persona_studio/engine/in_character.py). The best-scoring version is kept, and its check
-with it.
+with it. After ``PipelineConfig.check_patience`` versions in a row that did not beat the
+best, no further version is tried (``Patience``).
 
 The structure strategy is chosen here, per attempt: by sections
 (persona_studio/engine/refine_sections.py) where the backend is a
@@ -22,7 +23,7 @@ The structure strategy is chosen here, per attempt: by sections
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from persona_studio.engine.brief import Brief
 from persona_studio.engine.context import RefineContext, StageContext
@@ -48,6 +49,29 @@ from persona_studio.errors import GenerationFailed
 from persona_studio.llm.base import ChatMessage, SupportsContinuation
 
 
+@dataclass
+class Patience:
+    """How many versions in a row may be checked without beating the best before the loop
+    stops trying others (``limit``; None: no limit).
+
+    Each way of trying again is a draw with its own odds; what ends the draws is a persona
+    the model will not follow whatever is changed. Over the benchmark's 34 requests (s36
+    code, bench/quality.py), no version checked after four in a row that scored no better
+    ever scored better (0 of 11, ten seconds and more for a persona such as Fern), while
+    versions checked after three such did, in three personas of 34."""
+
+    limit: int | None
+    misses: int = 0
+
+    def record(self, found: CheckResult, best: CheckResult) -> None:
+        """A version was checked (``found``) against the best so far."""
+        self.misses = 0 if found.beats(best) else self.misses + 1
+
+    @property
+    def spent(self) -> bool:
+        return self.limit is not None and self.misses >= self.limit
+
+
 def refine_and_check(
     ctx: StageContext, messages: list[ChatMessage], result: GenerationResult
 ) -> None:
@@ -55,6 +79,7 @@ def refine_and_check(
     keep the best attempt."""
     brief, headings, config, backend = ctx.brief, ctx.headings, ctx.config, ctx.backend
     attempts = config.check_attempts if config.check else 1
+    patience = Patience(config.check_patience)
     best: tuple[float, Sections, CheckResult | None] | None = None
     for attempt in range(max(1, attempts)):
         run = ctx.start(REFINEMENT)
@@ -82,10 +107,10 @@ def refine_and_check(
                 "Internal error: the finished persona failed its structure check: "
                 + " ".join(p.message for p in problems)
             )
-        check = check_persona(ctx, text, beat=best[2] if best else None)
+        check = check_persona(ctx, text, beat=best[2] if best else None, patience=patience)
         if best is None or (check is not None and check.beats(best[2])):
             best = (check.score if check else 1.0, sections, check)
-        if check is None or check.passed or attempt + 1 >= attempts:
+        if check is None or check.passed or attempt + 1 >= attempts or patience.spent:
             break
         weak_next = weak_sections(best[2], brief, headings)
         found = (
@@ -99,12 +124,12 @@ def refine_and_check(
             + " again."
         )
     assert best is not None
-    ctx, best = try_other_names(ctx, best)
-    best = strike_distractors(ctx, best)
+    ctx, best = try_other_names(ctx, best, patience)
+    best = strike_distractors(ctx, best, patience)
     # After the strikes: the forms are tried on the persona without the lines the wrong
     # answers were copied from (a strike is kept only where it scores better).
-    best = keep_in_character(ctx, best)
-    best = try_other_introductions(ctx, best)
+    best = keep_in_character(ctx, best, patience)
+    best = try_other_introductions(ctx, best, patience)
     if ctx.brief.name != brief.name:
         # The brainstorm and critique are kept with the persona: they name it as it is now.
         result.persona_name = ctx.brief.name
@@ -119,7 +144,7 @@ def refine_and_check(
 
 
 def try_other_names(
-    ctx: StageContext, best: tuple[float, Sections, CheckResult | None]
+    ctx: StageContext, best: tuple[float, Sections, CheckResult | None], patience: Patience
 ) -> tuple[StageContext, tuple[float, Sections, CheckResult | None]]:
     """When the model does not say a name the pipeline chose, check the persona under other
     fitting names (within ``rename_attempts``); the best-scoring one wins, the first on a tie.
@@ -141,6 +166,8 @@ def try_other_names(
     tried = [old.name]
     chosen = ctx
     for _ in range(ctx.config.rename_attempts):
+        if patience.spent:
+            break
         new = choose_name(
             " ".join(old.hint_texts), old.kind, taken=[*ctx.avoid_names, *tried], rng=rng
         )
@@ -162,6 +189,7 @@ def try_other_names(
             why=f"The model gave the name {old.name} in {said}; "
             f"checking the persona under another fitting name: {new}",
             beat=best[2],
+            patience=patience,
         )
         if found is not None and found.beats(best[2]):
             best, chosen = (found.score, renamed, found), candidate
@@ -171,7 +199,7 @@ def try_other_names(
 
 
 def try_other_introductions(
-    ctx: StageContext, best: tuple[float, Sections, CheckResult | None]
+    ctx: StageContext, best: tuple[float, Sections, CheckResult | None], patience: Patience
 ) -> tuple[float, Sections, CheckResult | None]:
     """While the model does not say the persona's name, check the persona with other forms
     of its self-introduction (engine/introductions.py, within ``introduction_attempts``); a
@@ -184,13 +212,14 @@ def try_other_introductions(
         ctx,
         best,
         other_introductions(sections, ctx.brief)[: ctx.config.introduction_attempts],
+        patience,
         why=f"The model did not give the name {ctx.brief.name} in {_not_named(check)}",
         settled=lambda found: found.name_hold is None or found.name_hold >= 1,
     )
 
 
 def keep_in_character(
-    ctx: StageContext, best: tuple[float, Sections, CheckResult | None]
+    ctx: StageContext, best: tuple[float, Sections, CheckResult | None], patience: Patience
 ) -> tuple[float, Sections, CheckResult | None]:
     """While a character still calls itself an AI, check it with a Core Identity that says
     it is real (engine/in_character.py); a form is kept only where it scores better, the
@@ -202,6 +231,7 @@ def keep_in_character(
         ctx,
         best,
         real_forms(sections, ctx.brief),
+        patience,
         why=f"As {ctx.brief.name}, the model called itself an AI or an assistant in "
         f"{check.breaks} answer(s)",
         settled=lambda found: not found.breaks,
@@ -212,16 +242,23 @@ def _first_better(
     ctx: StageContext,
     best: tuple[float, Sections, CheckResult | None],
     forms: Sequence[Introduction],
+    patience: Patience,
     *,
     why: str,
     settled: Callable[[CheckResult], bool],
 ) -> tuple[float, Sections, CheckResult | None]:
     """Check ``forms`` of the best version in order; one is kept only where it scores
-    better, and the first kept one that is ``settled`` ends the search. ``why``: what the
-    check found, said before each form's label."""
+    better, and the first kept one that is ``settled`` ends the search (as does spent
+    ``patience``). ``why``: what the check found, said before each form's label."""
     for form in forms:
+        if patience.spent:
+            break
         found = check_version(
-            ctx, form.sections, why=f"{why}; checking the persona with {form.label}", beat=best[2]
+            ctx,
+            form.sections,
+            why=f"{why}; checking the persona with {form.label}",
+            beat=best[2],
+            patience=patience,
         )
         if found is not None and found.beats(best[2]):
             best = (found.score, form.sections, found)
@@ -242,14 +279,14 @@ def _not_named(check: CheckResult) -> str:
 
 
 def strike_distractors(
-    ctx: StageContext, best: tuple[float, Sections, CheckResult | None]
+    ctx: StageContext, best: tuple[float, Sections, CheckResult | None], patience: Patience
 ) -> tuple[float, Sections, CheckResult | None]:
     """While the best attempt is still weak, strike the line a wrong answer was copied from
     and check again (within ``strike_attempts``); the best-scoring version wins,
     the unstruck one on a tie."""
     _, sections, check = best
     for _ in range(ctx.config.strike_attempts):
-        if check is None or check.passed:
+        if check is None or check.passed or patience.spent:
             break
         # The first wrong answer whose source can be told: one the model made up from
         # nothing ("I'm a little girl named Luna") points at no line, the next one may.
@@ -271,6 +308,7 @@ def strike_distractors(
             why=f'The answer to "{wrong.question}" followed a line of {line.heading}; '
             f"checking again without it: {line.line}",
             beat=best[2],
+            patience=patience,
         )
         if check is None:
             break
@@ -283,25 +321,34 @@ def strike_distractors(
 
 
 def check_version(
-    ctx: StageContext, sections: Sections, why: str, beat: CheckResult | None
+    ctx: StageContext,
+    sections: Sections,
+    why: str,
+    beat: CheckResult | None,
+    patience: Patience,
 ) -> CheckResult | None:
     """The check of another version of the persona (renamed, struck, introduced otherwise),
     rendered under the context's name, against the check of the best version (``beat``);
-    None where that version would break the structure (never traded for a score) or the
-    check is off."""
+    None where that version would break the structure (never traded for a score, nor
+    counted against ``patience``: it cost no model time) or the check is off."""
     text = render_persona(ctx.brief.name, sections)
     if check_structure(text, ctx.headings):
         return None
-    return check_persona(ctx, text, why=why, beat=beat)
+    return check_persona(ctx, text, why=why, beat=beat, patience=patience)
 
 
 def check_persona(
-    ctx: StageContext, text: str, why: str = "", beat: CheckResult | None = None
+    ctx: StageContext,
+    text: str,
+    why: str = "",
+    beat: CheckResult | None = None,
+    patience: Patience | None = None,
 ) -> CheckResult | None:
     """The persona check of ``text``, its answers shown as they come; None when off.
     ``why``: what makes this a check again, said as the run's retry (one stage, one header).
     ``beat``: the check of the best version so far; this one stops as soon as it cannot
-    score better (persona_check.run_check), and says so."""
+    score better (persona_check.run_check), and says so. A check against ``beat`` counts
+    in ``patience``; the one that spends it says that no other version will be tried."""
     if not ctx.config.check:
         return None
     run = ctx.start(CHECK)
@@ -329,6 +376,13 @@ def check_persona(
                 f"(Stopped: this version cannot score better than the best so far, "
                 f"{beat.summary()}.)\n\n"
             )
+        if patience is not None and beat is not None:
+            patience.record(check, beat)
+            if patience.spent:
+                run.own_text(
+                    f"({patience.misses} versions in a row scored no better than the best, "
+                    f"{beat.summary()}; no other version will be tried.)\n\n"
+                )
         return check
     finally:
         run.finish()

@@ -80,6 +80,9 @@ class PipelineConfig:
     # Then other forms of its self-introduction, one check each, while the model does not
     # say its name (engine/introductions.py); kept only if it scores better.
     introduction_attempts: int = 3
+    # All of those end after this many versions in a row that scored no better than the best
+    # (engine/check_loop.py, Patience); None: every attempt above is made.
+    check_patience: int | None = 4
 
     def name_rng(self, request: PersonaGenerationRequest, purpose: str = "") -> random.Random:
         """Where chosen names come from: seeded runs choose the same names for the same

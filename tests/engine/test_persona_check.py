@@ -1,7 +1,10 @@
 """The persona check's scoring rules on recorded answers of the default model, and the
 pipeline's use of the check, through a scripted backend."""
 
+from dataclasses import replace
+
 from persona_studio.core.events import Retried, StageStarted, TextWritten
+from persona_studio.engine.check_loop import Patience
 from persona_studio.engine.headings import DEFAULT_HEADINGS
 from persona_studio.engine.persona_check import (
     DOMAIN,
@@ -240,3 +243,29 @@ def test_a_check_with_nothing_to_beat_asks_every_question():
     check = run_check(backend, persona, name="Tobias Reed", words=["servers"], may_be_ai=False)
     assert not check.stopped and len(check.answers) == 4 and check.score == 0
     assert check.beats(None)
+
+
+def test_patience_counts_versions_in_a_row_that_score_no_better():
+    def check(*answers: str) -> CheckResult:
+        return _check_of(
+            *(
+                score_answer(k, q, a, name="Tobias Reed", words=["servers"], may_be_ai=False)
+                for (k, q), a in zip(PROBES, answers, strict=True)
+            )
+        )
+
+    best = check(FIRST_ONLY, "Tobias Reed.", IN_DOMAIN, "Yes.")  # name 1/2
+    same = check(FIRST_ONLY, "Tobias Reed.", IN_DOMAIN, "Yes.")
+    better = check(HELD, "Tobias Reed.", IN_DOMAIN, "Yes.")
+    patience = Patience(2)
+    patience.record(same, best)  # a tie is no better
+    assert patience.misses == 1 and not patience.spent
+    patience.record(better, best)  # a better one starts the count again
+    assert patience.misses == 0
+    patience.record(same, better)
+    patience.record(replace(better, stopped=True), better)  # stopped: it could not win
+    assert patience.misses == 2 and patience.spent
+    unlimited = Patience(None)
+    for _ in range(10):
+        unlimited.record(same, best)
+    assert not unlimited.spent

@@ -4,7 +4,7 @@ demand. The real-model path is covered in test_pipeline_model.py."""
 import re
 import time
 
-from persona_studio.core.events import Retried, StageStarted
+from persona_studio.core.events import Retried, StageStarted, TextWritten
 from persona_studio.engine.headings import DEFAULT_HEADINGS, check_structure
 from persona_studio.engine.in_character import REAL
 from persona_studio.engine.pipeline import PersonaPipeline, PipelineConfig
@@ -430,3 +430,17 @@ def test_a_forbidden_section_struck_out_whole_gets_the_pipelines_rule_when_valid
     text = result.prompt_instructions
     assert "## Forbidden Actions & Topics:\n- Never step out of character.\n" in text
     assert "content about forbidden actions" not in text
+
+
+def test_the_loop_stops_after_so_many_versions_in_a_row_score_no_better(tmp_path):
+    # Three forms of introduction are there to try; after two that scored no better than
+    # the first version, the third is not checked (the script has no answers for it).
+    result, events = run_checked(tmp_path, WEAK_NAME * 3, strike_attempts=0, check_patience=2)
+    assert result.check is not None and result.check.name_hold == 0.5
+    assert len(retried(events)) == 2
+    shown = "".join(e.text for e in events if isinstance(e, TextWritten) and e.stage == "check")
+    assert shown.count("no other version will be tried") == 1
+    assert shown.rstrip().endswith(
+        "(2 versions in a row scored no better than the best, name 1/2 · domain 1/1 · "
+        "in character; no other version will be tried.)"
+    )
