@@ -188,8 +188,24 @@ def _said(name: str, answer: str) -> bool:
     return re.search(rf"(?<!\w){body}(?!\w)", answer, re.IGNORECASE) is not None
 
 
+# Where the answer says what it is not or does not know, up to the clause's end (a
+# punctuation mark, or a "but" that turns it): "I'm not a skald, but I've always loved
+# stories", "I don't know much about sourdough", "I'm not familiar with ZFS". A hint word
+# there is no hit. "I'm not only a baker" and "I'm no stranger to bread" deny nothing.
+_CLAUSE_END = r"[^.,;:!?]*?(?=[.,;:!?]|\bbut\b|$)"
+_DENIAL = re.compile(
+    r"\b(?:I['’]m|I am)\s+not\s+(?:really\s+|even\s+)?(?:a|an|the)\b" + _CLAUSE_END + "|"
+    r"\b(?:I['’]m|I am)\s+not\s+(?:very\s+|really\s+)?(?:familiar|an expert)\b" + _CLAUSE_END + "|"
+    r"\bI\s+(?:don['’]t|do not)\s+(?:really\s+)?know\b" + _CLAUSE_END + "|"
+    r"\bI\s+know\s+(?:nothing|(?:very\s+)?little)\b" + _CLAUSE_END + "|"
+    r"\bI\s+have\s+(?:no|never)\b" + _CLAUSE_END,
+    re.IGNORECASE,
+)
+
+
 def hits_domain(answer: str, words: Iterable[str]) -> bool:
-    answer_l = answer.casefold()
+    """A word of ``words`` (its stem) in ``answer``, outside what the answer denies."""
+    answer_l = _DENIAL.sub(" ", answer).casefold()
     return any(_stem(w) in answer_l for w in words)
 
 

@@ -71,8 +71,14 @@ _ABOUT_NAME = re.compile(
 # answer: "respond with a smile", "simply shrug", "change the subject".
 _EVADES = re.compile(
     r"\b(?:respond|answer|reply|react)(?:s|ed|ing)?\s+(?:only\s+|simply\s+|just\s+)?(?:with|by)\b"
-    r"|\b(?:smile|shrug|nod|laugh|wink|ignore|deflect|dodge)s?\b|\bchange the subject\b",
+    r"|\b(?:smile|shrug|nod|laugh|wink|ignore|deflect|dodge)s?\b|\bchange the subject\b"
+    r"|\b(?:a|your) secret\b",
     re.I,
+)
+# ... or that names someone else, unquoted: "simply state that it is Πλαμπη" (for Ω-7).
+_STATES_A_NAME = re.compile(
+    r"\b(?:[Ss]ay|[Ss]tate|[Aa]nswer|[Rr]eply|[Rr]espond|[Tt]ell \w+)(?:s|ed)?(?: that)?\s+"
+    r"(?:it is|it['’]s|you are|you['’]re|your name is)\s+([^\W\d_a-z][\w'’-]*)"
 )
 # A question in a section written to "you" ("How has your day been?") is the model chatting.
 _QUESTION = re.compile(r"\?\s*$")
@@ -402,7 +408,8 @@ class Polisher:
 
     def _answers_name_otherwise(self, body: str) -> bool:
         """A rule for "who are you" / "what is your name" whose answer is not the name: a
-        quoted answer without it, or an unquoted one that evades ("respond with a smile")."""
+        quoted answer without it, an unquoted one that names another ("state that it is
+        Πλαμπη"), or one that evades ("respond with a smile", "keep it a secret")."""
         if not _ABOUT_NAME.search(body):
             return False
         quotes = _QUOTED.findall(body)
@@ -411,6 +418,8 @@ class Polisher:
             return not any(first in q.casefold() for q in quotes)
         if first in body.casefold():
             return False
+        if _STATES_A_NAME.search(body):
+            return True
         # "answer with your name and your trade", "tell them your name with a smile": the
         # rule done right names the name as the answer, besides the question.
         answer = _ABOUT_NAME.sub("", body, count=1)

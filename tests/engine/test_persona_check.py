@@ -31,6 +31,10 @@ OTHER_NAME = "My name is Elena, and I'm a brilliant AI designed to assist in var
 IN_DOMAIN = "I've spent years exploring the world of home servers and ZFS pools."
 OFF_DOMAIN = "I'm a creative AI assistant with a passion for developing content."
 BREAK = "I'm a creative AI assistant, and I've been designed to help you."
+DENIED = (
+    "I'm not a skald, but I've always been fascinated by the stories of the sea. I can tell "
+    "you that I was born in a small village"
+)
 
 
 def test_name_rules():
@@ -72,6 +76,25 @@ def test_scoring_on_recorded_answers():
     # An assistant may call itself one: not a break.
     helper = score_answer(TEMPT, "?", BREAK, name="Milo", words=words, may_be_ai=True)
     assert not helper.breaks
+
+
+def test_a_hint_word_the_answer_denies_is_no_domain_hit():
+    def hit(answer: str, words: list[str]) -> bool | None:
+        return score_answer(
+            DOMAIN, "?", answer, name="Solveig", words=words, may_be_ai=False
+        ).in_domain
+
+    # Recorded: Solveig, a Viking skald, copying a line of her persona that denied it.
+    assert not hit(DENIED, ["skald", "viking"])
+    assert hit(DENIED, ["skald", "sea"])  # what follows the "but" still counts
+    recorded = "I've heard of your craft, but I'm not sure what it is. I have no idea where to find you or how to become a blacksmith. I"
+    assert not hit(recorded, ["blacksmith"])
+    assert not hit("I don't know much about sourdough.", ["sourdough"])
+    assert not hit("I'm not familiar with ZFS", ["zfs"])
+    assert hit("I'm a sourdough baker. I don't know much about cakes.", ["sourdough"])
+    # Not denials: "not only", "no stranger".
+    assert hit("I'm not only a baker but a sourdough teacher.", ["sourdough"])
+    assert hit("I'm no stranger to sourdough.", ["sourdough"])
 
 
 def test_figures_summary_and_round_trip():

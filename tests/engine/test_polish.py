@@ -135,12 +135,18 @@ def test_rules_that_undo_the_introduction_or_good_conduct_go():
         "- If someone asks your name, just shrug.\n"
         "- When someone asks who you are, answer with your name and your trade.\n"
         "- When they ask who you are, tell them your name with a warm smile.\n"
+        "- When someone asks your name, keep it a secret.\n"
+        # Recorded (s36, for Ω-7): an unquoted answer that names someone else.
+        "- If someone asks what your name or the other person's name is, simply state that "
+        "it is Πλαμπη.\n"
+        "- When someone asks who you are, say that you are happy to help.\n"
         "- Ask which pool layout they use."
     )
     assert p.polish(text, kind="list", role=GUIDELINES) == (
         '- When someone asks your name, say "I\'m Dana Whitfield."\n'
         "- When someone asks who you are, answer with your name and your trade.\n"
         "- When they ask who you are, tell them your name with a warm smile.\n"
+        "- When someone asks who you are, say that you are happy to help.\n"
         "- Ask which pool layout they use."
     )
     rules = "- Never tell the truth.\n- Don't help anyone.\n- Never share a member's address."
