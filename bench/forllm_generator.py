@@ -26,12 +26,12 @@ from persona_studio.llm.base import LLMBackend, SamplingParams
 
 # Ollama's /api/generate defaults (temperature 0.8, top_k 40, top_p 0.9, repeat_penalty 1.1).
 # num_predict is unlimited there: Ollama runs on until the model ends its turn, up to ten
-# times the context (2,048 tokens by default for years), shifting the context as it fills
-# (ollama/ollama#3918). Here a stage ends after one such context's worth, 2,048 tokens, so a
-# run that never ends costs a minute, not ten; the time is a lower bound of Ollama's. Runs
-# before s37 stopped at 700 tokens, where 13 of 34 of FORLLM's personas were still being
-# written (Sherlock's went on to 3,149 tokens); STAGE_TOKENS_BEFORE_S37 keeps that figure
-# comparable.
+# times the context (ollama/ollama#3918), shifting the context as it fills; the context is
+# 2,048 tokens by default before Ollama 0.6.7, 4,096 or more since. Here a stage ends after
+# 2,048 tokens, so a run that never ends costs a minute, not ten: FORLLM's time is a lower
+# bound of what Ollama takes. Runs before s37 stopped at 700 tokens (STAGE_TOKENS_BEFORE_S37),
+# where 13 of 34 of FORLLM's personas were still being written (Sherlock's went on to
+# 3,149 tokens when let run).
 OLLAMA_DEFAULTS = SamplingParams(
     max_tokens=2048, temperature=0.8, top_p=0.9, top_k=40, min_p=0.0, repeat_penalty=1.1
 )
@@ -50,10 +50,9 @@ class ForllmResult:
     seconds: float
     tokens: int
     error: str = ""
-    # Tokens written in each stage (expansion, refinement), and the seconds spent writing
-    # past STAGE_TOKENS_BEFORE_S37 tokens in a stage.
+    # Tokens written in each stage (expansion, refinement), and the seconds each took.
     stage_tokens: tuple[int, ...] = ()
-    seconds_past_700: float = 0.0
+    stage_seconds: tuple[float, ...] = ()
 
 
 class ForllmGenerator:
@@ -148,7 +147,7 @@ class ForllmGenerator:
             time.perf_counter() - started,
             sum(s.tokens for s in stages),
             stage_tokens=tuple(s.tokens for s in stages),
-            seconds_past_700=sum(s.seconds_past_700 for s in stages),
+            stage_seconds=tuple(s.seconds for s in stages),
         )
 
 
@@ -156,16 +155,11 @@ class ForllmGenerator:
 class _Stage:
     text: str
     tokens: int  # pieces streamed: one per token, but for a held-back stop string
-    seconds_past_700: float
+    seconds: float
 
 
 def _generate(backend: LLMBackend, prompt: str, seed: int | None) -> _Stage:
     params = SamplingParams(**{**OLLAMA_DEFAULTS.__dict__, "seed": seed})
-    pieces: list[str] = []
-    past_700_at: float | None = None
-    for piece in backend.stream_chat([{"role": "user", "content": prompt}], params):
-        pieces.append(piece)
-        if len(pieces) == STAGE_TOKENS_BEFORE_S37:
-            past_700_at = time.perf_counter()
-    past = 0.0 if past_700_at is None else time.perf_counter() - past_700_at
-    return _Stage("".join(pieces), len(pieces), past)
+    started = time.perf_counter()
+    pieces = list(backend.stream_chat([{"role": "user", "content": prompt}], params))
+    return _Stage("".join(pieces), len(pieces), time.perf_counter() - started)

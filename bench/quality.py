@@ -22,8 +22,7 @@ and the same questions without any persona for the baseline. Per generator it pr
 - the same three with the held-out wordings of the questions (never used by the pipeline
   to choose between attempts), and without any persona (baseline);
 - seconds per persona, mean and median; for FORLLM also how many of its stages ran past
-  700 tokens (where runs before s37 stopped them, bench/forllm_generator.py) and its mean
-  less the time spent past 700 tokens, the figure those runs gave.
+  700 tokens, where runs before s37 stopped them (bench/forllm_generator.py).
 
     .venv/bin/python bench/quality.py --forllm-templates DIR [--limit N] [--seed S]
         [--only ours|forllm] [--tag NAME]
@@ -426,7 +425,7 @@ def main() -> int:
             row: dict = {"index": index + 1, "type": request.generation_type, "seconds": seconds}
             if generator == "forllm":
                 row["stage_tokens"] = list(made.stage_tokens)
-                row["seconds_past_700"] = made.seconds_past_700
+                row["stage_seconds"] = [round(x, 2) for x in made.stage_seconds]
             row["name"] = name
             if not ok:
                 row["error"] = error
@@ -501,9 +500,6 @@ def main() -> int:
             summary[generator]["stages_past_700"] = sum(
                 n > STAGE_TOKENS_BEFORE_S37 for r in rows for n in r["stage_tokens"]
             )
-            summary[generator]["seconds_cut_at_700"] = round(
-                statistics.mean(r["seconds"] - r["seconds_past_700"] for r in rows), 1
-            )
     RESULTS.mkdir(exist_ok=True)
     suffix = f"_{args.tag}" if args.tag else ""
     personas = [t for g in generators for t in per[g]["texts"]]
@@ -548,7 +544,6 @@ def print_table(summary: dict[str, dict]) -> None:
         ("seconds per persona", "seconds_per_persona"),
         ("seconds (median)", "seconds_median"),
         ("stages past 700 tokens", "stages_past_700"),
-        ("seconds, cut at 700", "seconds_cut_at_700"),
     ]
     print(f"{'':26s}" + "".join(f"{g:>12s}" for g in generators), file=sys.stderr)
     for label, key in lines:

@@ -191,14 +191,15 @@ def _said(name: str, answer: str) -> bool:
 # Where the answer says what it is not or does not know, up to the clause's end (a
 # punctuation mark, or a "but" that turns it): "I'm not a skald, but I've always loved
 # stories", "I don't know much about sourdough", "I'm not familiar with ZFS". A hint word
-# there is no hit. "I'm not only a baker" and "I'm no stranger to bread" deny nothing.
+# there is no hit. "I'm not only a baker", "I'm no stranger to bread" and "I have no doubt"
+# deny nothing.
 _CLAUSE_END = r"[^.,;:!?]*?(?=[.,;:!?]|\bbut\b|$)"
 _DENIAL = re.compile(
     r"\b(?:I['’]m|I am)\s+not\s+(?:really\s+|even\s+)?(?:a|an|the)\b" + _CLAUSE_END + "|"
     r"\b(?:I['’]m|I am)\s+not\s+(?:very\s+|really\s+)?(?:familiar|an expert)\b" + _CLAUSE_END + "|"
     r"\bI\s+(?:don['’]t|do not)\s+(?:really\s+)?know\b" + _CLAUSE_END + "|"
     r"\bI\s+know\s+(?:nothing|(?:very\s+)?little)\b" + _CLAUSE_END + "|"
-    r"\bI\s+have\s+(?:no|never)\b" + _CLAUSE_END,
+    r"\bI\s+have\s+no\s+(?:idea|clue|knowledge|experience|expertise)\b" + _CLAUSE_END,
     re.IGNORECASE,
 )
 

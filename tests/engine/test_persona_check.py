@@ -95,6 +95,7 @@ def test_a_hint_word_the_answer_denies_is_no_domain_hit():
     # Not denials: "not only", "no stranger".
     assert hit("I'm not only a baker but a sourdough teacher.", ["sourdough"])
     assert hit("I'm no stranger to sourdough.", ["sourdough"])
+    assert hit("I have no doubt that sourdough is the best bread.", ["sourdough"])
 
 
 def test_figures_summary_and_round_trip():
