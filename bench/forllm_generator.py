@@ -17,7 +17,7 @@ FORLLM user would: "from name and description", the description saying what is w
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from persona_studio.core.request import GENERAL_PURPOSE_ASSISTANT, SUBFORUM_EXPERT
@@ -56,8 +56,11 @@ class ForllmResult:
 
 
 class ForllmGenerator:
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(self, templates_dir: Path, max_tokens: int = OLLAMA_DEFAULTS.max_tokens) -> None:
+        """``max_tokens``: where a stage is stopped (STAGE_TOKENS_BEFORE_S37 gives the
+        figures of runs before s37)."""
         self.dir = Path(templates_dir)
+        self.params = replace(OLLAMA_DEFAULTS, max_tokens=max_tokens)
         for stage in ("expansion", "refinement"):
             for kind in ("from_name_and_description", "subforum_expert"):
                 if not (self.dir / stage / f"{kind}.txt").is_file():
@@ -95,7 +98,7 @@ class ForllmGenerator:
         else:
             expansion = expansion.replace("{{name_hint}}", name_hint)
             expansion = expansion.replace("{{description_hint}}", description_hint)
-        stages.append(_generate(backend, expansion, seed))
+        stages.append(_generate(backend, expansion, replace(self.params, seed=seed)))
         brainstorm = stages[-1].text
 
         refinement = self._template("refinement", kind)
@@ -114,7 +117,11 @@ class ForllmGenerator:
         )
         refinement = refinement.replace("{{tone_preference}}", prefs.tone_preference)
         refinement = refinement.replace("{{length_preference}}", prefs.length_preference)
-        stages.append(_generate(backend, refinement, None if seed is None else seed + 1))
+        stages.append(
+            _generate(
+                backend, refinement, replace(self.params, seed=None if seed is None else seed + 1)
+            )
+        )
         final = stages[-1].text
 
         name = request.target_persona_name_override or name_hint
@@ -158,8 +165,7 @@ class _Stage:
     seconds: float
 
 
-def _generate(backend: LLMBackend, prompt: str, seed: int | None) -> _Stage:
-    params = SamplingParams(**{**OLLAMA_DEFAULTS.__dict__, "seed": seed})
+def _generate(backend: LLMBackend, prompt: str, params: SamplingParams) -> _Stage:
     started = time.perf_counter()
     pieces = list(backend.stream_chat([{"role": "user", "content": prompt}], params))
     return _Stage("".join(pieces), len(pieces), time.perf_counter() - started)

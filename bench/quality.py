@@ -25,7 +25,7 @@ and the same questions without any persona for the baseline. Per generator it pr
   700 tokens, where runs before s37 stopped them (bench/forllm_generator.py).
 
     .venv/bin/python bench/quality.py --forllm-templates DIR [--limit N] [--seed S]
-        [--only ours|forllm] [--tag NAME]
+        [--only ours|forllm] [--tag NAME] [--forllm-max-tokens N]
 
 DIR is ``forllm_server/persona_prompt_templates`` of a FORLLM checkout. Personas are written
 to bench/results/quality_personas[_TAG].md, figures to bench/results/quality[_TAG].json.
@@ -45,7 +45,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.forllm_generator import STAGE_TOKENS_BEFORE_S37, ForllmGenerator  # noqa: E402
+from bench.forllm_generator import (  # noqa: E402
+    OLLAMA_DEFAULTS,
+    STAGE_TOKENS_BEFORE_S37,
+    ForllmGenerator,
+)
 from persona_studio.engine.brief import hint_texts, kind_of  # noqa: E402
 from persona_studio.engine.factory import build_pipeline  # noqa: E402
 from persona_studio.engine.headings import check_structure, parse_persona  # noqa: E402
@@ -380,12 +384,22 @@ def main() -> int:
         default=None,
         help="forllm_server/persona_prompt_templates of a FORLLM checkout",
     )
+    parser.add_argument(
+        "--forllm-max-tokens",
+        type=int,
+        default=OLLAMA_DEFAULTS.max_tokens,
+        help="where FORLLM's stages stop (700: as in runs before s37)",
+    )
     args = parser.parse_args()
     generators = ["ours", "forllm"] if args.only is None else [args.only]
     if "forllm" in generators and args.forllm_templates is None:
         print("No --forllm-templates: FORLLM's generator is left out.", file=sys.stderr)
         generators.remove("forllm")
-    forllm = ForllmGenerator(args.forllm_templates) if "forllm" in generators else None
+    forllm = (
+        ForllmGenerator(args.forllm_templates, args.forllm_max_tokens)
+        if "forllm" in generators
+        else None
+    )
 
     pipeline, pool = build_pipeline(config=PipelineConfig(seed=args.seed))
     backend = pool.get(args.model)
@@ -508,6 +522,7 @@ def main() -> int:
         "model": args.model,
         "seed": args.seed,
         "requests": len(requests),
+        "forllm_max_tokens": args.forllm_max_tokens if forllm is not None else None,
         "summary": summary,
         "rows": {g: per[g]["rows"] for g in generators},
     }
