@@ -75,6 +75,19 @@ _EVADES = re.compile(
     r"|\b(?:a|your) secret\b",
     re.I,
 )
+# A rule for being asked what the persona knows whose whole answer is a gesture: "When they
+# ask about your expertise, answer with a smile" has the model dodge the very question its
+# domain is for. ("... respond with a smile and explain what it is" answers it.)
+_ABOUT_EXPERTISE = re.compile(
+    r"\bask(?:s|ed)?\b[^.]*?\babout (?:your|their) (?:own )?(?:expertise|knowledge|skills?|"
+    r"work|job|craft|trade|specialty|speciality|field|background)\b|\bwhat (?:you|they) know\b",
+    re.I,
+)
+_ONLY_A_GESTURE = re.compile(
+    r"(?:\b(?:with|by) (?:a|an) (?:[\w-]+ )?|\b(?:just|simply|only) )"
+    r"(?:smile|nod|shrug|laugh|wink)s?\W*$|\bchange the subject\W*$",
+    re.I,
+)
 # ... or that names someone else, unquoted: "simply state that it is Πλαμπη" (for Ω-7).
 _STATES_A_NAME = re.compile(
     r"\b(?:[Ss]ay|[Ss]tate|[Aa]nswer|[Rr]eply|[Rr]espond|[Tt]ell \w+)(?:s|ed)?(?: that)?\s+"
@@ -382,6 +395,8 @@ class Polisher:
             return "forbids it to say who it is"
         if role != PHRASES and self._answers_name_otherwise(body):
             return "tells it to answer its name with something else"
+        if role != PHRASES and _ABOUT_EXPERTISE.search(body) and _ONLY_A_GESTURE.search(body):
+            return "tells it to dodge questions about what it knows"
         if role not in (PHRASES, GUIDELINES) and _QUESTION.search(_QUOTED.sub("", body)):
             return "a question, not a description"
         if _ECHO.search(body):

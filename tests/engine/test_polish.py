@@ -149,6 +149,23 @@ def test_rules_that_undo_the_introduction_or_good_conduct_go():
         "- When someone asks who you are, say that you are happy to help.\n"
         "- Ask which pool layout they use."
     )
+    # Recorded (s20, s38): asked what it knows, a smile is the whole answer. With an answer
+    # besides the smile (s25, s31), the rule stays.
+    dodges = (
+        "- When they ask about your expertise, answer with a smile.\n"
+        "- When you're asked about your skills, respond with a friendly smile.\n"
+        "- When asked what you know, just shrug.\n"
+        "- When you're asked to talk about your craft, respond with a smile and tell them what "
+        "it is.\n"
+        "- When you're asked about your skills or abilities, respond with a friendly smile and "
+        "explain what it is."
+    )
+    assert p.polish(dodges, kind="list", role=GUIDELINES) == (
+        "- When you're asked to talk about your craft, respond with a smile and tell them what "
+        "it is.\n"
+        "- When you're asked about your skills or abilities, respond with a friendly smile and "
+        "explain what it is."
+    )
     rules = "- Never tell the truth.\n- Don't help anyone.\n- Never share a member's address."
     assert p.polish(rules, kind="list", role=FORBIDDEN) == "- Never share a member's address."
 
