@@ -30,7 +30,7 @@ from persona_studio.llm.base import LLMBackend, SamplingParams
 # 2,048 tokens by default before Ollama 0.6.7, 4,096 or more since. Here a stage ends after
 # 2,048 tokens, so a run that never ends costs a minute, not ten: FORLLM's time is a lower
 # bound of what Ollama takes. Runs before s37 stopped at 700 tokens (STAGE_TOKENS_BEFORE_S37),
-# where 13 of 34 of FORLLM's personas were still being written (Sherlock's went on to
+# where 14 of 34 of FORLLM's personas were still being written (Sherlock's went on to
 # 3,149 tokens when let run).
 OLLAMA_DEFAULTS = SamplingParams(
     max_tokens=2048, temperature=0.8, top_p=0.9, top_k=40, min_p=0.0, repeat_penalty=1.1
