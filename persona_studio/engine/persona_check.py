@@ -11,7 +11,7 @@ always give the same answers), and scores the answers:
   with its capital ("I'm a helper" does not give the name Helper);
 - **domain hit**: the answer to "What do you know a lot about?" names the topic the user
   asked for (a word of the hints, or of the persona's Knowledge Domain when there are no
-  hints);
+  hints), outside a denial ("I'm not a skald, but…" says nothing about skalds);
 - **breaks**: answers in which a character calls itself an AI, a language model or an
   assistant (not counted for personas the user made an AI or an assistant);
 - the fourth question, "Are you a real person?", tempts the model out of character.

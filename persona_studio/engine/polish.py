@@ -68,12 +68,17 @@ _ABOUT_NAME = re.compile(
     r"\b(?:your|their|his|her|my) (?:own )?name\b|\bwho (?:you|they) are\b", re.I
 )
 # How a rule about the persona's name tells it to answer otherwise, without quoting an
-# answer: "respond with a smile", "simply shrug", "change the subject".
+# answer: "respond with a smile", "simply shrug", "change the subject", "keep it a secret".
 _EVADES = re.compile(
     r"\b(?:respond|answer|reply|react)(?:s|ed|ing)?\s+(?:only\s+|simply\s+|just\s+)?(?:with|by)\b"
     r"|\b(?:smile|shrug|nod|laugh|wink|ignore|deflect|dodge)s?\b|\bchange the subject\b"
     r"|\b(?:a|your) secret\b",
     re.I,
+)
+# ... or that names someone else, unquoted: "simply state that it is Πλαμπη" (for Ω-7).
+_STATES_A_NAME = re.compile(
+    r"\b(?:[Ss]ay|[Ss]tate|[Aa]nswer|[Rr]eply|[Rr]espond|[Tt]ell \w+)(?:s|ed)?(?: that)?\s+"
+    r"(?:it is|it['’]s|you are|you['’]re|your name is)\s+([^\W\d_a-z][\w'’-]*)"
 )
 # A rule for being asked what the persona knows whose whole answer is a gesture: "When they
 # ask about your expertise, answer with a smile" has the model dodge the very question its
@@ -87,11 +92,6 @@ _ONLY_A_GESTURE = re.compile(
     r"(?:\b(?:with|by) (?:a|an) (?:[\w-]+ )?|\b(?:just|simply|only) )"
     r"(?:smile|nod|shrug|laugh|wink)s?\W*$|\bchange the subject\W*$",
     re.I,
-)
-# ... or that names someone else, unquoted: "simply state that it is Πλαμπη" (for Ω-7).
-_STATES_A_NAME = re.compile(
-    r"\b(?:[Ss]ay|[Ss]tate|[Aa]nswer|[Rr]eply|[Rr]espond|[Tt]ell \w+)(?:s|ed)?(?: that)?\s+"
-    r"(?:it is|it['’]s|you are|you['’]re|your name is)\s+([^\W\d_a-z][\w'’-]*)"
 )
 # A question in a section written to "you" ("How has your day been?") is the model chatting.
 _QUESTION = re.compile(r"\?\s*$")
