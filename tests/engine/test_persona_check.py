@@ -87,7 +87,10 @@ def test_a_hint_word_the_answer_denies_is_no_domain_hit():
     # Recorded: Solveig, a Viking skald, copying a line of her persona that denied it.
     assert not hit(DENIED, ["skald", "viking"])
     assert hit(DENIED, ["skald", "sea"])  # what follows the "but" still counts
-    recorded = "I've heard of your craft, but I'm not sure what it is. I have no idea where to find you or how to become a blacksmith. I"
+    recorded = (
+        "I've heard of your craft, but I'm not sure what it is. I have no idea where to find "
+        "you or how to become a blacksmith. I"
+    )
     assert not hit(recorded, ["blacksmith"])
     assert not hit("I don't know much about sourdough.", ["sourdough"])
     assert not hit("I'm not familiar with ZFS", ["zfs"])
