@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from persona_studio.core.document import CORE_IDENTITY, KNOWLEDGE
-from persona_studio.engine.brief import is_common_word
+from persona_studio.engine.brief import is_common_word, stem
 from persona_studio.engine.headings import parse_persona
 from persona_studio.engine.names import is_first_name
 from persona_studio.engine.polish import mentions_ai
@@ -130,13 +130,6 @@ def domain_words(persona_text: str, hint_words: Iterable[str] = ()) -> frozenset
     return frozenset(found - FILLER_WORDS)
 
 
-def _stem(word: str) -> str:
-    word = word.casefold()
-    if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
-    return word[:6]
-
-
 def holds_name(answer: str, name: str) -> bool:
     """The answer gives the name: the whole name, or its first word (people say "I'm
     Martha"), as whole words and capitalised as the name is: "I'm a helper" does not give
@@ -207,7 +200,7 @@ _DENIAL = re.compile(
 def hits_domain(answer: str, words: Iterable[str]) -> bool:
     """A word of ``words`` (its stem) in ``answer``, outside what the answer denies."""
     answer_l = _DENIAL.sub(" ", answer).casefold()
-    return any(_stem(w) in answer_l for w in words)
+    return any(stem(w) in answer_l for w in words)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from persona_studio.engine.brief import is_common_word
+from persona_studio.engine.brief import is_common_word, stem
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _AI_SELF = re.compile(
@@ -256,10 +256,10 @@ _SELF_DENIAL = re.compile(
 def denies_topic(unit: str, topic_words: Iterable[str]) -> bool:
     """Whether ``unit`` says the persona is not a thing of its own topic: the noun after
     "not a", or the word before it ("a ZFS fan")."""
-    stems = {_stem(w) for w in topic_words}
+    stems = {stem(w) for w in topic_words}
     for found in _SELF_DENIAL.finditer(unit):
         said = [w for w in found.groups() if w]
-        if any(_stem(w.strip("'’")) in stems for w in said):
+        if any(stem(w.strip("'’")) in stems for w in said):
             return True
     return False
 
@@ -270,22 +270,15 @@ def forbids_own_expertise(item: str, topic_words: Iterable[str]) -> bool:
     if _OWN_EXPERTISE.search(item):
         return True
     lowered = item.casefold()
-    topical = [w for w in topic_words if _stem(w) in lowered]
+    topical = [w for w in topic_words if stem(w) in lowered]
     if not topical or not _TALK_VERBS.search(item):
         return False
     # "personal" qualifies "personal details", not "personal finance" when that is the
     # subject: judge the qualifiers with the topic's own words taken out.
     rest = lowered
     for word in topical:
-        rest = re.sub(rf"\b{re.escape(_stem(word))}\w*", " ", rest)
+        rest = re.sub(rf"\b{re.escape(stem(word))}\w*", " ", rest)
     return not _QUALIFIERS.search(rest)
-
-
-def _stem(word: str) -> str:
-    word = word.casefold()
-    if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
-    return word[:6]
 
 
 @dataclass
